@@ -1,0 +1,164 @@
+"""The `bench` command line."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.cache import default_cache_dir
+from bench.config import PRESET_KEYS, PRESETS
+from bench.errors import BenchError
+from bench.method import METHODS
+from bench.runner import Outcome, build_config, execute
+from bench.store import ResultsStore, default_results_dir
+
+app = typer.Typer(
+    help="privbench: privacy-preserving action recognition benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Turn a BenchError into one red line and exit code 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BenchError as exc:
+            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
+    """['k=v', ...] -> {'k': 'v'}; malformed entries are user errors."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BenchError(f"{option} '{pair}': expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def summary_table(outcome: Outcome, reference: Outcome | None) -> Table:
+    """Action top-1, cMAP and F1 of the run next to the raw reference."""
+    table = Table(title="Result (test split)")
+    for column in ("method", "params", "action top-1 ↑", "privacy cMAP ↓", "privacy F1 ↓", "record"):
+        table.add_column(column)
+    rows = [outcome] + ([reference] if reference else [])
+    for row in rows:
+        rec, m = row.record, row.record["metrics"]
+        params = ", ".join(f"{k}={v}" for k, v in rec["params"].items()) or "-"
+        status = "stored" if row.reused else "new"
+        table.add_row(
+            rec["method"],
+            params,
+            _fmt(m["action_top1"]),
+            _fmt(m["privacy_cmap"]),
+            _fmt(m["privacy_f1"]),
+            f"{row.path} ({status})",
+        )
+    return table
+
+
+SET_HELP = "Override a preset value, KEY=VALUE (repeatable). Keys: " + ", ".join(PRESET_KEYS)
+
+
+@app.command()
+@user_errors
+def run(
+    method: Annotated[str, typer.Option(help="Anonymization method (see `bench methods`).")] = "penalty",
+    protocol: Annotated[str, typer.Option(help="Evaluation protocol.")] = "known",
+    dataset: Annotated[str, typer.Option(help="Dataset family.")] = "synthetic",
+    preset: Annotated[str, typer.Option(help=f"Scale preset: {', '.join(PRESETS)}.")] = "tiny",
+    B: Annotated[
+        float | None, typer.Option("--B", help="Penalty budget B >= 0 (penalty method; default 0.3).")
+    ] = None,
+    lam: Annotated[
+        float | None, typer.Option("--lam", help="Penalty weight lambda >= 0 (default 1.0).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable)."),
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice of the run.")] = 0,
+    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda, cuda:N.")] = "auto",
+    results_dir: Annotated[
+        Path | None,
+        typer.Option(help="Results root (records/ and runs/); default $BENCH_RESULTS_DIR or ./results."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Dataset / pretrained cache; default $BENCH_CACHE_DIR or ~/.cache/privbench."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if the record exists.")] = False,
+    reference: Annotated[
+        bool, typer.Option(help="Also show (and if needed compute) the raw-data reference.")
+    ] = True,
+) -> None:
+    """Train and evaluate one method under one protocol; store and print the record."""
+    params: dict[str, Any] = parse_pairs(param or [], "--param")
+    if B is not None:
+        params["B"] = B
+    if lam is not None:
+        params["lam"] = lam
+    cfg = build_config(method, params, protocol, dataset, preset, parse_pairs(set_ or [], "--set"), seed)
+    store = ResultsStore(results_dir or default_results_dir())
+    cache = cache_dir or default_cache_dir()
+    ref_cfg = cfg.with_method("raw", {}) if reference and method != "raw" else None
+    if ref_cfg is not None and not store.exists(ref_cfg.key()):
+        console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
+        execute(ref_cfg, store, cache, device, console=console)
+    label = ", ".join(f"{k}={v}" for k, v in cfg.params)
+    console.print(f"[bold]{method}[/] ({label or 'no parameters'}) / {protocol} / {dataset} / {preset}")
+    outcome = execute(cfg, store, cache, device, force=force, console=console)
+    if outcome.reused:
+        console.print("[dim]record exists: showing the stored result (use --force to rerun)[/]")
+    ref = execute(ref_cfg, store, cache, device, console=console) if ref_cfg else None
+    console.print(summary_table(outcome, ref))
+    console.print(f"record written to {outcome.path}" if not outcome.reused else f"record: {outcome.path}")
+
+
+@app.command()
+@user_errors
+def methods(
+    name: Annotated[str | None, typer.Argument(help="Show one method in detail.")] = None,
+) -> None:
+    """List the registered anonymization methods and their parameters."""
+    if name is not None:
+        cls = METHODS.get(name)
+        console.print(f"[bold]{name}[/]: {cls.description}\n")
+        console.print(inspect.getdoc(inspect.getmodule(cls)) or "")
+        for pname, p in cls.params.items():
+            console.print(f"  --{pname} (default {p.default}): {p.help}")
+        return
+    table = Table(title="Methods")
+    for column in ("name", "trainable", "parameters (defaults)", "description"):
+        table.add_column(column)
+    for mname, cls in METHODS.items():
+        params = ", ".join(f"{k}={p.default}" for k, p in cls.params.items()) or "-"
+        table.add_row(mname, "yes" if cls.trainable else "no", params, cls.description)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

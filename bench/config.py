@@ -1,0 +1,204 @@
+"""Run configuration: scale presets and the frozen, validated config of one benchmark cell."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from bench import __version__
+from bench.errors import BenchError
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes, schedules and architectures shared by every method and protocol at one scale."""
+
+    name: str
+    # clips
+    frame_size: int
+    frames: int
+    skip: int
+    eval_clips: int
+    ssl_frame_gap: int
+    # architectures
+    ft_arch: str
+    fb_arch: str
+    anon_encoder: str
+    anon_depth: int
+    anon_decoder: tuple[int, ...]
+    # anonymizer training (Algorithm 1)
+    identity_epochs: int
+    warmup_epochs: int
+    anon_epochs: int
+    anon_batch: int
+    lr_anon: float
+    lr_budget: float
+    lr_utility: float
+    temperature: float
+    # evaluation: fresh fT' and fB'
+    action_epochs: int
+    action_batch: int
+    lr_action: float
+    privacy_epochs: int
+    privacy_batch: int
+    lr_privacy: float
+    weight_decay: float
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        name="tiny",
+        frame_size=32,
+        frames=8,
+        skip=1,
+        eval_clips=3,
+        ssl_frame_gap=4,
+        ft_arch="tiny",
+        fb_arch="tiny",
+        anon_encoder="resnet18",
+        anon_depth=3,
+        anon_decoder=(32, 16, 8),
+        identity_epochs=6,
+        warmup_epochs=2,
+        anon_epochs=6,
+        anon_batch=16,
+        lr_anon=1e-3,
+        lr_budget=1e-3,
+        lr_utility=1e-3,
+        temperature=0.1,
+        action_epochs=12,
+        action_batch=16,
+        lr_action=2e-3,
+        privacy_epochs=12,
+        privacy_batch=32,
+        lr_privacy=2e-3,
+        weight_decay=1e-4,
+    ),
+    "paper": Preset(
+        name="paper",
+        frame_size=224,
+        frames=16,
+        skip=4,
+        eval_clips=10,
+        ssl_frame_gap=4,
+        ft_arch="r3d_18",
+        fb_arch="resnet50",
+        anon_encoder="resnet18",
+        anon_depth=5,
+        anon_decoder=(256, 128, 64, 32, 16),
+        identity_epochs=100,
+        warmup_epochs=0,
+        anon_epochs=100,
+        anon_batch=8,
+        lr_anon=1e-4,
+        lr_budget=1e-3,
+        lr_utility=1e-4,
+        temperature=0.1,
+        action_epochs=100,
+        action_batch=16,
+        lr_action=1e-4,
+        privacy_epochs=100,
+        privacy_batch=32,
+        lr_privacy=1e-3,
+        weight_decay=1e-4,
+    ),
+}
+
+PRESET_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Preset) if f.name != "name")
+
+
+def _coerce(key: str, raw: str, current: Any) -> Any:
+    """Parse a `--set` value to the type of the preset field it overrides."""
+    try:
+        if isinstance(current, bool):
+            return raw.lower() in {"1", "true", "yes"}
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, tuple):
+            return tuple(int(v) for v in raw.split(","))
+    except ValueError:
+        kind = "comma-separated integers" if isinstance(current, tuple) else type(current).__name__
+        raise BenchError(f"--set {key}={raw}: expected {kind}") from None
+    return raw
+
+
+def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
+    """The named preset with `--set KEY=VALUE` overrides applied and validated."""
+    if name not in PRESETS:
+        raise BenchError(f"unknown preset '{name}'; known presets: {', '.join(sorted(PRESETS))}")
+    preset = PRESETS[name]
+    changes: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        if key not in PRESET_KEYS:
+            raise BenchError(f"--set {key}: unknown setting; known settings: {', '.join(PRESET_KEYS)}")
+        changes[key] = _coerce(key, raw, getattr(preset, key))
+    preset = replace(preset, **changes)
+    _validate_preset(preset)
+    return preset
+
+
+def _validate_preset(p: Preset) -> None:
+    positive = [k for k in PRESET_KEYS if isinstance(getattr(p, k), (int, float))]
+    allow_zero = {"warmup_epochs", "identity_epochs", "weight_decay"}
+    for key in positive:
+        value = getattr(p, key)
+        if value < 0 or (value == 0 and key not in allow_zero):
+            raise BenchError(f"--set {key}={value}: must be {'>= 0' if key in allow_zero else '> 0'}")
+    if p.ssl_frame_gap >= p.frames:
+        raise BenchError(
+            f"--set ssl_frame_gap={p.ssl_frame_gap}: must be smaller than frames={p.frames}"
+        )
+    if p.frame_size % (2**p.anon_depth):
+        raise BenchError(
+            f"frame_size={p.frame_size} must be divisible by 2**anon_depth={2**p.anon_depth} "
+            "(UNet++ downsamples that many times); change --set frame_size or anon_depth"
+        )
+    if len(p.anon_decoder) != p.anon_depth:
+        raise BenchError(
+            f"anon_decoder has {len(p.anon_decoder)} entries but anon_depth={p.anon_depth}; "
+            "give one decoder width per level"
+        )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one benchmark cell's result."""
+
+    method: str
+    protocol: str
+    dataset: str
+    preset: Preset
+    params: tuple[tuple[str, Any], ...] = ()
+    seed: int = 0
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        """Method parameters as a plain dict."""
+        return dict(self.params)
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-ready dict that fully describes the run (the cache key is its hash)."""
+        return {
+            "method": self.method,
+            "params": dict(sorted(self.params)),
+            "protocol": self.protocol,
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "preset": dataclasses.asdict(self.preset),
+        }
+
+    def key(self) -> str:
+        """Stable identifier: hash of the canonical config plus the code version."""
+        payload = json.dumps(
+            {"config": self.canonical(), "version": __version__}, sort_keys=True, default=list
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def with_method(self, method: str, params: dict[str, Any]) -> RunConfig:
+        """The same cell with another method (used to fetch the raw reference)."""
+        return replace(self, method=method, params=tuple(sorted(params.items())))

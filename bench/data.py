@@ -1,0 +1,155 @@
+"""In-memory video / image sets, the benchmark bundle a protocol consumes, and clip sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class VideoArray:
+    """Videos as uint8 (N, T, H, W, C) with int labels (N,); masks mark the person (N, T, H, W)."""
+
+    videos: torch.Tensor
+    labels: torch.Tensor
+    person_masks: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.videos.shape[0])
+
+
+@dataclass(frozen=True)
+class ImageArray:
+    """Images as uint8 (N, H, W, C) with multi-hot float targets (N, A)."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    person_masks: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+@dataclass(frozen=True)
+class Splits:
+    """train / val / test of one set; model selection only ever looks at val."""
+
+    train: Any
+    val: Any
+    test: Any
+
+
+@dataclass(frozen=True)
+class ActionData:
+    """An action-recognition set (UCF101 role)."""
+
+    name: str
+    classes: tuple[str, ...]
+    splits: Splits
+
+
+@dataclass(frozen=True)
+class PrivacyData:
+    """A multi-label private-attribute set (VISPR role)."""
+
+    name: str
+    attributes: tuple[str, ...]
+    splits: Splits
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What a protocol trains and scores on: one action set and one private set."""
+
+    action: ActionData
+    privacy: PrivacyData
+
+
+class DatasetFamily:
+    """Plug-in base: a dataset family that yields benchmarks for the protocols' roles."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def load(self, role: str, cache_dir: Path, seed: int) -> Benchmark:
+        """The benchmark for `role` ('known' or 'novel')."""
+        raise NotImplementedError
+
+
+DATASETS: Registry[DatasetFamily] = Registry("dataset", "bench.datasets")
+
+
+def to_float_clip(frames_thwc: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (T, H, W, C) -> float (C, T, size, size) in [0, 1]."""
+    clip = frames_thwc.permute(3, 0, 1, 2).float().div_(255.0)
+    if clip.shape[-1] != size or clip.shape[-2] != size:
+        clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False)
+    return clip
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Float in [0, 1] -> uint8, rounding (how an anonymized stream is stored)."""
+    return x.clamp(0, 1).mul(255.0).round().to(torch.uint8)
+
+
+class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """One clip per video per epoch, from a random start (frames x skip)."""
+
+    def __init__(self, data: VideoArray, frames: int, skip: int, size: int) -> None:
+        self.data, self.frames, self.skip, self.size = data, frames, skip, size
+        self.span = (frames - 1) * skip + 1
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        video = self.data.videos[i]
+        last_start = max(0, video.shape[0] - self.span)
+        start = int(torch.randint(0, last_start + 1, ()).item())
+        idx = _frame_indices(start, self.frames, self.skip, video.shape[0])
+        return to_float_clip(video[idx], self.size), self.data.labels[i]
+
+
+class EvalClips(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
+    """`n_clips` evenly spaced clips per video; items carry the video index for averaging."""
+
+    def __init__(self, data: VideoArray, frames: int, skip: int, size: int, n_clips: int) -> None:
+        self.data, self.frames, self.skip, self.size, self.n_clips = data, frames, skip, size, n_clips
+        self.span = (frames - 1) * skip + 1
+
+    def __len__(self) -> int:
+        return len(self.data) * self.n_clips
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        v, c = divmod(item, self.n_clips)
+        video = self.data.videos[v]
+        last_start = max(0, video.shape[0] - self.span)
+        start = round(c * last_start / max(1, self.n_clips - 1))
+        idx = _frame_indices(start, self.frames, self.skip, video.shape[0])
+        return to_float_clip(video[idx], self.size), self.data.labels[v], v
+
+
+class Images(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Float (C, H, W) images with their multi-hot targets."""
+
+    def __init__(self, data: ImageArray, size: int) -> None:
+        self.data, self.size = data, size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = to_float_clip(self.data.images[i].unsqueeze(0), self.size)[:, 0]
+        return image, self.data.targets[i]
+
+
+def _frame_indices(start: int, frames: int, skip: int, length: int) -> torch.Tensor:
+    """Frame indices of a clip; clamped to the last frame when the video is too short."""
+    return torch.arange(start, start + frames * skip, skip).clamp_(max=length - 1)

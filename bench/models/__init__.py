@@ -1,0 +1,1 @@
+"""Networks: anonymizer fA, action classifiers fT / fT', privacy backbones fB / fB'."""

@@ -1,0 +1,33 @@
+"""The anonymizer fA: a UNet++ encoder-decoder applied frame-wise to RGB clips."""
+
+from __future__ import annotations
+
+import segmentation_models_pytorch as smp
+import torch
+from torch import nn
+
+
+class FrameAnonymizer(nn.Module):
+    """UNet++ (segmentation-models-pytorch) mapping each RGB frame in [0,1] to an RGB frame."""
+
+    def __init__(self, encoder: str, depth: int, decoder: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = smp.UnetPlusPlus(
+            encoder_name=encoder,
+            encoder_weights=None,
+            encoder_depth=depth,
+            decoder_channels=decoder,
+            in_channels=3,
+            classes=3,
+        )
+
+    def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0,1] -> same shape in [0,1]."""
+        return torch.sigmoid(self.net(frames))
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """(N, 3, T, H, W) in [0,1] -> same shape; every frame is processed on its own, in RGB."""
+        n, c, t, h, w = clips.shape
+        frames = clips.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)
+        out = self.forward_frames(frames)
+        return out.reshape(n, t, c, h, w).permute(0, 2, 1, 3, 4)

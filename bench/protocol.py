@@ -1,0 +1,24 @@
+"""Protocol plug-in base: how a method's fA* is trained and scored for one table cell."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bench.data import DatasetFamily
+from bench.method import Method
+from bench.registry import Registry
+from bench.runtime import RunContext
+
+
+class Protocol:
+    """Trains the method, then scores fresh evaluation models; returns the metrics dict."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:
+        """Metrics with at least `action_top1`, `privacy_cmap`, `privacy_f1` (fractions)."""
+        raise NotImplementedError
+
+
+PROTOCOLS: Registry[Protocol] = Registry("protocol", "bench.protocols")

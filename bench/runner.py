@@ -1,0 +1,102 @@
+"""Run one benchmark cell: reuse its record, or train, evaluate and store a new one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench.cache import ensure_cache_dir
+from bench.config import RunConfig, resolve_preset
+from bench.data import DATASETS
+from bench.errors import BenchError
+from bench.method import METHODS
+from bench.protocol import PROTOCOLS
+from bench.provenance import provenance
+from bench.runtime import RunContext, make_progress, seed_everything, select_device
+from bench.store import ResultsStore
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A record and whether it was read from the store rather than computed now."""
+
+    record: dict[str, Any]
+    path: Path
+    reused: bool
+
+
+def build_config(
+    method: str,
+    params: dict[str, Any],
+    protocol: str,
+    dataset: str,
+    preset: str,
+    overrides: dict[str, str],
+    seed: int,
+) -> RunConfig:
+    """A validated RunConfig: names checked, parameters resolved to their full set of values."""
+    if seed < 0:
+        raise BenchError(f"--seed {seed}: must be >= 0")
+    values = METHODS.get(method).resolve_params(params)
+    PROTOCOLS.get(protocol)
+    DATASETS.get(dataset)
+    return RunConfig(
+        method=method,
+        protocol=protocol,
+        dataset=dataset,
+        preset=resolve_preset(preset, overrides),
+        params=tuple(sorted(values.items())),
+        seed=seed,
+    )
+
+
+def execute(
+    cfg: RunConfig,
+    store: ResultsStore,
+    cache_dir: Path,
+    device: str = "auto",
+    force: bool = False,
+    console: Console | None = None,
+) -> Outcome:
+    """The record of `cfg`: stored one unless `force`, else computed and written atomically."""
+    console = console or Console()
+    key = cfg.key()
+    if store.exists(key) and not force:
+        return Outcome(store.load(key), store.record_path(key), reused=True)
+    store.ensure_writable()
+    ensure_cache_dir(cache_dir)
+    torch_device = select_device(device)
+    method = METHODS.get(cfg.method)(**cfg.param_dict)
+    protocol = PROTOCOLS.get(cfg.protocol)()
+    dataset = DATASETS.get(cfg.dataset)()
+    run_dir = store.run_dir(key)
+    (run_dir / "log.jsonl").unlink(missing_ok=True)
+    seed_everything(cfg.seed)
+    started = time.perf_counter()
+    with make_progress(console) as progress:
+        ctx = RunContext(cfg.preset, torch_device, cfg.seed, cache_dir, run_dir, console, progress)
+        metrics = protocol.run(method, dataset, ctx)
+    ctx.timings["total"] = round(time.perf_counter() - started, 3)
+    record = {
+        "key": key,
+        "method": cfg.method,
+        "params": method.values,
+        "protocol": cfg.protocol,
+        "dataset": cfg.dataset,
+        "preset": cfg.preset.name,
+        "seed": cfg.seed,
+        "config": cfg.canonical(),
+        "metrics": metrics,
+        "timings": ctx.timings,
+        "history": ctx.history,
+        "provenance": provenance(torch_device),
+        "run_dir": str(run_dir),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = store.save(record)
+    return Outcome(record, path, reused=False)

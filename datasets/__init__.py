@@ -1,0 +1,1 @@
+"""Dataset families (one file each), imported as `bench.datasets.*`."""

@@ -1,0 +1,352 @@
+"""Embedded synthetic benchmark: procedurally rendered people whose action is motion only.
+
+Each sample is a small person (head, torso, legs) on a background, rendered at 32x32.
+
+* Action lives only in motion: the class sets how the person moves over time (translation
+  direction, oscillation, circling, growing / shrinking). Positions wrap around the frame
+  (a torus) and starts are uniform, so the position in any single frame is uniform whatever
+  the class: one frame says nothing about the action.
+* Private attributes live only in static appearance and are drawn independently of the
+  action. Fourteen binary attributes, split into two disjoint sets of seven:
+
+  - P1 (VISPR1 role): skin_dark, outdoor (background), companion (a second person) are
+    coarse (whole regions; survive blur and 4x downsampling); hair is medium;
+    face_visible (eye / mouth pixels), striped_clothing (1-px stripes around the shirt
+    colour) and tattoo (a 3x3 checker on the shirt) are fine: zero-mean, high-frequency
+    patterns that blur and downsampling average away.
+  - P2 (VISPR2 role): hat, bag, landmark (a tower in the background), tall are coarse;
+    logo and ball are medium; glasses (a 1-px bar across the eyes) is fine.
+
+* Sets: action set A (6 classes: walk_right, walk_left, rise, fall, sway, bounce) with
+  private image set P1 form the 'known' benchmark; action set B (6 other classes:
+  diag_down_right, diag_up_left, circle_cw, circle_ccw, approach, retreat) with private set
+  P2 form the 'novel' one. Every sample carries all fourteen attributes; a set's labels are
+  its own seven. Videos have 16 frames; private images are single frames of a still person.
+* Splits: per action class 50 / 10 / 20 videos (train / val / test); private sets
+  900 / 300 / 600 images. Everything is deterministic from the data seed, rendered once
+  and cached as `.npz` under the cache dir (`$BENCH_CACHE_DIR`, default
+  `~/.cache/privbench`).
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.cache import atomic_save_npz
+from bench.data import (
+    DATASETS,
+    ActionData,
+    Benchmark,
+    DatasetFamily,
+    ImageArray,
+    PrivacyData,
+    Splits,
+    VideoArray,
+)
+from bench.errors import BenchError
+
+GENERATOR_VERSION = 1
+SIZE = 32
+VIDEO_FRAMES = 16
+PER_CLASS = {"train": 50, "val": 10, "test": 20}
+PRIVATE_COUNTS = {"train": 900, "val": 300, "test": 600}
+PREVALENCE = 0.4
+
+P1 = (
+    "skin_dark",
+    "face_visible",
+    "hair",
+    "striped_clothing",
+    "tattoo",
+    "outdoor",
+    "companion",
+)
+P2 = ("hat", "glasses", "bag", "landmark", "logo", "tall", "ball")
+ATTRIBUTES = P1 + P2
+ACTIONS_A = ("walk_right", "walk_left", "rise", "fall", "sway", "bounce")
+ACTIONS_B = ("diag_down_right", "diag_up_left", "circle_cw", "circle_ccw", "approach", "retreat")
+ROLES = {"known": (ACTIONS_A, P1, 1), "novel": (ACTIONS_B, P2, 2)}
+
+
+@dataclass(frozen=True)
+class Look:
+    """Static appearance of one sample: attribute flags plus nuisance colours and positions."""
+
+    attrs: dict[str, bool]
+    skin: np.ndarray
+    shirt: np.ndarray
+    pants: np.ndarray
+    hair: np.ndarray
+    hat: np.ndarray
+    background: tuple[np.ndarray, np.ndarray]
+    companion_pos: tuple[float, float]
+    companion_colors: tuple[np.ndarray, np.ndarray]
+    landmark_x: float
+    light: float
+
+
+def _color(rng: np.random.Generator, base: tuple[float, float, float], jitter: float) -> np.ndarray:
+    return np.clip(np.array(base) + rng.uniform(-jitter, jitter, 3), 0.05, 0.95)
+
+
+def _random_look(rng: np.random.Generator) -> Look:
+    attrs = {a: bool(rng.random() < PREVALENCE) for a in ATTRIBUTES}
+    skin = _color(rng, (0.35, 0.24, 0.18) if attrs["skin_dark"] else (0.88, 0.72, 0.60), 0.05)
+    if attrs["outdoor"]:
+        background = (_color(rng, (0.55, 0.70, 0.88), 0.06), _color(rng, (0.30, 0.55, 0.28), 0.06))
+    else:
+        background = (_color(rng, (0.78, 0.72, 0.60), 0.06), _color(rng, (0.50, 0.40, 0.32), 0.06))
+    return Look(
+        attrs=attrs,
+        skin=skin,
+        shirt=rng.uniform(0.3, 0.7, 3),
+        pants=rng.uniform(0.1, 0.5, 3),
+        hair=_color(rng, (0.15, 0.10, 0.07), 0.05),
+        hat=np.array([(0.9, 0.15, 0.15), (0.15, 0.3, 0.9), (0.95, 0.85, 0.1)][rng.integers(3)]),
+        background=background,
+        companion_pos=(rng.uniform(0, SIZE), rng.uniform(8, SIZE - 6)),
+        companion_colors=(rng.uniform(0.2, 0.9, 3), rng.uniform(0.2, 0.8, 3)),
+        landmark_x=rng.uniform(2, SIZE - 6),
+        light=rng.uniform(0.9, 1.1),
+    )
+
+
+_YY, _XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
+
+
+def _wrapped(delta: np.ndarray) -> np.ndarray:
+    """Signed offset on a torus of side SIZE."""
+    return (delta + SIZE / 2) % SIZE - SIZE / 2
+
+
+def _render(look: Look, cx: np.ndarray, cy: np.ndarray, scale: np.ndarray, rng: np.random.Generator):
+    """Render frames for person centres / scales of shape (T,); returns (T,H,W,3) and masks."""
+    t = cx.shape[0]
+    cx, cy, s = cx[:, None, None], cy[:, None, None], scale[:, None, None]
+    if look.attrs["tall"]:
+        s = s * 1.25
+    dx = _wrapped(_XX[None] - cx)
+    dy = _wrapped(_YY[None] - cy)
+    top, bottom = look.background
+    img = np.where((_YY < 17)[None, :, :, None], top, bottom) * np.ones((t, 1, 1, 1), np.float32)
+    if look.attrs["landmark"]:
+        tower = (np.abs(_XX - look.landmark_x) < 2.0) & (_YY > 3) & (_YY < 17)
+        img[:, tower] = (0.42, 0.42, 0.46)
+    if look.attrs["companion"]:
+        px, py = look.companion_pos
+        cdx, cdy = _wrapped(_XX - px), _YY - py
+        head = cdx**2 + (cdy + 4) ** 2 < 2.0**2
+        body = (np.abs(cdx) < 2.5) & (cdy > -2) & (cdy < 5)
+        img[:, body] = look.companion_colors[1]
+        img[:, head] = look.companion_colors[0]
+
+    head_dy = dy + 5 * s
+    head = dx**2 + head_dy**2 < (2.6 * s) ** 2
+    torso = (np.abs(dx) < 3 * s) & (dy > -2.5 * s) & (dy < 5 * s)
+    legs = (np.abs(np.abs(dx) - 1.6 * s) < 0.9 * s) & (dy >= 5 * s) & (dy < 9 * s)
+    person = head | torso | legs
+
+    shirt = np.broadcast_to(look.shirt, img.shape).copy()
+    if look.attrs["striped_clothing"]:
+        sign = np.where(np.floor(dy) % 2 == 0, 1.0, -1.0)[..., None]
+        shirt = shirt + 0.2 * sign
+    if look.attrs["tattoo"]:
+        patch = (dx > -2.5) & (dx < 0.5) & (dy > 0.5) & (dy < 3.5)
+        sign = np.where((np.floor(dx) + np.floor(dy)) % 2 == 0, 1.0, -1.0)
+        shirt = shirt + (0.3 * sign * patch)[..., None]
+    if look.attrs["logo"]:
+        logo = (np.abs(dx + 0.0) < 1.2) & (dy > -1.8) & (dy < 0.8)
+        shirt[logo] = (0.97, 0.95, 0.55)
+    img[torso] = shirt[torso]
+    img[legs] = look.pants
+    img[head] = look.skin
+    if look.attrs["hair"]:
+        img[head & (head_dy < -0.9 * s)] = look.hair
+    if look.attrs["face_visible"]:
+        eyes = (np.abs(np.abs(dx) - 1.1 * s) < 0.5) & (np.abs(head_dy + 0.3) < 0.5)
+        mouth = (np.abs(dx) < 1.0) & (np.abs(head_dy - 1.3 * s) < 0.5)
+        img[eyes] = (0.05, 0.05, 0.08)
+        img[mouth] = (0.55, 0.12, 0.12)
+    if look.attrs["glasses"]:
+        img[(np.abs(dx) < 2.3 * s) & (np.abs(head_dy + 0.3) < 0.5)] = (0.02, 0.02, 0.02)
+    if look.attrs["hat"]:
+        hat = (np.abs(dx) < 3.0 * s) & (head_dy < -2.0 * s) & (head_dy > -4.2 * s)
+        img[hat] = look.hat
+        person = person | hat
+    if look.attrs["bag"]:
+        bag = (dx > 3 * s) & (dx < 5.5 * s) & (dy > 0) & (dy < 4 * s)
+        img[bag] = (0.45, 0.28, 0.12)
+        person = person | bag
+    if look.attrs["ball"]:
+        ball = (dx - 5 * s) ** 2 + (dy - 7.5 * s) ** 2 < 1.8**2
+        img[ball] = (0.97, 0.97, 0.97)
+        person = person | ball
+
+    img = img * look.light + rng.normal(0, 0.03, img.shape)
+    frames = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return frames, person
+
+
+def _trajectory(action: str, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Person centre (x, y) and scale for every frame of a video of the given action."""
+    t = np.arange(VIDEO_FRAMES, dtype=np.float32)
+    x0, y0 = rng.uniform(0, SIZE, 2)
+    v = rng.uniform(1.0, 1.5)
+    phase = rng.uniform(0, 2 * math.pi)
+    amp, omega = rng.uniform(4, 6), 2 * math.pi / 8
+    scale = np.full_like(t, rng.uniform(0.9, 1.1))
+    x, y = np.full_like(t, x0), np.full_like(t, y0)
+    if action == "walk_right":
+        x = x0 + v * t
+    elif action == "walk_left":
+        x = x0 - v * t
+    elif action == "rise":
+        y = y0 - v * t
+    elif action == "fall":
+        y = y0 + v * t
+    elif action == "sway":
+        x = x0 + amp * np.sin(omega * t + phase)
+    elif action == "bounce":
+        y = y0 + amp * np.sin(omega * t + phase)
+    elif action in ("diag_down_right", "diag_up_left"):
+        sign = 1.0 if action == "diag_down_right" else -1.0
+        x, y = x0 + sign * v * t / math.sqrt(2), y0 + sign * v * t / math.sqrt(2)
+    elif action in ("circle_cw", "circle_ccw"):
+        sign = 1.0 if action == "circle_cw" else -1.0
+        angle = phase + sign * 2 * math.pi * t / 12
+        x, y = x0 + amp * np.cos(angle), y0 + amp * np.sin(angle)
+    elif action in ("approach", "retreat"):
+        s0 = rng.uniform(0.75, 1.25)
+        rate = 0.035 if action == "approach" else -0.035
+        scale = s0 * (1 + rate) ** (t - VIDEO_FRAMES / 2)
+    else:  # pragma: no cover - the action lists above are closed
+        raise ValueError(action)
+    return x, y, scale
+
+
+def _labels(look: Look, attributes: tuple[str, ...]) -> np.ndarray:
+    return np.array([look.attrs[a] for a in attributes], dtype=np.float32)
+
+
+def generate_action_split(actions: tuple[str, ...], per_class: int, rng: np.random.Generator):
+    """Render `per_class` videos of each action: videos (N,T,H,W,3) uint8, labels, masks."""
+    videos, labels, masks = [], [], []
+    for label, action in enumerate(actions):
+        for _ in range(per_class):
+            look = _random_look(rng)
+            frames, person = _render(look, *_trajectory(action, rng), rng)
+            videos.append(frames)
+            masks.append(person)
+            labels.append(label)
+    order = rng.permutation(len(labels))
+    return np.stack(videos)[order], np.array(labels, np.int64)[order], np.stack(masks)[order]
+
+
+def generate_private_split(attributes: tuple[str, ...], count: int, rng: np.random.Generator):
+    """Render `count` single-frame stills: images (N,H,W,3) uint8, targets (N,A), masks."""
+    images, targets, masks = [], [], []
+    for _ in range(count):
+        look = _random_look(rng)
+        cx, cy = rng.uniform(0, SIZE, (2, 1)).astype(np.float32)
+        frames, person = _render(look, cx, cy, np.array([rng.uniform(0.9, 1.1)]), rng)
+        images.append(frames[0])
+        masks.append(person[0])
+        targets.append(_labels(look, attributes))
+    return np.stack(images), np.stack(targets), np.stack(masks)
+
+
+def generate(role: str, data_seed: int) -> dict[str, np.ndarray]:
+    """Every split of one role ('known' or 'novel') as named arrays."""
+    actions, attributes, stream = ROLES[role]
+    rng = np.random.default_rng([data_seed, stream])
+    arrays: dict[str, np.ndarray] = {}
+    for split, n in PER_CLASS.items():
+        v, y, m = generate_action_split(actions, n, rng)
+        arrays |= {f"action_{split}_videos": v, f"action_{split}_labels": y, f"action_{split}_masks": m}
+    for split, n in PRIVATE_COUNTS.items():
+        x, t, m = generate_private_split(attributes, n, rng)
+        arrays |= {f"private_{split}_images": x, f"private_{split}_targets": t, f"private_{split}_masks": m}
+    return arrays
+
+
+def _expected_keys() -> set[str]:
+    keys = set()
+    for split in PER_CLASS:
+        keys |= {f"action_{split}_{k}" for k in ("videos", "labels", "masks")}
+        keys |= {f"private_{split}_{k}" for k in ("images", "targets", "masks")}
+    return keys
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Read a cached role file, failing with a clear message when it is corrupt."""
+    problem = f"cached synthetic dataset '{path}' is corrupt"
+    fix = "delete it and rerun (it is regenerated in seconds)"
+    try:
+        with np.load(path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise BenchError(f"{problem} ({type(exc).__name__}); {fix}") from None
+    missing = _expected_keys() - set(arrays)
+    if missing:
+        raise BenchError(f"{problem} (missing {sorted(missing)[0]}); {fix}")
+    return arrays
+
+
+@DATASETS.register("synthetic")
+class Synthetic(DatasetFamily):
+    """Embedded procedurally rendered benchmark (default); see the module docstring."""
+
+    description = "procedurally rendered motion-only actions + appearance-only attributes"
+
+    def __init__(self, data_seed: int = 0) -> None:
+        self.data_seed = data_seed
+
+    def cache_path(self, role: str, cache_dir: Path) -> Path:
+        """File that holds the rendered arrays of `role`."""
+        return cache_dir / f"synthetic-v{GENERATOR_VERSION}-seed{self.data_seed}-{role}.npz"
+
+    def arrays(self, role: str, cache_dir: Path) -> dict[str, np.ndarray]:
+        """Rendered arrays of `role`, from the cache or generated and cached now."""
+        if role not in ROLES:
+            raise BenchError(f"unknown synthetic role '{role}'; known roles: {', '.join(ROLES)}")
+        path = self.cache_path(role, cache_dir)
+        if path.is_file():
+            return load_arrays(path)
+        arrays = generate(role, self.data_seed)
+        atomic_save_npz(path, arrays)
+        return arrays
+
+    def load(self, role: str, cache_dir: Path, seed: int) -> Benchmark:
+        """The action set and private set of `role` as in-memory tensors."""
+        a = {k: torch.from_numpy(v) for k, v in self.arrays(role, cache_dir).items()}
+        actions, attributes, stream = ROLES[role]
+        letter = "A" if stream == 1 else "B"
+
+        def videos(split: str) -> VideoArray:
+            return VideoArray(
+                a[f"action_{split}_videos"], a[f"action_{split}_labels"], a[f"action_{split}_masks"]
+            )
+
+        def images(split: str) -> ImageArray:
+            return ImageArray(
+                a[f"private_{split}_images"],
+                a[f"private_{split}_targets"],
+                a[f"private_{split}_masks"],
+            )
+
+        return Benchmark(
+            action=ActionData(
+                f"synthetic-{letter}", actions, Splits(videos("train"), videos("val"), videos("test"))
+            ),
+            privacy=PrivacyData(
+                f"synthetic-P{stream}",
+                attributes,
+                Splits(images("train"), images("val"), images("test")),
+            ),
+        )

@@ -1,0 +1,1 @@
+"""Evaluation protocols (one file each), imported as `bench.protocols.*`."""
