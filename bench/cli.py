@@ -16,6 +16,7 @@ from bench.cache import default_cache_dir
 from bench.config import PRESET_KEYS, PRESETS
 from bench.errors import BenchError
 from bench.method import METHODS
+from bench.perf import timed_cold_run
 from bench.runner import Outcome, build_config, execute
 from bench.store import ResultsStore, default_results_dir
 
@@ -39,7 +40,7 @@ def user_errors(func: F) -> F:
             console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
 
-    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    wrapper.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -61,7 +62,14 @@ def _fmt(value: float) -> str:
 def summary_table(outcome: Outcome, reference: Outcome | None) -> Table:
     """Action top-1, cMAP and F1 of the run next to the raw reference."""
     table = Table(title="Result (test split)")
-    for column in ("method", "params", "action top-1 ↑", "privacy cMAP ↓", "privacy F1 ↓", "record"):
+    for column in (
+        "method",
+        "params",
+        "action top-1 ↑",
+        "privacy cMAP ↓",
+        "privacy F1 ↓",
+        "record",
+    ):
         table.add_column(column)
     rows = [outcome] + ([reference] if reference else [])
     for row in rows:
@@ -85,12 +93,15 @@ SET_HELP = "Override a preset value, KEY=VALUE (repeatable). Keys: " + ", ".join
 @app.command()
 @user_errors
 def run(
-    method: Annotated[str, typer.Option(help="Anonymization method (see `bench methods`).")] = "penalty",
+    method: Annotated[
+        str, typer.Option(help="Anonymization method (see `bench methods`).")
+    ] = "penalty",
     protocol: Annotated[str, typer.Option(help="Evaluation protocol.")] = "known",
     dataset: Annotated[str, typer.Option(help="Dataset family.")] = "synthetic",
     preset: Annotated[str, typer.Option(help=f"Scale preset: {', '.join(PRESETS)}.")] = "tiny",
     B: Annotated[
-        float | None, typer.Option("--B", help="Penalty budget B >= 0 (penalty method; default 0.3).")
+        float | None,
+        typer.Option("--B", help="Penalty budget B >= 0 (penalty method; default 0.3)."),
     ] = None,
     lam: Annotated[
         float | None, typer.Option("--lam", help="Penalty weight lambda >= 0 (default 1.0).")
@@ -101,16 +112,24 @@ def run(
     ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Seed for every random choice of the run.")] = 0,
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda, cuda:N.")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA if available), cpu, cuda, cuda:N.")
+    ] = "auto",
     results_dir: Annotated[
         Path | None,
-        typer.Option(help="Results root (records/ and runs/); default $BENCH_RESULTS_DIR or ./results."),
+        typer.Option(
+            help="Results root (records/ and runs/); default $BENCH_RESULTS_DIR or ./results."
+        ),
     ] = None,
     cache_dir: Annotated[
         Path | None,
-        typer.Option(help="Dataset / pretrained cache; default $BENCH_CACHE_DIR or ~/.cache/privbench."),
+        typer.Option(
+            help="Dataset / pretrained cache; default $BENCH_CACHE_DIR or ~/.cache/privbench."
+        ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Recompute even if the record exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute even if the record exists.")
+    ] = False,
     reference: Annotated[
         bool, typer.Option(help="Also show (and if needed compute) the raw-data reference.")
     ] = True,
@@ -121,7 +140,9 @@ def run(
         params["B"] = B
     if lam is not None:
         params["lam"] = lam
-    cfg = build_config(method, params, protocol, dataset, preset, parse_pairs(set_ or [], "--set"), seed)
+    cfg = build_config(
+        method, params, protocol, dataset, preset, parse_pairs(set_ or [], "--set"), seed
+    )
     store = ResultsStore(results_dir or default_results_dir())
     cache = cache_dir or default_cache_dir()
     ref_cfg = cfg.with_method("raw", {}) if reference and method != "raw" else None
@@ -129,13 +150,17 @@ def run(
         console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
         execute(ref_cfg, store, cache, device, console=console)
     label = ", ".join(f"{k}={v}" for k, v in cfg.params)
-    console.print(f"[bold]{method}[/] ({label or 'no parameters'}) / {protocol} / {dataset} / {preset}")
+    console.print(
+        f"[bold]{method}[/] ({label or 'no parameters'}) / {protocol} / {dataset} / {preset}"
+    )
     outcome = execute(cfg, store, cache, device, force=force, console=console)
     if outcome.reused:
         console.print("[dim]record exists: showing the stored result (use --force to rerun)[/]")
     ref = execute(ref_cfg, store, cache, device, console=console) if ref_cfg else None
     console.print(summary_table(outcome, ref))
-    console.print(f"record written to {outcome.path}" if not outcome.reused else f"record: {outcome.path}")
+    console.print(
+        f"record written to {outcome.path}" if not outcome.reused else f"record: {outcome.path}"
+    )
 
 
 @app.command()
@@ -158,6 +183,41 @@ def methods(
         params = ", ".join(f"{k}={p.default}" for k, p in cls.params.items()) or "-"
         table.add_row(mname, "yes" if cls.trainable else "no", params, cls.description)
     console.print(table)
+
+
+@app.command()
+@user_errors
+def perf(
+    set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
+) -> None:
+    """Time cold `bench run` for raw and penalty (B=0.3, known) and check the targets."""
+    extra = [arg for pair in set_ or [] for arg in ("--set", pair)]
+    console.print("cold runs in fresh cache / results dirs (data generation included) ...")
+    raw = timed_cold_run(["--method", "raw"], extra)
+    pen = timed_cold_run(["--method", "penalty", "--B", "0.3", "--protocol", "known"], extra)
+    rm, pm = raw.record["metrics"], pen.record["metrics"]
+    drop = rm["privacy_cmap"] - pm["privacy_cmap"]
+    ratio = pm["action_top1"] / rm["action_top1"]
+    table = Table(title="bench perf (tiny preset, synthetic, known protocol)")
+    for column in ("figure", "measured", "target", "ok"):
+        table.add_column(column)
+    checks = [
+        ("wall: bench run --method raw", f"{raw.seconds:.1f} s", "< 120 s", raw.seconds < 120),
+        (
+            "wall: bench run --method penalty --B 0.3",
+            f"{pen.seconds:.1f} s",
+            "< 300 s",
+            pen.seconds < 300,
+        ),
+        ("raw action top-1", _fmt(rm["action_top1"]), ">= 0.90", rm["action_top1"] >= 0.9),
+        ("raw privacy cMAP", _fmt(rm["privacy_cmap"]), ">= 0.90", rm["privacy_cmap"] >= 0.9),
+        ("penalty action top-1 / raw", _fmt(ratio), ">= 0.80", ratio >= 0.8),
+        ("raw cMAP - penalty cMAP", _fmt(drop), ">= 0.15", drop >= 0.15),
+    ]
+    for name, value, target, ok in checks:
+        table.add_row(name, value, target, "[green]yes[/]" if ok else "[red]no[/]")
+    console.print(table)
+    console.print(f"penalty run stage timings (s): {pen.record['timings']}")
 
 
 if __name__ == "__main__":

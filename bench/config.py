@@ -72,7 +72,7 @@ PRESETS: dict[str, Preset] = {
         action_epochs=12,
         action_batch=16,
         lr_action=2e-3,
-        privacy_epochs=12,
+        privacy_epochs=15,
         privacy_batch=32,
         lr_privacy=2e-3,
         weight_decay=1e-4,
@@ -135,7 +135,9 @@ def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
     changes: dict[str, Any] = {}
     for key, raw in overrides.items():
         if key not in PRESET_KEYS:
-            raise BenchError(f"--set {key}: unknown setting; known settings: {', '.join(PRESET_KEYS)}")
+            raise BenchError(
+                f"--set {key}: unknown setting; known settings: {', '.join(PRESET_KEYS)}"
+            )
         changes[key] = _coerce(key, raw, getattr(preset, key))
     preset = replace(preset, **changes)
     _validate_preset(preset)
@@ -148,7 +150,9 @@ def _validate_preset(p: Preset) -> None:
     for key in positive:
         value = getattr(p, key)
         if value < 0 or (value == 0 and key not in allow_zero):
-            raise BenchError(f"--set {key}={value}: must be {'>= 0' if key in allow_zero else '> 0'}")
+            raise BenchError(
+                f"--set {key}={value}: must be {'>= 0' if key in allow_zero else '> 0'}"
+            )
     if p.ssl_frame_gap >= p.frames:
         raise BenchError(
             f"--set ssl_frame_gap={p.ssl_frame_gap}: must be smaller than frames={p.frames}"

@@ -74,7 +74,9 @@ METHODS: Registry[Method] = Registry("method", "bench.methods")
 
 
 @torch.no_grad()
-def anonymize_videos(method: Method, data: VideoArray, ctx: RunContext, batch: int = 16) -> VideoArray:
+def anonymize_videos(
+    method: Method, data: VideoArray, ctx: RunContext, batch: int = 16
+) -> VideoArray:
     """Every video of `data` passed through the method, stored as uint8 like a released stream."""
     out = []
     size = ctx.preset.frame_size
@@ -87,7 +89,9 @@ def anonymize_videos(method: Method, data: VideoArray, ctx: RunContext, batch: i
 
 
 @torch.no_grad()
-def anonymize_images(method: Method, data: ImageArray, ctx: RunContext, batch: int = 64) -> ImageArray:
+def anonymize_images(
+    method: Method, data: ImageArray, ctx: RunContext, batch: int = 64
+) -> ImageArray:
     """Every image passed through the method as a one-frame clip, stored as uint8."""
     out = []
     size = ctx.preset.frame_size

@@ -41,7 +41,9 @@ def build_anonymizer(ctx: RunContext) -> FrameAnonymizer:
     return FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder)
 
 
-def _clip_loader(ctx: RunContext, train: VideoArray) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
+def _clip_loader(
+    ctx: RunContext, train: VideoArray
+) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
     p = ctx.preset
     gen = torch.Generator().manual_seed(ctx.seed)
     ds = TrainClips(train, p.frames, p.skip, p.frame_size)
@@ -130,7 +132,9 @@ class MinimaxTrainer:
         f1, f2 = _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
         return nt_xent(fb(f1), fb(f2), self.ctx.preset.temperature)
 
-    def _update_branches(self, b: Branches, clips: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    def _update_branches(
+        self, b: Branches, clips: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[float, float]:
         """Step 2: fA frozen; fT minimises L_T and fB minimises L_B."""
         with torch.no_grad(), autocast(self.ctx.device):
             anon = b.fa(clips)
@@ -146,7 +150,9 @@ class MinimaxTrainer:
         b.opt_b.step()
         return lt.item(), lb.item()
 
-    def _update_anonymizer(self, b: Branches, clips: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    def _update_anonymizer(
+        self, b: Branches, clips: torch.Tensor, labels: torch.Tensor
+    ) -> dict[str, float]:
         """Step 1: fT and fB frozen; fA minimises L_T - w L_B + extra."""
         _set_trainable(b.ft, False)
         _set_trainable(b.fb, False)
@@ -184,7 +190,9 @@ class MinimaxTrainer:
             bar = ctx.task("fT / fB warm-up", p.warmup_epochs)
             for epoch in range(p.warmup_epochs):
                 fa.eval()
-                rows = [self._update_branches(b, c.to(ctx.device), y.to(ctx.device)) for c, y in loader]
+                rows = [
+                    self._update_branches(b, c.to(ctx.device), y.to(ctx.device)) for c, y in loader
+                ]
                 lt, lb = np.mean(rows, axis=0)
                 ctx.log("warmup", epoch=epoch, loss_t=lt, loss_b=lb)
                 ctx.progress.update(bar, advance=1, info=f"L_T {lt:.3f} L_B {lb:.3f}")

@@ -10,7 +10,14 @@ from typing import Any
 
 import torch
 
-PACKAGES = ("torch", "torchvision", "segmentation-models-pytorch", "kornia", "numpy", "scikit-learn")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "segmentation-models-pytorch",
+    "kornia",
+    "numpy",
+    "scikit-learn",
+)
 
 
 def git_sha() -> str | None:

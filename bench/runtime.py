@@ -37,7 +37,9 @@ def select_device(requested: str = "auto") -> torch.device:
     except RuntimeError:
         raise BenchError(f"unknown device '{requested}'; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise BenchError(f"device '{requested}' requested but CUDA is not available; use --device cpu")
+        raise BenchError(
+            f"device '{requested}' requested but CUDA is not available; use --device cpu"
+        )
     return device
 
 

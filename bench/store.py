@@ -45,8 +45,8 @@ class ResultsStore:
         try:
             self.records_dir.mkdir(parents=True, exist_ok=True)
             self.runs_dir.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=self.records_dir, prefix=".probe", delete=True)
-            probe.close()
+            with tempfile.NamedTemporaryFile(dir=self.records_dir, prefix=".probe"):
+                pass
         except OSError as exc:
             raise BenchError(
                 f"results dir '{self.root}' is not writable ({exc.strerror}); "

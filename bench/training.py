@@ -91,14 +91,23 @@ def train_action_model(
 ) -> nn.Module:
     """Train fT' with cross-entropy on random clips; keep the epoch with the best val top-1."""
     p = ctx.preset
-    loader = _loader(TrainClips(train, p.frames, p.skip, p.frame_size), p.action_batch, True, ctx.seed)
+    loader = _loader(
+        TrainClips(train, p.frames, p.skip, p.frame_size), p.action_batch, True, ctx.seed
+    )
 
     def loss_fn(m: nn.Module, batch: Any) -> torch.Tensor:
         clips, labels = batch
         return F.cross_entropy(m(clips.to(ctx.device)), labels.to(ctx.device))
 
     model, _ = fit_and_select(
-        ctx, stage, model, loader, loss_fn, lambda m: action_top1(m, val, ctx), p.action_epochs, p.lr_action
+        ctx,
+        stage,
+        model,
+        loader,
+        loss_fn,
+        lambda m: action_top1(m, val, ctx),
+        p.action_epochs,
+        p.lr_action,
     )
     return model
 
@@ -108,7 +117,9 @@ def predict_attributes(model: nn.Module, data: ImageArray, ctx: RunContext) -> n
     """Sigmoid scores (N, A) of an attribute classifier."""
     model.eval()
     out = []
-    for images, _ in _loader(Images(data, ctx.preset.frame_size), ctx.preset.privacy_batch * 2, False, 0):
+    for images, _ in _loader(
+        Images(data, ctx.preset.frame_size), ctx.preset.privacy_batch * 2, False, 0
+    ):
         with autocast(ctx.device):
             logits = model(images.to(ctx.device))
         out.append(logits.float().sigmoid().cpu().numpy())

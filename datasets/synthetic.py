@@ -11,11 +11,11 @@ Each sample is a small person (head, torso, legs) on a background, rendered at 3
 
   - P1 (VISPR1 role): skin_dark, outdoor (background), companion (a second person) are
     coarse (whole regions; survive blur and 4x downsampling); hair is medium;
-    face_visible (eye / mouth pixels), striped_clothing (1-px stripes around the shirt
+    face_visible (dark eye and white mouth pixels), striped_clothing (1-px stripes around the shirt
     colour) and tattoo (a 3x3 checker on the shirt) are fine: zero-mean, high-frequency
     patterns that blur and downsampling average away.
   - P2 (VISPR2 role): hat, bag, landmark (a tower in the background), tall are coarse;
-    logo and ball are medium; glasses (a 1-px bar across the eyes) is fine.
+    logo and ball are medium; earrings (two gold pixels beside the head) are fine.
 
 * Sets: action set A (6 classes: walk_right, walk_left, rise, fall, sway, bounce) with
   private image set P1 form the 'known' benchmark; action set B (6 other classes:
@@ -67,8 +67,18 @@ P1 = (
     "outdoor",
     "companion",
 )
-P2 = ("hat", "glasses", "bag", "landmark", "logo", "tall", "ball")
+P2 = ("hat", "earrings", "bag", "landmark", "logo", "tall", "ball")
 ATTRIBUTES = P1 + P2
+PALETTE = np.array(
+    [
+        (0.9, 0.2, 0.2),
+        (0.2, 0.4, 0.9),
+        (0.95, 0.8, 0.1),
+        (0.6, 0.2, 0.8),
+        (0.1, 0.7, 0.7),
+        (0.95, 0.5, 0.1),
+    ]
+)
 ACTIONS_A = ("walk_right", "walk_left", "rise", "fall", "sway", "bounce")
 ACTIONS_B = ("diag_down_right", "diag_up_left", "circle_cw", "circle_ccw", "approach", "retreat")
 ROLES = {"known": (ACTIONS_A, P1, 1), "novel": (ACTIONS_B, P2, 2)}
@@ -111,7 +121,7 @@ def _random_look(rng: np.random.Generator) -> Look:
         hat=np.array([(0.9, 0.15, 0.15), (0.15, 0.3, 0.9), (0.95, 0.85, 0.1)][rng.integers(3)]),
         background=background,
         companion_pos=(rng.uniform(0, SIZE), rng.uniform(8, SIZE - 6)),
-        companion_colors=(rng.uniform(0.2, 0.9, 3), rng.uniform(0.2, 0.8, 3)),
+        companion_colors=(PALETTE[rng.integers(len(PALETTE))], PALETTE[rng.integers(len(PALETTE))]),
         landmark_x=rng.uniform(2, SIZE - 6),
         light=rng.uniform(0.9, 1.1),
     )
@@ -125,7 +135,9 @@ def _wrapped(delta: np.ndarray) -> np.ndarray:
     return (delta + SIZE / 2) % SIZE - SIZE / 2
 
 
-def _render(look: Look, cx: np.ndarray, cy: np.ndarray, scale: np.ndarray, rng: np.random.Generator):
+def _render(
+    look: Look, cx: np.ndarray, cy: np.ndarray, scale: np.ndarray, rng: np.random.Generator
+):
     """Render frames for person centres / scales of shape (T,); returns (T,H,W,3) and masks."""
     t = cx.shape[0]
     cx, cy, s = cx[:, None, None], cy[:, None, None], scale[:, None, None]
@@ -141,8 +153,8 @@ def _render(look: Look, cx: np.ndarray, cy: np.ndarray, scale: np.ndarray, rng: 
     if look.attrs["companion"]:
         px, py = look.companion_pos
         cdx, cdy = _wrapped(_XX - px), _YY - py
-        head = cdx**2 + (cdy + 4) ** 2 < 2.0**2
-        body = (np.abs(cdx) < 2.5) & (cdy > -2) & (cdy < 5)
+        head = cdx**2 + (cdy + 4.5) ** 2 < 2.5**2
+        body = (np.abs(cdx) < 3) & (cdy > -2) & (cdy < 6)
         img[:, body] = look.companion_colors[1]
         img[:, head] = look.companion_colors[0]
 
@@ -167,16 +179,20 @@ def _render(look: Look, cx: np.ndarray, cy: np.ndarray, scale: np.ndarray, rng: 
     img[legs] = look.pants
     img[head] = look.skin
     if look.attrs["hair"]:
-        img[head & (head_dy < -0.9 * s)] = look.hair
+        img[head & (head_dy < -0.85 * s)] = look.hair
     if look.attrs["face_visible"]:
         eyes = (np.abs(np.abs(dx) - 1.1 * s) < 0.5) & (np.abs(head_dy + 0.3) < 0.5)
-        mouth = (np.abs(dx) < 1.0) & (np.abs(head_dy - 1.3 * s) < 0.5)
-        img[eyes] = (0.05, 0.05, 0.08)
-        img[mouth] = (0.55, 0.12, 0.12)
-    if look.attrs["glasses"]:
-        img[(np.abs(dx) < 2.3 * s) & (np.abs(head_dy + 0.3) < 0.5)] = (0.02, 0.02, 0.02)
+        mouth = (np.abs(dx) < 1.5) & (np.abs(head_dy - 1.3 * s) < 0.5)
+        img[eyes] = (0.02, 0.02, 0.05)
+        img[mouth] = (0.98, 0.98, 0.98)
+    if look.attrs["earrings"]:
+        img[(np.abs(np.abs(dx) - 3.0 * s) < 0.5) & (np.abs(head_dy - 1.0 * s) < 0.5)] = (
+            1.0,
+            0.85,
+            0.1,
+        )
     if look.attrs["hat"]:
-        hat = (np.abs(dx) < 3.0 * s) & (head_dy < -2.0 * s) & (head_dy > -4.2 * s)
+        hat = (np.abs(dx) < 3.0 * s) & (head_dy < -2.4 * s) & (head_dy > -4.6 * s)
         img[hat] = look.hat
         person = person | hat
     if look.attrs["bag"]:
@@ -268,10 +284,18 @@ def generate(role: str, data_seed: int) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for split, n in PER_CLASS.items():
         v, y, m = generate_action_split(actions, n, rng)
-        arrays |= {f"action_{split}_videos": v, f"action_{split}_labels": y, f"action_{split}_masks": m}
+        arrays |= {
+            f"action_{split}_videos": v,
+            f"action_{split}_labels": y,
+            f"action_{split}_masks": m,
+        }
     for split, n in PRIVATE_COUNTS.items():
         x, t, m = generate_private_split(attributes, n, rng)
-        arrays |= {f"private_{split}_images": x, f"private_{split}_targets": t, f"private_{split}_masks": m}
+        arrays |= {
+            f"private_{split}_images": x,
+            f"private_{split}_targets": t,
+            f"private_{split}_masks": m,
+        }
     return arrays
 
 
@@ -342,7 +366,9 @@ class Synthetic(DatasetFamily):
 
         return Benchmark(
             action=ActionData(
-                f"synthetic-{letter}", actions, Splits(videos("train"), videos("val"), videos("test"))
+                f"synthetic-{letter}",
+                actions,
+                Splits(videos("train"), videos("val"), videos("test")),
             ),
             privacy=PrivacyData(
                 f"synthetic-P{stream}",

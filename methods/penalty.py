@@ -26,7 +26,9 @@ class Penalty(Method):
     description = "penalty-driven UNet++ anonymizer (the paper's method)"
     trainable = True
     params = {
-        "B": Param(0.3, "RMS budget: degradation of action clips beyond B is penalised", minimum=0.0),
+        "B": Param(
+            0.3, "RMS budget: degradation of action clips beyond B is penalised", minimum=0.0
+        ),
         "lam": Param(1.0, "weight lambda of the penalty term", minimum=0.0),
         "budget_weight": Param(1.0, "weight of -L_B in the anonymizer loss", minimum=0.0),
         "penalty_grad": Param(
@@ -47,7 +49,9 @@ class Penalty(Method):
 
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
         """Learn fA* with the shared minimax loop plus the budget penalty; saves its checkpoint."""
-        trainer = MinimaxTrainer(ctx, budget_weight=self.values["budget_weight"], extra=self.penalty)
+        trainer = MinimaxTrainer(
+            ctx, budget_weight=self.values["budget_weight"], extra=self.penalty
+        )
         self.fa = trainer.train(data)
         torch.save(self.fa.state_dict(), ctx.run_dir / "anonymizer.pt")
 

@@ -60,7 +60,9 @@ class BudgetModel(nn.Module):
     def __init__(self, arch: str, proj_dim: int = 128) -> None:
         super().__init__()
         self.backbone, dim = build_backbone(arch)
-        self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, proj_dim))
+        self.head = nn.Sequential(
+            nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, proj_dim)
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> projections (N, proj_dim)."""

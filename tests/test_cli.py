@@ -1,0 +1,109 @@
+"""End-to-end through the `bench` CLI with real data, models and store (short schedules)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from tests.conftest import FAST
+
+runner = CliRunner()
+
+
+def bench(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((results / "records").glob("*.json"))]
+
+
+def test_run_help_documents_options() -> None:
+    code, out = bench("run", "--help")
+    assert code == 0
+    for option in ("--method", "--protocol", "--B", "--lam", "--set", "--results-dir", "--force"):
+        assert option in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "nope"], "unknown method 'nope'; known methods:"),
+        (["--protocol", "nope"], "unknown protocol 'nope'; known protocols:"),
+        (["--dataset", "nope"], "unknown dataset 'nope'; known datasets:"),
+        (["--B", "-0.1"], "--B=-0.1: must be >= 0"),
+        (["--lam", "-1"], "--lam=-1.0: must be >= 0"),
+        (["--set", "frames=x"], "expected int"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    code, out = bench("run", *args, "--results-dir", str(tmp_path / "r"))
+    assert code == 2
+    assert message in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_results_dir(tmp_path: Path, cache_dir: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out = bench("run", "--method", "raw", "--results-dir", str(blocker / "r"),
+                      "--cache-dir", str(cache_dir))  # fmt: skip
+    assert code == 2 and "not writable" in out
+
+
+def test_corrupt_cached_dataset(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "synthetic-v1-seed0-known.npz").write_bytes(b"\x00" * 100)
+    code, out = bench("run", "--method", "raw", "--results-dir", str(tmp_path / "r"),
+                      "--cache-dir", str(cache))  # fmt: skip
+    assert code == 2 and "is corrupt" in out and "delete it" in out
+    assert records(tmp_path / "r") == []
+
+
+def test_raw_run_writes_record_then_reuses_it(tmp_path: Path, cache_dir: Path) -> None:
+    results = tmp_path / "results"
+    args = [
+        "run",
+        "--method",
+        "raw",
+        "--results-dir",
+        str(results),
+        "--cache-dir",
+        str(cache_dir),
+        *FAST,
+    ]
+    code, out = bench(*args)
+    assert code == 0, out
+    [rec] = records(results)
+    assert rec["method"] == "raw" and rec["protocol"] == "known" and rec["params"] == {}
+    for metric in ("action_top1", "privacy_cmap", "privacy_f1"):
+        assert 0.0 <= rec["metrics"][metric] <= 1.0
+    assert rec["provenance"]["packages"]["torch"]
+    assert {"utility_eval", "privacy_eval", "total"} <= set(rec["timings"])
+    created = rec["created"]
+
+    code, out = bench(*args)
+    assert code == 0 and "record exists" in out
+    assert records(results)[0]["created"] == created  # not retrained
+
+    code, out = bench(*args, "--force")
+    assert code == 0 and "record exists" not in out
+
+
+def test_penalty_run_shows_raw_reference(tmp_path: Path, cache_dir: Path) -> None:
+    results = tmp_path / "results"
+    code, out = bench("run", "--method", "penalty", "--B", "0.3", "--protocol", "known",
+                      "--results-dir", str(results), "--cache-dir", str(cache_dir), *FAST)  # fmt: skip
+    assert code == 0, out
+    recs = {r["method"]: r for r in records(results)}
+    assert set(recs) == {"penalty", "raw"}
+    penalty = recs["penalty"]
+    assert penalty["params"]["B"] == 0.3 and penalty["params"]["penalty_grad"] == "full"
+    assert {"identity", "warmup", "minimax"} <= set(penalty["history"])
+    assert (Path(penalty["run_dir"]) / "anonymizer.pt").is_file()
+    assert "penalty" in out and "raw" in out and "record written to" in out

@@ -1,0 +1,62 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.config import resolve_preset
+from bench.data import DATASETS
+from bench.errors import BenchError
+from bench.method import METHODS
+from bench.protocol import PROTOCOLS
+from bench.runner import build_config
+from bench.store import ResultsStore
+
+
+def test_discovery_finds_every_plugin_folder() -> None:
+    assert {"raw", "penalty"} <= set(METHODS.names())
+    assert "known" in PROTOCOLS.names()
+    assert "synthetic" in DATASETS.names()
+
+
+def test_unknown_name_lists_known_ones() -> None:
+    with pytest.raises(BenchError, match="unknown method 'nope'; known methods: .*penalty.*raw"):
+        METHODS.get("nope")
+
+
+def test_config_key_is_stable_and_sensitive_to_what_matters() -> None:
+    def key(**kw: object) -> str:
+        args = {"method": "penalty", "params": {}, "protocol": "known", "dataset": "synthetic",
+                "preset": "tiny", "overrides": {}, "seed": 0} | kw  # fmt: skip
+        return build_config(**args).key()  # type: ignore[arg-type]
+
+    assert key() == key(params={"B": 0.3})  # defaults resolved before hashing
+    assert key() != key(params={"B": 0.5})
+    assert key() != key(seed=1)
+    assert key() != key(overrides={"anon_epochs": "3"})
+
+
+def test_bad_values_are_user_errors() -> None:
+    with pytest.raises(BenchError, match="must be >= 0"):
+        build_config("penalty", {"B": -1}, "known", "synthetic", "tiny", {}, 0)
+    with pytest.raises(BenchError, match="has no parameter 'B'"):
+        build_config("raw", {"B": 0.3}, "known", "synthetic", "tiny", {}, 0)
+    with pytest.raises(BenchError, match="unknown setting"):
+        resolve_preset("tiny", {"nope": "1"})
+    with pytest.raises(BenchError, match="expected int"):
+        resolve_preset("tiny", {"frames": "many"})
+
+
+def test_store_round_trip_is_atomic(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    store.ensure_writable()
+    path = store.save({"key": "abc", "metrics": {"action_top1": 0.5}})
+    assert store.exists("abc") and store.load("abc")["metrics"]["action_top1"] == 0.5
+    assert json.loads(path.read_text())["key"] == "abc"
+    assert [p.name for p in store.records_dir.iterdir()] == ["abc.json"]  # no temp leftovers
+
+
+def test_unwritable_results_dir_is_a_user_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(BenchError, match="not writable"):
+        ResultsStore(blocker / "results").ensure_writable()
