@@ -74,31 +74,31 @@ METHODS: Registry[Method] = Registry("method", "bench.methods")
 
 
 @torch.no_grad()
-def anonymize_videos(
-    method: Method, data: VideoArray, ctx: RunContext, batch: int = 16
-) -> VideoArray:
-    """Every video of `data` passed through the method, stored as uint8 like a released stream."""
+def _anonymize_frames(
+    method: Method, frames: torch.Tensor, ctx: RunContext, batch: int
+) -> torch.Tensor:
+    """uint8 (N, T, H, W, C) -> anonymized uint8 of the same layout, at the preset's size."""
     out = []
-    size = ctx.preset.frame_size
-    for start in range(0, len(data), batch):
-        clips = torch.stack([to_float_clip(v, size) for v in data.videos[start : start + batch]])
+    for start in range(0, frames.shape[0], batch):
+        clips = torch.stack(
+            [to_float_clip(v, ctx.preset.frame_size) for v in frames[start : start + batch]]
+        )
         with autocast(ctx.device):
             anon = method.anonymize(clips.to(ctx.device)).float()
         out.append(to_uint8(anon).permute(0, 2, 3, 4, 1).cpu())
-    return VideoArray(torch.cat(out), data.labels, None)
+    return torch.cat(out)
 
 
-@torch.no_grad()
+def anonymize_videos(
+    method: Method, data: VideoArray, ctx: RunContext, batch: int = 16
+) -> VideoArray:
+    """Every video passed through the method, stored as uint8 like a released stream."""
+    return VideoArray(_anonymize_frames(method, data.videos, ctx, batch), data.labels)
+
+
 def anonymize_images(
     method: Method, data: ImageArray, ctx: RunContext, batch: int = 64
 ) -> ImageArray:
     """Every image passed through the method as a one-frame clip, stored as uint8."""
-    out = []
-    size = ctx.preset.frame_size
-    for start in range(0, len(data), batch):
-        frames = data.images[start : start + batch]
-        clips = torch.stack([to_float_clip(f.unsqueeze(0), size) for f in frames])
-        with autocast(ctx.device):
-            anon = method.anonymize(clips.to(ctx.device)).float()
-        out.append(to_uint8(anon[:, :, 0]).permute(0, 2, 3, 1).cpu())
-    return ImageArray(torch.cat(out), data.targets, None)
+    frames = _anonymize_frames(method, data.images.unsqueeze(1), ctx, batch)
+    return ImageArray(frames[:, 0], data.targets)

@@ -27,6 +27,18 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
+def supervised_loss(
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], ctx: RunContext
+) -> Callable[[nn.Module, Any], torch.Tensor]:
+    """Loss of a model on an (inputs, targets) batch under `criterion`."""
+
+    def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        inputs, targets = batch
+        return criterion(model(inputs.to(ctx.device)), targets.to(ctx.device))
+
+    return loss_fn
+
+
 def fit_and_select(
     ctx: RunContext,
     stage: str,
@@ -66,18 +78,26 @@ def fit_and_select(
 
 
 @torch.no_grad()
+def _predict(
+    model: nn.Module, ds: Dataset[Any], ctx: RunContext, batch: int
+) -> list[tuple[Any, ...]]:
+    """(float logits, *rest of the batch) for every batch of `ds`, in order."""
+    model.eval()
+    out = []
+    for inputs, *rest in _loader(ds, batch, False, 0):
+        with autocast(ctx.device):
+            logits = model(inputs.to(ctx.device))
+        out.append((logits.float().cpu(), *rest))
+    return out
+
+
 def predict_clips(model: nn.Module, data: VideoArray, ctx: RunContext) -> tuple[np.ndarray, ...]:
     """Softmax per evaluation clip, with each clip's video index."""
     p = ctx.preset
     ds = EvalClips(data, p.frames, p.skip, p.frame_size, p.eval_clips)
-    model.eval()
-    probs, vids = [], []
-    for clips, _, vid in _loader(ds, p.action_batch * 2, False, 0):
-        with autocast(ctx.device):
-            logits = model(clips.to(ctx.device))
-        probs.append(logits.float().softmax(1).cpu().numpy())
-        vids.append(vid.numpy())
-    return np.concatenate(probs), np.concatenate(vids)
+    batches = _predict(model, ds, ctx, p.action_batch * 2)
+    probs = np.concatenate([logits.softmax(1).numpy() for logits, _, _ in batches])
+    return probs, np.concatenate([vid.numpy() for _, _, vid in batches])
 
 
 def action_top1(model: nn.Module, data: VideoArray, ctx: RunContext) -> float:
@@ -95,16 +115,12 @@ def train_action_model(
         TrainClips(train, p.frames, p.skip, p.frame_size), p.action_batch, True, ctx.seed
     )
 
-    def loss_fn(m: nn.Module, batch: Any) -> torch.Tensor:
-        clips, labels = batch
-        return F.cross_entropy(m(clips.to(ctx.device)), labels.to(ctx.device))
-
     model, _ = fit_and_select(
         ctx,
         stage,
         model,
         loader,
-        loss_fn,
+        supervised_loss(F.cross_entropy, ctx),
         lambda m: action_top1(m, val, ctx),
         p.action_epochs,
         p.lr_action,
@@ -112,18 +128,11 @@ def train_action_model(
     return model
 
 
-@torch.no_grad()
 def predict_attributes(model: nn.Module, data: ImageArray, ctx: RunContext) -> np.ndarray:
     """Sigmoid scores (N, A) of an attribute classifier."""
-    model.eval()
-    out = []
-    for images, _ in _loader(
-        Images(data, ctx.preset.frame_size), ctx.preset.privacy_batch * 2, False, 0
-    ):
-        with autocast(ctx.device):
-            logits = model(images.to(ctx.device))
-        out.append(logits.float().sigmoid().cpu().numpy())
-    return np.concatenate(out)
+    ds = Images(data, ctx.preset.frame_size)
+    batches = _predict(model, ds, ctx, ctx.preset.privacy_batch * 2)
+    return np.concatenate([logits.sigmoid().numpy() for logits, _ in batches])
 
 
 def privacy_scores(model: nn.Module, data: ImageArray, ctx: RunContext) -> dict[str, float]:
@@ -140,16 +149,12 @@ def train_privacy_model(
     p = ctx.preset
     loader = _loader(Images(train, p.frame_size), p.privacy_batch, True, ctx.seed)
 
-    def loss_fn(m: nn.Module, batch: Any) -> torch.Tensor:
-        images, targets = batch
-        return F.binary_cross_entropy_with_logits(m(images.to(ctx.device)), targets.to(ctx.device))
-
     model, _ = fit_and_select(
         ctx,
         stage,
         model,
         loader,
-        loss_fn,
+        supervised_loss(F.binary_cross_entropy_with_logits, ctx),
         lambda m: privacy_scores(m, val, ctx)["cmap"],
         p.privacy_epochs,
         p.lr_privacy,
