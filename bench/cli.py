@@ -30,7 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_errors(func: F) -> F:
-    """Turn a BenchError into one red line and exit code 2 (no traceback)."""
+    """BenchError -> one red line and exit 2; Ctrl-C -> one line and exit 130 (no traceback)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -39,6 +39,9 @@ def user_errors(func: F) -> F:
         except BenchError as exc:
             console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: finished records are kept; this run wrote none")
+            raise typer.Exit(130) from None
 
     wrapper.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

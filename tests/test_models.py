@@ -1,0 +1,37 @@
+"""Every architecture a preset can name builds and maps inputs to the right shapes."""
+
+import pytest
+import torch
+
+from bench.config import PRESETS
+from bench.models.action import ACTION_ARCHS, build_action_model
+from bench.models.anonymizer import FrameAnonymizer
+from bench.models.privacy import PRIVACY_ARCHS, AttributeClassifier, BudgetModel
+
+
+@pytest.mark.parametrize("arch", ACTION_ARCHS)
+def test_action_models_give_class_logits(arch: str) -> None:
+    model = build_action_model(arch, num_classes=5).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 4, 32, 32)).shape == (2, 5)
+
+
+@pytest.mark.parametrize("arch", ["tiny", "resnet18", "resnet50"])
+def test_privacy_models_give_projections_and_attribute_logits(arch: str) -> None:
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert BudgetModel(arch, proj_dim=16).eval()(images).shape == (2, 16)
+        assert AttributeClassifier(arch, 7).eval()(images).shape == (2, 7)
+    assert arch in PRIVACY_ARCHS
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_anonymizer_of_each_preset_keeps_clip_shape_and_range(preset: str) -> None:
+    p = PRESETS[preset]
+    fa = FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder).eval()
+    size = 2**p.anon_depth * 2
+    clips = torch.rand(1, 3, 2, size, size)
+    with torch.no_grad():
+        out = fa(clips)
+    assert out.shape == clips.shape
+    assert out.min() >= 0.0 and out.max() <= 1.0
