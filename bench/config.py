@@ -10,6 +10,8 @@ from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.models.action import ACTION_ARCHS
+from bench.models.privacy import PRIVACY_ARCHS
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,14 @@ def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
 
 
 def _validate_preset(p: Preset) -> None:
+    for key, value, known in (
+        ("ft_arch", p.ft_arch, ACTION_ARCHS),
+        ("fb_arch", p.fb_arch, PRIVACY_ARCHS),
+    ):
+        if value not in known:
+            raise BenchError(
+                f"--set {key}={value}: unknown architecture; known: {', '.join(known)}"
+            )
     positive = [k for k in PRESET_KEYS if isinstance(getattr(p, k), (int, float))]
     allow_zero = {"warmup_epochs", "identity_epochs", "weight_decay"}
     for key in positive:

@@ -44,6 +44,9 @@ def test_bad_values_are_user_errors() -> None:
         resolve_preset("tiny", {"nope": "1"})
     with pytest.raises(BenchError, match="expected int"):
         resolve_preset("tiny", {"frames": "many"})
+    with pytest.raises(BenchError, match="unknown architecture; known: tiny, r3d_18"):
+        resolve_preset("tiny", {"ft_arch": "vgg"})
+    assert resolve_preset("tiny", {"fb_arch": "resnet18"}).fb_arch == "resnet18"
 
 
 def test_store_round_trip_is_atomic(tmp_path: Path) -> None:
