@@ -65,28 +65,15 @@ def _fmt(value: float) -> str:
 def summary_table(outcome: Outcome, reference: Outcome | None) -> Table:
     """Action top-1, cMAP and F1 of the run next to the raw reference."""
     table = Table(title="Result (test split)")
-    for column in (
-        "method",
-        "params",
-        "action top-1 ↑",
-        "privacy cMAP ↓",
-        "privacy F1 ↓",
-        "record",
-    ):
-        table.add_column(column)
-    rows = [outcome] + ([reference] if reference else [])
-    for row in rows:
+    table.add_column("method")
+    table.add_column("params", overflow="fold")
+    for column in ("action top-1 ↑", "privacy cMAP ↓", "privacy F1 ↓"):
+        table.add_column(column, justify="right")
+    for row in [outcome] + ([reference] if reference else []):
         rec, m = row.record, row.record["metrics"]
-        params = ", ".join(f"{k}={v}" for k, v in rec["params"].items()) or "-"
-        status = "stored" if row.reused else "new"
-        table.add_row(
-            rec["method"],
-            params,
-            _fmt(m["action_top1"]),
-            _fmt(m["privacy_cmap"]),
-            _fmt(m["privacy_f1"]),
-            f"{row.path} ({status})",
-        )
+        params = " ".join(f"{k}={v}" for k, v in rec["params"].items()) or "-"
+        metrics = (m["action_top1"], m["privacy_cmap"], m["privacy_f1"])
+        table.add_row(rec["method"], params, *(_fmt(v) for v in metrics))
     return table
 
 
@@ -161,9 +148,9 @@ def run(
         console.print("[dim]record exists: showing the stored result (use --force to rerun)[/]")
     ref = execute(ref_cfg, store, cache, device, console=console) if ref_cfg else None
     console.print(summary_table(outcome, ref))
-    console.print(
-        f"record written to {outcome.path}" if not outcome.reused else f"record: {outcome.path}"
-    )
+    console.print(f"record {'(stored)' if outcome.reused else 'written to'}: {outcome.path}")
+    if ref is not None:
+        console.print(f"raw reference record: {ref.path}")
 
 
 @app.command()

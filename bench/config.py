@@ -31,6 +31,7 @@ class Preset:
     anon_encoder: str
     anon_depth: int
     anon_decoder: tuple[int, ...]
+    anon_residual: bool
     # anonymizer training (Algorithm 1)
     identity_epochs: int
     warmup_epochs: int
@@ -63,11 +64,12 @@ PRESETS: dict[str, Preset] = {
         anon_encoder="resnet18",
         anon_depth=3,
         anon_decoder=(32, 16, 8),
-        identity_epochs=6,
+        anon_residual=True,
+        identity_epochs=0,  # the residual fA starts as the exact identity
         warmup_epochs=2,
-        anon_epochs=6,
+        anon_epochs=12,
         anon_batch=16,
-        lr_anon=1e-3,
+        lr_anon=3e-3,
         lr_budget=1e-3,
         lr_utility=1e-3,
         temperature=0.1,
@@ -91,6 +93,7 @@ PRESETS: dict[str, Preset] = {
         anon_encoder="resnet18",
         anon_depth=5,
         anon_decoder=(256, 128, 64, 32, 16),
+        anon_residual=False,
         identity_epochs=100,
         warmup_epochs=0,
         anon_epochs=100,
@@ -156,7 +159,7 @@ def _validate_preset(p: Preset) -> None:
                 f"--set {key}={value}: unknown architecture; known: {', '.join(known)}"
             )
     positive = [k for k in PRESET_KEYS if isinstance(getattr(p, k), (int, float))]
-    allow_zero = {"warmup_epochs", "identity_epochs", "weight_decay"}
+    allow_zero = {"warmup_epochs", "identity_epochs", "anon_epochs", "weight_decay"}
     for key in positive:
         value = getattr(p, key)
         if value < 0 or (value == 0 and key not in allow_zero):

@@ -38,7 +38,7 @@ ExtraLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def build_anonymizer(ctx: RunContext) -> FrameAnonymizer:
     """A UNet++ anonymizer sized by the preset."""
     p = ctx.preset
-    return FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder)
+    return FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder, p.anon_residual)
 
 
 def _clip_loader(
@@ -57,6 +57,7 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
         "encoder": p.anon_encoder,
         "depth": p.anon_depth,
         "decoder": list(p.anon_decoder),
+        "residual": p.anon_residual,
         "epochs": p.identity_epochs,
         "lr": p.lr_anon,
         "batch": p.anon_batch,
@@ -69,6 +70,8 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     path = ctx.cache_dir / f"anonymizer-identity-{digest}.pt"
     fa = build_anonymizer(ctx)
+    if p.identity_epochs == 0:
+        return fa.to(ctx.device)
     if path.is_file():
         try:
             fa.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -107,3 +107,17 @@ def test_penalty_run_shows_raw_reference(tmp_path: Path, cache_dir: Path) -> Non
     assert {"identity", "warmup", "minimax"} <= set(penalty["history"])
     assert (Path(penalty["run_dir"]) / "anonymizer.pt").is_file()
     assert "penalty" in out and "raw" in out and "record written to" in out
+    assert "raw reference record" in out
+
+
+@pytest.mark.slow
+def test_paper_preset_architectures_run_end_to_end(tmp_path: Path, cache_dir: Path) -> None:
+    """R3D-18, ResNet-50 and the depth-5 UNet++ through the whole pipeline, at reduced size."""
+    small = ["--set", "frame_size=64", "--set", "frames=4", "--set", "eval_clips=2",
+             "--set", "anon_batch=4", "--set", "action_batch=8", "--set", "privacy_batch=16"]  # fmt: skip
+    code, out = bench("run", "--method", "penalty", "--preset", "paper", "--no-reference",
+                      "--results-dir", str(tmp_path), "--cache-dir", str(cache_dir), *FAST, *small)  # fmt: skip
+    assert code == 0, out
+    [rec] = records(tmp_path)
+    assert rec["config"]["preset"]["ft_arch"] == "r3d_18"
+    assert rec["config"]["preset"]["fb_arch"] == "resnet50"

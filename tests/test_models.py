@@ -28,10 +28,19 @@ def test_privacy_models_give_projections_and_attribute_logits(arch: str) -> None
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_anonymizer_of_each_preset_keeps_clip_shape_and_range(preset: str) -> None:
     p = PRESETS[preset]
-    fa = FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder).eval()
+    fa = FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder, p.anon_residual).eval()
     size = 2**p.anon_depth * 2
     clips = torch.rand(1, 3, 2, size, size)
     with torch.no_grad():
         out = fa(clips)
     assert out.shape == clips.shape
     assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_residual_anonymizer_starts_as_identity() -> None:
+    p = PRESETS["tiny"]
+    assert p.anon_residual
+    fa = FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder, residual=True).eval()
+    clips = torch.rand(2, 3, 2, 32, 32) * 0.9 + 0.05
+    with torch.no_grad():
+        assert torch.allclose(fa(clips), clips, atol=1e-5)

@@ -8,10 +8,19 @@ from torch import nn
 
 
 class FrameAnonymizer(nn.Module):
-    """UNet++ (segmentation-models-pytorch) mapping each RGB frame in [0,1] to an RGB frame."""
+    """UNet++ (segmentation-models-pytorch) mapping each RGB frame in [0,1] to an RGB frame.
 
-    def __init__(self, encoder: str, depth: int, decoder: tuple[int, ...]) -> None:
+    With `residual=True` the output is sigmoid(logit(x) + UNet++(x)) and the UNet++ head starts
+    at zero, so fA starts as the exact identity. Used at tiny resolutions, where smp's UNet++
+    (no full-resolution skip) cannot reproduce 1-pixel detail and an L1-pretrained fA0 acts
+    as a blur.
+    """
+
+    def __init__(
+        self, encoder: str, depth: int, decoder: tuple[int, ...], residual: bool = False
+    ) -> None:
         super().__init__()
+        self.residual = residual
         self.net = smp.UnetPlusPlus(
             encoder_name=encoder,
             encoder_weights=None,
@@ -20,9 +29,15 @@ class FrameAnonymizer(nn.Module):
             in_channels=3,
             classes=3,
         )
+        if residual:
+            head = self.net.segmentation_head[0]
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
 
     def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0,1] -> same shape in [0,1]."""
+        if self.residual:
+            return torch.sigmoid(torch.logit(frames.clamp(1e-3, 1 - 1e-3)) + self.net(frames))
         return torch.sigmoid(self.net(frames))
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
