@@ -158,7 +158,11 @@ def _validate_preset(p: Preset) -> None:
             raise BenchError(
                 f"--set {key}={value}: unknown architecture; known: {', '.join(known)}"
             )
-    positive = [k for k in PRESET_KEYS if isinstance(getattr(p, k), (int, float))]
+    positive = [
+        k
+        for k in PRESET_KEYS
+        if isinstance(getattr(p, k), (int, float)) and not isinstance(getattr(p, k), bool)
+    ]
     allow_zero = {"warmup_epochs", "identity_epochs", "anon_epochs", "weight_decay"}
     for key in positive:
         value = getattr(p, key)

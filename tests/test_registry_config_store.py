@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import resolve_preset
+from bench.config import PRESETS, resolve_preset
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.method import METHODS
@@ -33,6 +33,11 @@ def test_config_key_is_stable_and_sensitive_to_what_matters() -> None:
     assert key() != key(params={"B": 0.5})
     assert key() != key(seed=1)
     assert key() != key(overrides={"anon_epochs": "3"})
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_resolves_as_shipped(name: str) -> None:
+    assert resolve_preset(name, {}) == PRESETS[name]
 
 
 def test_bad_values_are_user_errors() -> None:
