@@ -16,7 +16,7 @@ from bench.cache import default_cache_dir
 from bench.config import PRESET_KEYS, PRESETS
 from bench.errors import BenchError
 from bench.method import METHODS
-from bench.perf import timed_cold_run
+from bench.perf import issue_checks, timed_cold_run
 from bench.runner import Outcome, build_config, execute
 from bench.store import ResultsStore, default_results_dir
 
@@ -185,26 +185,10 @@ def perf(
     console.print("cold runs in fresh cache / results dirs (data generation included) ...")
     raw = timed_cold_run(["--method", "raw"], extra)
     pen = timed_cold_run(["--method", "penalty", "--B", "0.3", "--protocol", "known"], extra)
-    rm, pm = raw.record["metrics"], pen.record["metrics"]
-    drop = rm["privacy_cmap"] - pm["privacy_cmap"]
-    ratio = pm["action_top1"] / rm["action_top1"]
     table = Table(title="bench perf (tiny preset, synthetic, known protocol)")
     for column in ("figure", "measured", "target", "ok"):
         table.add_column(column)
-    checks = [
-        ("wall: bench run --method raw", f"{raw.seconds:.1f} s", "< 120 s", raw.seconds < 120),
-        (
-            "wall: bench run --method penalty --B 0.3",
-            f"{pen.seconds:.1f} s",
-            "< 300 s",
-            pen.seconds < 300,
-        ),
-        ("raw action top-1", _fmt(rm["action_top1"]), ">= 0.90", rm["action_top1"] >= 0.9),
-        ("raw privacy cMAP", _fmt(rm["privacy_cmap"]), ">= 0.90", rm["privacy_cmap"] >= 0.9),
-        ("penalty action top-1 / raw", _fmt(ratio), ">= 0.80", ratio >= 0.8),
-        ("raw cMAP - penalty cMAP", _fmt(drop), ">= 0.15", drop >= 0.15),
-    ]
-    for name, value, target, ok in checks:
+    for name, value, target, ok in issue_checks(raw, pen):
         table.add_row(name, value, target, "[green]yes[/]" if ok else "[red]no[/]")
     console.print(table)
     console.print(f"penalty run stage timings (s): {pen.record['timings']}")

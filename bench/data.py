@@ -121,13 +121,8 @@ class EvalClips(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
     """`n_clips` evenly spaced clips per video; items carry the video index for averaging."""
 
     def __init__(self, data: VideoArray, frames: int, skip: int, size: int, n_clips: int) -> None:
-        self.data, self.frames, self.skip, self.size, self.n_clips = (
-            data,
-            frames,
-            skip,
-            size,
-            n_clips,
-        )
+        self.data, self.frames, self.skip, self.size = data, frames, skip, size
+        self.n_clips = n_clips
         self.span = (frames - 1) * skip + 1
 
     def __len__(self) -> int:

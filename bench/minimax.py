@@ -53,6 +53,8 @@ def _clip_loader(
 def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     """fA0: the anonymizer trained to reproduce its input (L1), loaded from cache when present."""
     p = ctx.preset
+    if p.identity_epochs == 0:  # nothing to learn or cache (e.g. the residual tiny fA)
+        return build_anonymizer(ctx).to(ctx.device)
     recipe = {
         "encoder": p.anon_encoder,
         "depth": p.anon_depth,
@@ -70,8 +72,6 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     path = ctx.cache_dir / f"anonymizer-identity-{digest}.pt"
     fa = build_anonymizer(ctx)
-    if p.identity_epochs == 0:
-        return fa.to(ctx.device)
     if path.is_file():
         try:
             fa.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -39,3 +39,23 @@ def timed_cold_run(args: list[str], extra: list[str]) -> Timed:
         ]
         [record] = [r for r in records if r["method"] == method]
     return Timed(tuple(args), seconds, record)
+
+
+def issue_checks(raw: Timed, penalty: Timed) -> list[tuple[str, str, str, bool]]:
+    """(figure, measured, target, met) for the pipeline issue's speed and quality targets."""
+    rm, pm = raw.record["metrics"], penalty.record["metrics"]
+    drop = rm["privacy_cmap"] - pm["privacy_cmap"]
+    ratio = pm["action_top1"] / rm["action_top1"]
+    return [
+        ("wall: bench run --method raw", f"{raw.seconds:.1f} s", "< 120 s", raw.seconds < 120),
+        (
+            "wall: bench run --method penalty --B 0.3",
+            f"{penalty.seconds:.1f} s",
+            "< 300 s",
+            penalty.seconds < 300,
+        ),
+        ("raw action top-1", f"{rm['action_top1']:.3f}", ">= 0.90", rm["action_top1"] >= 0.9),
+        ("raw privacy cMAP", f"{rm['privacy_cmap']:.3f}", ">= 0.90", rm["privacy_cmap"] >= 0.9),
+        ("penalty action top-1 / raw", f"{ratio:.3f}", ">= 0.80", ratio >= 0.8),
+        ("raw cMAP - penalty cMAP", f"{drop:.3f}", ">= 0.15", drop >= 0.15),
+    ]
