@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -92,6 +93,13 @@ def to_float_clip(frames_thwc: torch.Tensor, size: int) -> torch.Tensor:
     if clip.shape[-1] != size or clip.shape[-2] != size:
         clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False)
     return clip
+
+
+def map_frames(fn: Callable[[torch.Tensor], torch.Tensor], clips: torch.Tensor) -> torch.Tensor:
+    """Apply an image function (N, C, H, W) -> (N, C', H, W) to every frame of (N, C, T, H, W)."""
+    n, c, t, h, w = clips.shape
+    out = fn(clips.transpose(1, 2).reshape(n * t, c, h, w))
+    return out.reshape(n, t, out.shape[1], h, w).transpose(1, 2)
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:

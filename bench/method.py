@@ -6,38 +6,86 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 
 from bench.data import Benchmark, ImageArray, VideoArray, to_float_clip, to_uint8
 from bench.errors import BenchError
 from bench.registry import Registry
 from bench.runtime import RunContext, autocast
 
+NONE_WORDS = frozenset({"none", "null", "auto", "preset", ""})
+
 
 @dataclass(frozen=True)
 class Param:
-    """One method parameter: default, help text and its validity range."""
+    """One method parameter: default, help text, type and validity range.
+
+    A default of None means "derived" (e.g. from the preset or another parameter); such a
+    parameter names its `kind`, and the words none / auto / preset select the default again.
+    """
 
     default: Any
     help: str
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
+    kind: type | None = None
+    exclusive_minimum: bool = False
+
+    @property
+    def type(self) -> type:
+        """The Python type values are coerced to."""
+        return self.kind or type(self.default)
+
+    def describe_default(self) -> str:
+        """The default as shown to users."""
+        return "derived" if self.default is None else str(self.default)
+
+    def describe_range(self) -> str:
+        """Allowed values in words, e.g. '> 0' or 'one of 2, 4'."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        return " and ".join(bounds) or "any"
 
     def parse(self, name: str, raw: Any) -> Any:
-        """Coerce `raw` to the default's type and validate it (BenchError on a bad value)."""
-        kind = type(self.default)
+        """Coerce `raw` to the parameter's type and validate it (BenchError on a bad value)."""
+        if raw is None or (
+            self.default is None and isinstance(raw, str) and raw.lower() in NONE_WORDS
+        ):
+            if self.default is None:
+                return None
+            raise BenchError(f"--{name}: a value is required")
         try:
-            value = kind(raw) if not isinstance(raw, kind) else raw
-        except (TypeError, ValueError):
-            raise BenchError(f"--{name}={raw}: expected a {kind.__name__}") from None
+            value = _coerce(self.type, raw)
+        except (TypeError, ValueError, KeyError):
+            raise BenchError(f"--{name}={raw}: expected {self.type.__name__}") from None
         if self.choices is not None and value not in self.choices:
-            allowed = ", ".join(map(str, self.choices))
-            raise BenchError(f"--{name}={raw}: must be one of {allowed}")
-        if self.minimum is not None and value < self.minimum:
-            raise BenchError(f"--{name}={raw}: must be >= {self.minimum}")
-        if self.maximum is not None and value > self.maximum:
-            raise BenchError(f"--{name}={raw}: must be <= {self.maximum}")
+            raise BenchError(f"--{name}={raw}: must be {self.describe_range()}")
+        too_small = self.minimum is not None and (
+            value <= self.minimum if self.exclusive_minimum else value < self.minimum
+        )
+        if too_small or (self.maximum is not None and value > self.maximum):
+            raise BenchError(f"--{name}={raw}: must be {self.describe_range()}")
         return value
+
+
+def _coerce(kind: type, raw: Any) -> Any:
+    """`raw` (often a CLI string) as a value of `kind`; 2.0 is an int, 2.5 is not."""
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    if kind is bool:
+        return {"true": True, "1": True, "false": False, "0": False}[str(raw).lower()]
+    if kind is int:
+        number = float(raw)
+        if not number.is_integer():
+            raise ValueError(raw)
+        return int(number)
+    return kind(raw)
 
 
 class Method:
@@ -60,31 +108,54 @@ class Method:
             raise BenchError(
                 f"method '{cls.name}' has no parameter '{unknown[0]}'; its parameters: {known}"
             )
-        return {k: p.parse(k, raw.get(k, p.default)) for k, p in cls.params.items()}
+        values = {k: p.parse(k, raw.get(k, p.default)) for k, p in cls.params.items()}
+        cls.validate(values)
+        return values
+
+    @classmethod
+    def validate(cls, values: dict[str, Any]) -> None:
+        """Checks that involve several parameters; raise BenchError naming the fix."""
 
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
         """Learn fA* from the benchmark's training splits (no-op for fixed transforms)."""
 
-    def anonymize(self, clips: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, H, W) in [0, 1] -> anonymized clips of the same shape."""
+    def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, C, T, H, W) in [0, 1] -> anonymized clips of the same shape.
+
+        `masks` (N, 1, T, H, W) in {0, 1} marks people where the dataset knows them, else None.
+        """
         raise NotImplementedError
 
 
 METHODS: Registry[Method] = Registry("method", "bench.methods")
 
 
+def mask_clips(masks: torch.Tensor, size: int) -> torch.Tensor:
+    """Person masks (N, T, H, W) -> float (N, 1, T, size, size) in {0, 1} (nearest resize)."""
+    m = masks.float().unsqueeze(1)
+    if m.shape[-2:] != (size, size):
+        m = F.interpolate(m, size=(m.shape[2], size, size), mode="nearest")
+    return m
+
+
 @torch.no_grad()
 def _anonymize_frames(
-    method: Method, frames: torch.Tensor, ctx: RunContext, batch: int
+    method: Method,
+    frames: torch.Tensor,
+    masks: torch.Tensor | None,
+    ctx: RunContext,
+    batch: int,
 ) -> torch.Tensor:
     """uint8 (N, T, H, W, C) -> anonymized uint8 of the same layout, at the preset's size."""
+    size = ctx.preset.frame_size
     out = []
     for start in range(0, frames.shape[0], batch):
-        clips = torch.stack(
-            [to_float_clip(v, ctx.preset.frame_size) for v in frames[start : start + batch]]
-        )
+        clips = torch.stack([to_float_clip(v, size) for v in frames[start : start + batch]])
+        m = None if masks is None else mask_clips(masks[start : start + batch], size)
         with autocast(ctx.device):
-            anon = method.anonymize(clips.to(ctx.device)).float()
+            anon = method.anonymize(
+                clips.to(ctx.device), None if m is None else m.to(ctx.device)
+            ).float()
         out.append(to_uint8(anon).permute(0, 2, 3, 4, 1).cpu())
     return torch.cat(out)
 
@@ -93,12 +164,15 @@ def anonymize_videos(
     method: Method, data: VideoArray, ctx: RunContext, batch: int = 16
 ) -> VideoArray:
     """Every video passed through the method, stored as uint8 like a released stream."""
-    return VideoArray(_anonymize_frames(method, data.videos, ctx, batch), data.labels)
+    return VideoArray(
+        _anonymize_frames(method, data.videos, data.person_masks, ctx, batch), data.labels
+    )
 
 
 def anonymize_images(
     method: Method, data: ImageArray, ctx: RunContext, batch: int = 64
 ) -> ImageArray:
     """Every image passed through the method as a one-frame clip, stored as uint8."""
-    frames = _anonymize_frames(method, data.images.unsqueeze(1), ctx, batch)
+    masks = None if data.person_masks is None else data.person_masks.unsqueeze(1)
+    frames = _anonymize_frames(method, data.images.unsqueeze(1), masks, ctx, batch)
     return ImageArray(frames[:, 0], data.targets)

@@ -2,13 +2,17 @@
 
 1. Identity pretraining of fA with L1 reconstruction (paper eq. 5); cached per preset, data
    and seed, since every learned method and every B starts from the same fA0.
-2. Warm-up: fT (cross-entropy) and fB (NT-Xent) are trained on fA0(X) with fA frozen; the
-   tiny stand-in for the paper's Kinetics-400 / SimCLR initialisations of fT and fB.
-3. Minimax, per batch of action clips X:
-   step 1 updates fA on  L_T(fT(fA(X))) - w * L_B(fB(fA(X))) + extra(X, fA(X)),
-          fT and fB frozen (a method supplies `extra`, e.g. the budget penalty);
-   step 2 updates fT on L_T and fB on L_B with fA frozen.
-L_B is NT-Xent on two frames of the same clip, `ssl_frame_gap` frames apart (paper supp. B).
+2. Warm-up: fT (cross-entropy) and the budget branch are trained on fA0's output with fA
+   frozen; the tiny stand-in for the paper's Kinetics-400 / SimCLR initialisations.
+3. Minimax, per batch of action clips X (and the budget branch's own batch Z):
+   step 1 updates fA on  L_T(fT(fA(X))) + w * adversary(fA, Z) + extra(X, fA(X)),
+          fT and fB frozen;
+   step 2 updates fT on L_T and the budget branch on its own loss, fA frozen.
+What differs between methods is only the budget branch (`BudgetBranch`), the weight w, the
+`extra` term and fA's learning rate:
+* SPAct / penalty: `SelfSupervisedBudget`, adversary = -NT-Xent on two frames of the same clip,
+  `ssl_frame_gap` frames apart (paper supp. B); penalty adds the RMS hinge as `extra`.
+* VITA: a supervised ensemble on the private images (methods/vita.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -25,7 +30,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from bench.data import Benchmark, TrainClips, VideoArray
+from bench.errors import BenchError
 from bench.losses import nt_xent, rms_per_sample
+from bench.method import Method, Param
 from bench.models.action import build_action_model
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.privacy import BudgetModel
@@ -100,16 +107,38 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     return fa
 
 
-@dataclass
-class Branches:
-    """The three networks of the minimax game and their optimizers."""
+class BudgetBranch:
+    """The privacy side of the game: its models, its batches and both of its losses."""
 
-    fa: FrameAnonymizer
-    ft: nn.Module
-    fb: BudgetModel
-    opt_a: torch.optim.Optimizer
-    opt_t: torch.optim.Optimizer
-    opt_b: torch.optim.Optimizer
+    def setup(self, ctx: RunContext, data: Benchmark) -> None:
+        """Build models and optimizers on ctx.device."""
+        raise NotImplementedError
+
+    def sample(self, clips: torch.Tensor) -> Any:
+        """The branch's batch for this step (the action clips themselves, or its own data)."""
+        return clips
+
+    def adversary(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> torch.Tensor:
+        """What fA minimises for privacy (fB frozen, gradient flows into fA).
+
+        `anon` is fA(X) of this step's action clips, already computed by the loop; a branch
+        with its own data passes `batch` through `fa` instead.
+        """
+        raise NotImplementedError
+
+    def update(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> float:
+        """One optimizer step of the budget model(s) on fA's frozen output; its loss.
+
+        `anon` is fA(X) of the action clips, computed without gradient.
+        """
+        raise NotImplementedError
+
+    def modules(self) -> list[nn.Module]:
+        """Every budget model (frozen during step 1)."""
+        raise NotImplementedError
+
+    def end_epoch(self, fa: nn.Module, epoch: int) -> None:
+        """Hook after each minimax epoch (e.g. model restarting)."""
 
 
 def _frame_pair(clips: torch.Tensor, gap: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,60 +147,121 @@ def _frame_pair(clips: torch.Tensor, gap: int) -> tuple[torch.Tensor, torch.Tens
     return clips[:, :, start], clips[:, :, start + gap]
 
 
-def _set_trainable(module: nn.Module, flag: bool) -> None:
-    for param in module.parameters():
-        param.requires_grad_(flag)
+class SelfSupervisedBudget(BudgetBranch):
+    """SPAct's fB: a projection network trained with NT-Xent on two frames of a clip.
+
+    fB minimises NT-Xent (SPAct eq. 2, paper eq. 6); fA maximises it, so adversary = -L_B.
+    """
+
+    def __init__(self, temperature: float) -> None:
+        self.temperature = temperature
+
+    def setup(self, ctx: RunContext, data: Benchmark) -> None:
+        """One BudgetModel of the preset's fB architecture and its AdamW optimizer."""
+        self.ctx = ctx
+        self.fb = BudgetModel(ctx.preset.fb_arch).to(ctx.device)
+        self.opt = make_optimizer(self.fb, ctx.preset.lr_budget, ctx.preset.weight_decay)
+
+    def loss(self, anon: torch.Tensor) -> torch.Tensor:
+        """NT-Xent between two frames of every anonymized clip."""
+        f1, f2 = _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
+        return nt_xent(self.fb(f1), self.fb(f2), self.temperature)
+
+    def adversary(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> torch.Tensor:
+        """-L_B(fB(fA(X)))."""
+        return -self.loss(anon)
+
+    def update(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> float:
+        """fB minimises L_B on fA(X)."""
+        with autocast(self.ctx.device):
+            lb = self.loss(anon)
+        self.opt.zero_grad(set_to_none=True)
+        lb.backward()
+        self.opt.step()
+        return lb.item()
+
+    def modules(self) -> list[nn.Module]:
+        """[fB]."""
+        return [self.fb]
+
+
+def _set_trainable(modules: list[nn.Module], flag: bool) -> None:
+    for module in modules:
+        for param in module.parameters():
+            param.requires_grad_(flag)
+
+
+@dataclass
+class Utility:
+    """fT and its optimizer."""
+
+    ft: nn.Module
+    opt: torch.optim.Optimizer
 
 
 class MinimaxTrainer:
-    """Runs Algorithm 1; learned methods differ only in `extra` and `budget_weight`."""
+    """Runs Algorithm 1 for any budget branch; methods differ in branch, weight, extra and lr."""
 
-    def __init__(self, ctx: RunContext, budget_weight: float = 1.0, extra: ExtraLoss | None = None):
+    def __init__(
+        self,
+        ctx: RunContext,
+        budget: BudgetBranch,
+        budget_weight: float = 1.0,
+        extra: ExtraLoss | None = None,
+        lr: float | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.budget = budget
         self.budget_weight = budget_weight
         self.extra = extra
+        self.lr = ctx.preset.lr_anon if lr is None else lr
 
-    def _budget_loss(self, fb: nn.Module, anon: torch.Tensor) -> torch.Tensor:
-        f1, f2 = _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
-        return nt_xent(fb(f1), fb(f2), self.ctx.preset.temperature)
-
-    def _update_branches(
-        self, b: Branches, clips: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[float, float]:
-        """Step 2: fA frozen; fT minimises L_T and fB minimises L_B."""
-        with torch.no_grad(), autocast(self.ctx.device):
-            anon = b.fa(clips)
+    def _update_utility(self, u: Utility, anon: torch.Tensor, labels: torch.Tensor) -> float:
+        """Step 2 for fT: minimise L_T on the frozen fA(X)."""
         with autocast(self.ctx.device):
-            lt = F.cross_entropy(b.ft(anon), labels)
-        b.opt_t.zero_grad(set_to_none=True)
+            lt = F.cross_entropy(u.ft(anon), labels)
+        u.opt.zero_grad(set_to_none=True)
         lt.backward()
-        b.opt_t.step()
-        with autocast(self.ctx.device):
-            lb = self._budget_loss(b.fb, anon)
-        b.opt_b.zero_grad(set_to_none=True)
-        lb.backward()
-        b.opt_b.step()
-        return lt.item(), lb.item()
+        u.opt.step()
+        return lt.item()
 
     def _update_anonymizer(
-        self, b: Branches, clips: torch.Tensor, labels: torch.Tensor
+        self,
+        fa: FrameAnonymizer,
+        opt_a: torch.optim.Optimizer,
+        u: Utility,
+        clips: torch.Tensor,
+        labels: torch.Tensor,
+        batch: Any,
     ) -> dict[str, float]:
-        """Step 1: fT and fB frozen; fA minimises L_T - w L_B + extra."""
-        _set_trainable(b.ft, False)
-        _set_trainable(b.fb, False)
+        """Step 1: fT and fB frozen; fA minimises L_T + w * adversary + extra."""
+        frozen = [u.ft, *self.budget.modules()]
+        _set_trainable(frozen, False)
         with autocast(self.ctx.device):
-            anon = b.fa(clips)
-            lt = F.cross_entropy(b.ft(anon), labels)
-            lb = self._budget_loss(b.fb, anon)
+            anon = fa(clips)
+            lt = F.cross_entropy(u.ft(anon), labels)
+            adversary = self.budget.adversary(fa, batch, anon)
             extra = self.extra(clips, anon) if self.extra else torch.zeros((), device=clips.device)
-            loss = lt - self.budget_weight * lb + extra
-        b.opt_a.zero_grad(set_to_none=True)
+            loss = lt + self.budget_weight * adversary + extra
+        opt_a.zero_grad(set_to_none=True)
         loss.backward()
-        b.opt_a.step()
-        _set_trainable(b.ft, True)
-        _set_trainable(b.fb, True)
+        opt_a.step()
+        _set_trainable(frozen, True)
         rms = rms_per_sample(clips, anon.detach()).mean().item()
-        return {"loss_a": loss.item(), "extra": float(extra.item()), "rms": rms}
+        return {
+            "loss_a": loss.item(),
+            "adversary": float(adversary.item()),
+            "extra": float(extra.item()),
+            "rms": rms,
+        }
+
+    def _update_branches(
+        self, u: Utility, fa: nn.Module, clips: torch.Tensor, labels: torch.Tensor, batch: Any
+    ) -> tuple[float, float]:
+        """Step 2: fT on L_T and the budget branch on its own loss, fA frozen."""
+        with torch.no_grad(), autocast(self.ctx.device):
+            anon = fa(clips)
+        return self._update_utility(u, anon, labels), self.budget.update(fa, batch, anon)
 
     def train(self, data: Benchmark) -> FrameAnonymizer:
         """Pretrain, warm up and run the minimax game; returns the learned fA*."""
@@ -179,23 +269,20 @@ class MinimaxTrainer:
         with ctx.stage("identity_pretraining"):
             fa = identity_pretrained(ctx, data)
         ft = build_action_model(p.ft_arch, len(data.action.classes)).to(ctx.device)
-        fb = BudgetModel(p.fb_arch).to(ctx.device)
-        b = Branches(
-            fa,
-            ft,
-            fb,
-            make_optimizer(fa, p.lr_anon, 0.0),
-            make_optimizer(ft, p.lr_utility, p.weight_decay),
-            make_optimizer(fb, p.lr_budget, p.weight_decay),
-        )
+        u = Utility(ft, make_optimizer(ft, p.lr_utility, p.weight_decay))
+        self.budget.setup(ctx, data)
+        opt_a = make_optimizer(fa, self.lr, 0.0)
         loader = _clip_loader(ctx, data.action.splits.train)
         with ctx.stage("warmup"):
             bar = ctx.task("fT / fB warm-up", p.warmup_epochs)
             for epoch in range(p.warmup_epochs):
                 fa.eval()
-                rows = [
-                    self._update_branches(b, c.to(ctx.device), y.to(ctx.device)) for c, y in loader
-                ]
+                rows = []
+                for clips, labels in loader:
+                    clips, labels = clips.to(ctx.device), labels.to(ctx.device)
+                    rows.append(
+                        self._update_branches(u, fa, clips, labels, self.budget.sample(clips))
+                    )
                 lt, lb = np.mean(rows, axis=0)
                 ctx.log("warmup", epoch=epoch, loss_t=lt, loss_b=lb)
                 ctx.progress.update(bar, advance=1, info=f"L_T {lt:.3f} L_B {lb:.3f}")
@@ -206,12 +293,66 @@ class MinimaxTrainer:
                 steps = []
                 for clips, labels in loader:
                     clips, labels = clips.to(ctx.device), labels.to(ctx.device)
-                    row = self._update_anonymizer(b, clips, labels)
-                    row["loss_t"], row["loss_b"] = self._update_branches(b, clips, labels)
+                    batch = self.budget.sample(clips)
+                    row = self._update_anonymizer(fa, opt_a, u, clips, labels, batch)
+                    row["loss_t"], row["loss_b"] = self._update_branches(
+                        u, fa, clips, labels, batch
+                    )
                     steps.append(row)
                 mean = {k: float(np.mean([s[k] for s in steps])) for k in steps[0]}
                 ctx.log("minimax", epoch=epoch, **mean)
                 info = f"L_T {mean['loss_t']:.2f} L_B {mean['loss_b']:.2f} RMS {mean['rms']:.3f}"
                 ctx.progress.update(bar, advance=1, info=info)
+                self.budget.end_epoch(fa, epoch)
         fa.eval()
         return fa
+
+
+LR_PARAM = Param(
+    None,
+    "fA learning rate (default: the preset's lr_anon)",
+    minimum=0.0,
+    exclusive_minimum=True,
+    kind=float,
+)
+BUDGET_WEIGHT_PARAM = Param(1.0, "weight w of the budget (privacy) term in fA's loss", minimum=0.0)
+
+
+class AdversarialMethod(Method):
+    """Base of the learned methods: fit() runs the shared minimax loop, anonymize() applies fA*.
+
+    Subclasses supply `budget_branch()` and optionally `extra_loss()`; their params must
+    include `lr` and `budget_weight` (use LR_PARAM / BUDGET_WEIGHT_PARAM).
+    """
+
+    trainable: ClassVar[bool] = True
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self.fa: FrameAnonymizer | None = None
+
+    def budget_branch(self, ctx: RunContext) -> BudgetBranch:
+        """The privacy side of the game for this method."""
+        raise NotImplementedError
+
+    def extra_loss(self) -> ExtraLoss | None:
+        """An extra term of fA's loss, extra(X, fA(X)), or None."""
+        return None
+
+    def fit(self, data: Benchmark, ctx: RunContext) -> None:
+        """Learn fA* with the shared minimax loop; saves `anonymizer.pt` in the run dir."""
+        trainer = MinimaxTrainer(
+            ctx,
+            self.budget_branch(ctx),
+            budget_weight=self.values["budget_weight"],
+            extra=self.extra_loss(),
+            lr=self.values["lr"],
+        )
+        self.fa = trainer.train(data)
+        torch.save(self.fa.state_dict(), ctx.run_dir / "anonymizer.pt")
+
+    def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """fA*(clips), frame-wise."""
+        if self.fa is None:
+            raise BenchError(f"method '{self.name}': anonymize() called before fit()")
+        return self.fa(clips)

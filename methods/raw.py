@@ -13,6 +13,6 @@ class Raw(Method):
 
     description = "no anonymization (reference row of every table)"
 
-    def anonymize(self, clips: torch.Tensor) -> torch.Tensor:
+    def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """Return the clips as they are."""
         return clips

@@ -6,6 +6,8 @@ import segmentation_models_pytorch as smp
 import torch
 from torch import nn
 
+from bench.data import map_frames
+
 
 class FrameAnonymizer(nn.Module):
     """UNet++ (segmentation-models-pytorch) mapping each RGB frame in [0,1] to an RGB frame.
@@ -42,7 +44,4 @@ class FrameAnonymizer(nn.Module):
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         """(N, 3, T, H, W) in [0,1] -> same shape; every frame is processed on its own, in RGB."""
-        n, c, t, h, w = clips.shape
-        frames = clips.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)
-        out = self.forward_frames(frames)
-        return out.reshape(n, t, c, h, w).permute(0, 2, 1, 3, 4)
+        return map_frames(self.forward_frames, clips)

@@ -1,0 +1,48 @@
+"""SPAct-style self-supervised anonymizer (Dave, Chen & Shah, CVPR 2022).
+
+The shared minimax loop of `bench.minimax` with the self-supervised budget branch:
+* fA minimises  L_T(fT(fA(X))) - w * L_B(fB(fA(X)))          (SPAct eq. 3, w = omega)
+* fT minimises the cross-entropy L_T; fB minimises NT-Xent L_B (SPAct eq. 2: two frames of
+  the same clip are the positive pair, the other clips of the batch the negatives).
+No privacy labels are used. This is the penalty method with lambda = 0 (the paper's own
+ablation), so `bench run --method penalty --lam 0` gives the same result.
+Defaults: temperature 0.1 and w = 1 as in SPAct; fA's learning rate comes from the preset
+(SPAct used 1e-4 at 112-224 px; the tiny preset's 3e-3 plays that role at 32 px).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bench.method import METHODS, Param
+from bench.minimax import (
+    BUDGET_WEIGHT_PARAM,
+    LR_PARAM,
+    AdversarialMethod,
+    BudgetBranch,
+    SelfSupervisedBudget,
+)
+from bench.runtime import RunContext
+
+
+@METHODS.register("spact")
+class SPAct(AdversarialMethod):
+    """Self-supervised minimax anonymizer: fA fools an NT-Xent budget model, keeps fT's accuracy."""
+
+    description = "SPAct-style anonymizer: minimax with a self-supervised NT-Xent budget branch"
+    params: ClassVar[dict[str, Param]] = {
+        "lr": LR_PARAM,
+        "temperature": Param(
+            None,
+            "NT-Xent temperature (default: the preset's, 0.1)",
+            minimum=0.0,
+            exclusive_minimum=True,
+            kind=float,
+        ),
+        "budget_weight": BUDGET_WEIGHT_PARAM,
+    }
+
+    def budget_branch(self, ctx: RunContext) -> BudgetBranch:
+        """NT-Xent on two frames of each anonymized clip."""
+        temperature = self.values["temperature"]
+        return SelfSupervisedBudget(ctx.preset.temperature if temperature is None else temperature)
