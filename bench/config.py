@@ -114,6 +114,24 @@ PRESETS: dict[str, Preset] = {
 
 PRESET_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Preset) if f.name != "name")
 
+# Preset fields only the learned methods read: left out of a fixed method's cache key, so
+# changing them (e.g. `--set anon_epochs=24`) does not recompute raw or blur records.
+ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
+    "ssl_frame_gap",
+    "anon_encoder",
+    "anon_depth",
+    "anon_decoder",
+    "anon_residual",
+    "identity_epochs",
+    "warmup_epochs",
+    "anon_epochs",
+    "anon_batch",
+    "lr_anon",
+    "lr_budget",
+    "lr_utility",
+    "temperature",
+)
+
 
 def _coerce(key: str, raw: str, current: Any) -> Any:
     """Parse a `--set` value to the type of the preset field it overrides."""
@@ -196,6 +214,8 @@ class RunConfig:
     preset: Preset
     params: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
+    trains_anonymizer: bool = True
+    method_source: str = ""  # sha256 of a --plugin file defining the method; "" if built in
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -204,14 +224,20 @@ class RunConfig:
 
     def canonical(self) -> dict[str, Any]:
         """A JSON-ready dict that fully describes the run (the cache key is its hash)."""
-        return {
+        preset = dataclasses.asdict(self.preset)
+        if not self.trains_anonymizer:
+            preset = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
+        out = {
             "method": self.method,
             "params": dict(sorted(self.params)),
             "protocol": self.protocol,
             "dataset": self.dataset,
             "seed": self.seed,
-            "preset": dataclasses.asdict(self.preset),
+            "preset": preset,
         }
+        if self.method_source:
+            out["method_source"] = self.method_source
+        return out
 
     def key(self) -> str:
         """Stable identifier: hash of the canonical config plus the code version."""
@@ -220,6 +246,14 @@ class RunConfig:
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
-    def with_method(self, method: str, params: dict[str, Any]) -> RunConfig:
+    def with_method(
+        self, method: str, params: dict[str, Any], trains_anonymizer: bool, source: str = ""
+    ) -> RunConfig:
         """The same cell with another method (used to fetch the raw reference)."""
-        return replace(self, method=method, params=tuple(sorted(params.items())))
+        return replace(
+            self,
+            method=method,
+            params=tuple(sorted(params.items())),
+            trains_anonymizer=trains_anonymizer,
+            method_source=source,
+        )

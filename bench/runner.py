@@ -15,6 +15,7 @@ from bench.config import RunConfig, resolve_preset
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.method import METHODS
+from bench.plugins import source_digest
 from bench.protocol import PROTOCOLS
 from bench.provenance import provenance
 from bench.runtime import RunContext, make_progress, seed_everything, select_device
@@ -42,7 +43,8 @@ def build_config(
     """A validated RunConfig: names checked, parameters resolved to their full set of values."""
     if seed < 0:
         raise BenchError(f"--seed {seed}: must be >= 0")
-    values = METHODS.get(method).resolve_params(params)
+    cls = METHODS.get(method)
+    values = cls.resolve_params(params)
     PROTOCOLS.get(protocol)
     DATASETS.get(dataset)
     return RunConfig(
@@ -52,6 +54,8 @@ def build_config(
         preset=resolve_preset(preset, overrides),
         params=tuple(sorted(values.items())),
         seed=seed,
+        trains_anonymizer=cls.trainable,
+        method_source=source_digest(cls),
     )
 
 
@@ -94,6 +98,7 @@ def execute(
         "metrics": metrics,
         "timings": ctx.timings,
         "history": ctx.history,
+        "notes": ctx.notes,
         "provenance": provenance(torch_device),
         "run_dir": str(run_dir),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -84,6 +84,7 @@ class RunContext:
     progress: Progress
     timings: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -97,6 +98,10 @@ class RunContext:
     def task(self, description: str, total: int) -> TaskID:
         """A new progress bar."""
         return self.progress.add_task(description, total=total, info="")
+
+    def note(self, key: str, text: str) -> None:
+        """A fact about how the run went (e.g. a fallback taken); lands in the record's `notes`."""
+        self.notes[key] = text
 
     def log(self, stage: str, **values: float) -> None:
         """Append one row of per-epoch values to the stage's history and the run log."""

@@ -22,6 +22,9 @@ Each sample is a small person (head, torso, legs) on a background, rendered at 3
   diag_down_right, diag_up_left, circle_cw, circle_ccw, approach, retreat) with private set
   P2 form the 'novel' one. Every sample carries all fourteen attributes; a set's labels are
   its own seven. Videos have 16 frames; private images are single frames of a still person.
+* Person masks: every video frame and image carries the renderer's exact mask of the people
+  in it (the actor with everything worn or carried, and the companion), which the
+  person-region obfuscation baselines (blackening, region blur) use in place of a detector.
 * Splits: per action class 50 / 10 / 20 videos (train / val / test); private sets
   900 / 300 / 600 images. Everything is deterministic from the data seed, rendered once
   and cached as `.npz` under the cache dir (`$BENCH_CACHE_DIR`, default
@@ -51,7 +54,7 @@ from bench.data import (
 )
 from bench.errors import BenchError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: person masks include the companion and earrings
 SIZE = 32
 VIDEO_FRAMES = 16
 PER_CLASS = {"train": 50, "val": 10, "test": 20}
@@ -150,6 +153,7 @@ def _render(
     if look.attrs["landmark"]:
         tower = (np.abs(_XX - look.landmark_x) < 2.0) & (_YY > 3) & (_YY < 17)
         img[:, tower] = (0.42, 0.42, 0.46)
+    others = np.zeros(img.shape[:3], bool)  # every person but the actor, for the masks
     if look.attrs["companion"]:
         px, py = look.companion_pos
         cdx, cdy = _wrapped(_XX - px), _YY - py
@@ -157,6 +161,7 @@ def _render(
         body = (np.abs(cdx) < 3) & (cdy > -2) & (cdy < 6)
         img[:, body] = look.companion_colors[1]
         img[:, head] = look.companion_colors[0]
+        others[:] = head | body
 
     head_dy = dy + 5 * s
     head = dx**2 + head_dy**2 < (2.6 * s) ** 2
@@ -186,11 +191,9 @@ def _render(
         img[eyes] = (0.02, 0.02, 0.05)
         img[mouth] = (0.98, 0.98, 0.98)
     if look.attrs["earrings"]:
-        img[(np.abs(np.abs(dx) - 3.0 * s) < 0.5) & (np.abs(head_dy - 1.0 * s) < 0.5)] = (
-            1.0,
-            0.85,
-            0.1,
-        )
+        earrings = (np.abs(np.abs(dx) - 3.0 * s) < 0.5) & (np.abs(head_dy - 1.0 * s) < 0.5)
+        img[earrings] = (1.0, 0.85, 0.1)
+        person = person | earrings
     if look.attrs["hat"]:
         hat = (np.abs(dx) < 3.0 * s) & (head_dy < -2.4 * s) & (head_dy > -4.6 * s)
         img[hat] = look.hat
@@ -206,10 +209,10 @@ def _render(
 
     img = img * look.light + rng.normal(0, 0.03, img.shape)
     frames = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return frames, person
+    return frames, person | others
 
 
-def _trajectory(action: str, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def _trajectory(action: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Person centre (x, y) and scale for every frame of a video of the given action."""
     t = np.arange(VIDEO_FRAMES, dtype=np.float32)
     x0, y0 = rng.uniform(0, SIZE, 2)
@@ -256,7 +259,8 @@ def generate_action_split(actions: tuple[str, ...], per_class: int, rng: np.rand
     for label, action in enumerate(actions):
         for _ in range(per_class):
             look = _random_look(rng)
-            frames, person = _render(look, *_trajectory(action, rng), rng)
+            x, y, scale = _trajectory(action, rng)
+            frames, person = _render(look, x, y, scale, rng)
             videos.append(frames)
             masks.append(person)
             labels.append(label)

@@ -37,8 +37,8 @@ def evaluate_utility(data: Benchmark, action: Splits, ctx: RunContext) -> float:
 
 def evaluate_privacy(data: Benchmark, private: Splits, ctx: RunContext) -> dict[str, float]:
     """Train a fresh fB' on the given (anonymized) private splits; test cMAP and F1."""
-    model = AttributeClassifier(ctx.preset.fb_arch, len(data.privacy.attributes))
-    model = train_privacy_model(ctx, model, private.train, private.val, "fB' (privacy eval)")
+    fresh = AttributeClassifier(ctx.preset.fb_arch, len(data.privacy.attributes))
+    model = train_privacy_model(ctx, fresh, private.train, private.val, "fB' (privacy eval)")
     return privacy_scores(model, private.test, ctx)
 
 
