@@ -10,13 +10,15 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.table import Table
 
 from bench.cache import default_cache_dir
 from bench.config import PRESET_KEYS, PRESETS
 from bench.errors import BenchError
 from bench.method import METHODS
-from bench.perf import issue_checks, timed_cold_run
+from bench.perf import FIXED_BASELINES, baseline_checks, issue_checks, timed_cold_run
+from bench.plugins import load_plugin
 from bench.runner import Outcome, build_config, execute
 from bench.store import ResultsStore, default_results_dir
 
@@ -58,6 +60,32 @@ def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
     return out
 
 
+def method_options(args: list[str]) -> dict[str, str]:
+    """Leftover `--NAME VALUE` / `--NAME=VALUE` tokens of `bench run` as method parameters."""
+    out: dict[str, str] = {}
+    tokens = list(args)
+    while tokens:
+        token = tokens.pop(0)
+        if not token.startswith("--") or len(token) == 2:
+            raise BenchError(f"unexpected argument '{token}'; see `bench run --help`")
+        name, sep, value = token[2:].partition("=")
+        if not sep:
+            if not tokens or tokens[0].startswith("--"):
+                raise BenchError(f"--{name}: expected a value (--{name} VALUE)")
+            value = tokens.pop(0)
+        out[name] = value
+    return out
+
+
+def load_plugins(paths: list[Path] | None) -> None:
+    """Import every `--plugin` file."""
+    for path in paths or []:
+        load_plugin(path)
+
+
+PLUGIN_HELP = "A .py file that registers extra methods (or protocols / datasets); repeatable."
+
+
 def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
@@ -80,9 +108,14 @@ def summary_table(outcome: Outcome, reference: Outcome | None) -> Table:
 SET_HELP = "Override a preset value, KEY=VALUE (repeatable). Keys: " + ", ".join(PRESET_KEYS)
 
 
-@app.command()
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Any other --NAME VALUE is a parameter of the method, e.g. --factor 4 for "
+    "downsample or --strength weak for blur; `bench methods NAME` lists them.",
+)
 @user_errors
 def run(
+    ctx: typer.Context,
     method: Annotated[
         str, typer.Option(help="Anonymization method (see `bench methods`).")
     ] = "penalty",
@@ -123,9 +156,19 @@ def run(
     reference: Annotated[
         bool, typer.Option(help="Also show (and if needed compute) the raw-data reference.")
     ] = True,
+    plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None,
 ) -> None:
     """Train and evaluate one method under one protocol; store and print the record."""
-    params: dict[str, Any] = parse_pairs(param or [], "--param")
+    load_plugins(plugin)
+    options = method_options(ctx.args)
+    known = METHODS.get(method).params
+    for name in options:
+        if name not in known:
+            raise BenchError(
+                f"no such option --{name}: not a `bench run` option (see --help) nor a "
+                f"parameter of method '{method}' ({', '.join(known) or 'it has none'})"
+            )
+    params: dict[str, Any] = parse_pairs(param or [], "--param") | options
     if B is not None:
         params["B"] = B
     if lam is not None:
@@ -135,7 +178,11 @@ def run(
     )
     store = ResultsStore(results_dir or default_results_dir())
     cache = cache_dir or default_cache_dir()
-    ref_cfg = cfg.with_method("raw", {}) if reference and method != "raw" else None
+    ref_cfg = (
+        cfg.with_method("raw", {}, trains_anonymizer=METHODS.get("raw").trainable)
+        if reference and method != "raw"
+        else None
+    )
     if ref_cfg is not None and not store.exists(ref_cfg.key()):
         console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
         execute(ref_cfg, store, cache, device, console=console)
@@ -157,41 +204,70 @@ def run(
 @user_errors
 def methods(
     name: Annotated[str | None, typer.Argument(help="Show one method in detail.")] = None,
+    plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None,
 ) -> None:
     """List the registered anonymization methods and their parameters."""
+    load_plugins(plugin)
     if name is not None:
         cls = METHODS.get(name)
-        console.print(f"[bold]{name}[/]: {cls.description}\n")
-        console.print(inspect.getdoc(inspect.getmodule(cls)) or "")
-        for pname, p in cls.params.items():
-            console.print(f"  --{pname} (default {p.default}): {p.help}")
+        console.print(method_details(name))
+        doc = inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or ""
+        console.print(Markdown(doc))
         return
-    table = Table(title="Methods")
-    for column in ("name", "trainable", "parameters (defaults)", "description"):
-        table.add_column(column)
+    table = Table(title="Methods (bench run --method NAME [--PARAM VALUE ...])")
+    for column in ("name", "learned", "parameters (defaults)", "description"):
+        table.add_column(column, overflow="fold")
     for mname, cls in METHODS.items():
-        params = ", ".join(f"{k}={p.default}" for k, p in cls.params.items()) or "-"
+        params = ", ".join(f"{k}={p.describe_default()}" for k, p in cls.params.items()) or "-"
         table.add_row(mname, "yes" if cls.trainable else "no", params, cls.description)
     console.print(table)
+
+
+def method_details(name: str) -> Table:
+    """One method's parameters: type, default, allowed values and help."""
+    cls = METHODS.get(name)
+    table = Table(title=f"{name}: {cls.description}")
+    for column in ("parameter", "type", "default", "allowed", "help"):
+        table.add_column(column, overflow="fold")
+    for pname, p in cls.params.items():
+        table.add_row(
+            f"--{pname}", p.type.__name__, p.describe_default(), p.describe_range(), p.help
+        )
+    if not cls.params:
+        table.add_row("(none)", "", "", "", "")
+    return table
 
 
 @app.command()
 @user_errors
 def perf(
     set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            "--baselines", help="Time each fixed baseline instead (target: < 2 min each)."
+        ),
+    ] = False,
 ) -> None:
-    """Time cold `bench run` for raw and penalty (B=0.3, known) and check the targets."""
+    """Time cold `bench run`s (raw + penalty B=0.3, or the fixed baselines); check targets."""
     extra = [arg for pair in set_ or [] for arg in ("--set", pair)]
     console.print("cold runs in fresh cache / results dirs (data generation included) ...")
-    raw = timed_cold_run(["--method", "raw"], extra)
-    pen = timed_cold_run(["--method", "penalty", "--B", "0.3", "--protocol", "known"], extra)
-    table = Table(title="bench perf (tiny preset, synthetic, known protocol)")
+    if baselines:
+        runs = [timed_cold_run([*args, "--no-reference"], extra) for args in FIXED_BASELINES]
+        checks = baseline_checks(runs)
+        title = "bench perf --baselines (tiny preset, synthetic, known protocol)"
+    else:
+        raw = timed_cold_run(["--method", "raw"], extra)
+        pen = timed_cold_run(["--method", "penalty", "--B", "0.3", "--protocol", "known"], extra)
+        checks = issue_checks(raw, pen)
+        title = "bench perf (tiny preset, synthetic, known protocol)"
+        console.print(f"penalty run stage timings (s): {pen.record['timings']}")
+    table = Table(title=title)
     for column in ("figure", "measured", "target", "ok"):
         table.add_column(column)
-    for name, value, target, ok in issue_checks(raw, pen):
+    for name, value, target, ok in checks:
         table.add_row(name, value, target, "[green]yes[/]" if ok else "[red]no[/]")
     console.print(table)
-    console.print(f"penalty run stage timings (s): {pen.record['timings']}")
 
 
 if __name__ == "__main__":

@@ -59,3 +59,26 @@ def issue_checks(raw: Timed, penalty: Timed) -> list[tuple[str, str, str, bool]]
         ("penalty action top-1 / raw", f"{ratio:.3f}", ">= 0.80", ratio >= 0.8),
         ("raw cMAP - penalty cMAP", f"{drop:.3f}", ">= 0.15", drop >= 0.15),
     ]
+
+
+FIXED_BASELINES: tuple[tuple[str, ...], ...] = (
+    ("--method", "downsample", "--factor", "2"),
+    ("--method", "downsample", "--factor", "4"),
+    ("--method", "blackening"),
+    ("--method", "blur", "--strength", "strong"),
+    ("--method", "blur", "--strength", "weak"),
+)
+BASELINE_BUDGET_S = 120.0
+
+
+def baseline_checks(runs: list[Timed]) -> list[tuple[str, str, str, bool]]:
+    """(figure, measured, target, met): each fixed baseline's cold run within its budget."""
+    return [
+        (
+            "wall: bench run " + " ".join(run.args),
+            f"{run.seconds:.1f} s",
+            f"< {BASELINE_BUDGET_S:.0f} s",
+            run.seconds < BASELINE_BUDGET_S,
+        )
+        for run in runs
+    ]

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from bench.plugins import loaded_plugins
+
 PACKAGES = (
     "torch",
     "torchvision",
@@ -54,4 +56,5 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "device": str(device),
         "device_name": name or platform.machine(),
         "torch_threads": torch.get_num_threads(),
+        "plugins": loaded_plugins(),
     }
