@@ -1,4 +1,4 @@
-from bench.perf import Timed, issue_checks
+from bench.perf import FIXED_BASELINES, Timed, baseline_checks, issue_checks
 
 
 def _timed(seconds: float, top1: float, cmap: float) -> Timed:
@@ -16,3 +16,9 @@ def test_issue_checks_compare_penalty_with_raw() -> None:
     assert not missed["raw cMAP - penalty cMAP"]
     assert not missed["wall: bench run --method penalty --B 0.3"]
     assert missed["raw privacy cMAP"]
+
+
+def test_baseline_checks_flag_runs_over_two_minutes() -> None:
+    runs = [Timed(args, 60.0 + 30 * i, {}) for i, args in enumerate(FIXED_BASELINES)]
+    met = [ok for _, _, _, ok in baseline_checks(runs)]
+    assert met == [True, True, False, False, False]  # 60, 90 s pass; 120, 150, 180 s do not
