@@ -19,7 +19,7 @@ from bench.errors import BenchError
 from bench.method import METHODS
 from bench.perf import FIXED_BASELINES, baseline_checks, issue_checks, timed_cold_run
 from bench.plugins import load_plugin
-from bench.runner import Outcome, build_config, execute
+from bench.runner import Outcome, build_config, execute, reference_config
 from bench.store import ResultsStore, default_results_dir
 
 app = typer.Typer(
@@ -69,6 +69,7 @@ def method_options(args: list[str]) -> dict[str, str]:
         if not token.startswith("--") or len(token) == 2:
             raise BenchError(f"unexpected argument '{token}'; see `bench run --help`")
         name, sep, value = token[2:].partition("=")
+        name = name.replace("-", "_")  # --n-budget and --n_budget are the same parameter
         if not sep:
             if not tokens or tokens[0].startswith("--"):
                 raise BenchError(f"--{name}: expected a value (--{name} VALUE)")
@@ -160,15 +161,7 @@ def run(
 ) -> None:
     """Train and evaluate one method under one protocol; store and print the record."""
     load_plugins(plugin)
-    options = method_options(ctx.args)
-    known = METHODS.get(method).params
-    for name in options:
-        if name not in known:
-            raise BenchError(
-                f"no such option --{name}: not a `bench run` option (see --help) nor a "
-                f"parameter of method '{method}' ({', '.join(known) or 'it has none'})"
-            )
-    params: dict[str, Any] = parse_pairs(param or [], "--param") | options
+    params: dict[str, Any] = parse_pairs(param or [], "--param") | method_options(ctx.args)
     if B is not None:
         params["B"] = B
     if lam is not None:
@@ -178,11 +171,7 @@ def run(
     )
     store = ResultsStore(results_dir or default_results_dir())
     cache = cache_dir or default_cache_dir()
-    ref_cfg = (
-        cfg.with_method("raw", {}, trains_anonymizer=METHODS.get("raw").trainable)
-        if reference and method != "raw"
-        else None
-    )
+    ref_cfg = reference_config(cfg) if reference and method != "raw" else None
     if ref_cfg is not None and not store.exists(ref_cfg.key()):
         console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
         execute(ref_cfg, store, cache, device, console=console)

@@ -215,7 +215,7 @@ class RunConfig:
     params: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
     trains_anonymizer: bool = True
-    method_source: str = ""  # sha256 of a --plugin file defining the method; "" if built in
+    plugin_source: str = ""  # hash of the --plugin files defining its parts; "" if built in
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -235,8 +235,8 @@ class RunConfig:
             "seed": self.seed,
             "preset": preset,
         }
-        if self.method_source:
-            out["method_source"] = self.method_source
+        if self.plugin_source:
+            out["plugin_source"] = self.plugin_source
         return out
 
     def key(self) -> str:
@@ -247,13 +247,12 @@ class RunConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def with_method(
-        self, method: str, params: dict[str, Any], trains_anonymizer: bool, source: str = ""
+        self, method: str, params: dict[str, Any], trains_anonymizer: bool
     ) -> RunConfig:
-        """The same cell with another method (used to fetch the raw reference)."""
+        """The same cell with another built-in method (see `runner.reference_config`)."""
         return replace(
             self,
             method=method,
             params=tuple(sorted(params.items())),
             trains_anonymizer=trains_anonymizer,
-            method_source=source,
         )

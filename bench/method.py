@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from bench.config import Preset
 from bench.data import Benchmark, ImageArray, VideoArray, to_float_clip, to_uint8
 from bench.errors import BenchError
 from bench.registry import Registry
@@ -31,6 +33,10 @@ class Param:
     choices: tuple[Any, ...] | None = None
     kind: type | None = None
     exclusive_minimum: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default is None and self.kind is None:
+            raise TypeError("Param(None, ...) needs kind=<type> (e.g. kind=float)")
 
     @property
     def type(self) -> type:
@@ -64,6 +70,8 @@ class Param:
             value = _coerce(self.type, raw)
         except (TypeError, ValueError, KeyError):
             raise BenchError(f"--{name}={raw}: expected {self.type.__name__}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BenchError(f"--{name}={raw}: must be a finite number")
         if self.choices is not None and value not in self.choices:
             raise BenchError(f"--{name}={raw}: must be {self.describe_range()}")
         too_small = self.minimum is not None and (
@@ -106,7 +114,8 @@ class Method:
         if unknown:
             known = ", ".join(cls.params) or "none"
             raise BenchError(
-                f"method '{cls.name}' has no parameter '{unknown[0]}'; its parameters: {known}"
+                f"method '{cls.name}' has no parameter '{unknown[0]}' (and --{unknown[0]} is "
+                f"not a `bench run` option); its parameters: {known}"
             )
         values = {k: p.parse(k, raw.get(k, p.default)) for k, p in cls.params.items()}
         cls.validate(values)
@@ -115,6 +124,10 @@ class Method:
     @classmethod
     def validate(cls, values: dict[str, Any]) -> None:
         """Checks that involve several parameters; raise BenchError naming the fix."""
+
+    @classmethod
+    def check_preset(cls, values: dict[str, Any], preset: Preset) -> None:
+        """Checks of the parameters against the preset (e.g. frame size); BenchError if bad."""
 
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
         """Learn fA* from the benchmark's training splits (no-op for fixed transforms)."""

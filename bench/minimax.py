@@ -54,7 +54,13 @@ def _clip_loader(
     p = ctx.preset
     gen = torch.Generator().manual_seed(ctx.seed)
     ds = TrainClips(train, p.frames, p.skip, p.frame_size)
-    return DataLoader(ds, batch_size=p.anon_batch, shuffle=True, generator=gen, drop_last=True)
+    loader = DataLoader(ds, batch_size=p.anon_batch, shuffle=True, generator=gen, drop_last=True)
+    if len(loader) == 0:
+        raise BenchError(
+            f"anon_batch={p.anon_batch} exceeds the {len(train)} training videos; "
+            "lower --set anon_batch"
+        )
+    return loader
 
 
 def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
@@ -118,7 +124,7 @@ class BudgetBranch:
         """The branch's batch for this step (the action clips themselves, or its own data)."""
         return clips
 
-    def adversary(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> torch.Tensor:
+    def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
         """What fA minimises for privacy (fB frozen, gradient flows into fA).
 
         `anon` is fA(X) of this step's action clips, already computed by the loop; a branch
@@ -126,7 +132,7 @@ class BudgetBranch:
         """
         raise NotImplementedError
 
-    def update(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> float:
+    def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
         """One optimizer step of the budget model(s) on fA's frozen output; its loss.
 
         `anon` is fA(X) of the action clips, computed without gradient.
@@ -137,7 +143,7 @@ class BudgetBranch:
         """Every budget model (frozen during step 1)."""
         raise NotImplementedError
 
-    def end_epoch(self, fa: nn.Module, epoch: int) -> None:
+    def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
         """Hook after each minimax epoch (e.g. model restarting)."""
 
 
@@ -167,11 +173,11 @@ class SelfSupervisedBudget(BudgetBranch):
         f1, f2 = _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
         return nt_xent(self.fb(f1), self.fb(f2), self.temperature)
 
-    def adversary(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> torch.Tensor:
+    def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
         """-L_B(fB(fA(X)))."""
         return -self.loss(anon)
 
-    def update(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> float:
+    def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
         """fB minimises L_B on fA(X)."""
         with autocast(self.ctx.device):
             lb = self.loss(anon)
@@ -256,7 +262,7 @@ class MinimaxTrainer:
         }
 
     def _update_branches(
-        self, u: Utility, fa: nn.Module, clips: torch.Tensor, labels: torch.Tensor, batch: Any
+        self, u: Utility, fa: FrameAnonymizer, clips: torch.Tensor, labels: torch.Tensor, batch: Any
     ) -> tuple[float, float]:
         """Step 2: fT on L_T and the budget branch on its own loss, fA frozen."""
         with torch.no_grad(), autocast(self.ctx.device):
@@ -303,7 +309,8 @@ class MinimaxTrainer:
                 ctx.log("minimax", epoch=epoch, **mean)
                 info = f"L_T {mean['loss_t']:.2f} L_B {mean['loss_b']:.2f} RMS {mean['rms']:.3f}"
                 ctx.progress.update(bar, advance=1, info=info)
-                self.budget.end_epoch(fa, epoch)
+                if epoch < p.anon_epochs - 1:  # a hook between epochs, not after the last
+                    self.budget.end_epoch(fa, epoch)
         fa.eval()
         return fa
 
@@ -326,6 +333,12 @@ class AdversarialMethod(Method):
     """
 
     trainable: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = {"lr", "budget_weight"} - set(cls.params)
+        if missing:
+            raise TypeError(f"{cls.__name__}.params must declare {sorted(missing)}")
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)

@@ -29,11 +29,21 @@ def person_region(clips: torch.Tensor, masks: torch.Tensor | None, margin: int) 
 
 def log_region(data: Benchmark, ctx: RunContext, method: str) -> None:
     """Record (and warn, on fallback) whether the person masks or whole frames are used."""
-    has_masks = (
-        data.action.splits.train.person_masks is not None
-        and data.privacy.splits.train.person_masks is not None
+    sets = {"action": data.action.splits, "private": data.privacy.splits}
+    missing = [
+        name
+        for name, splits in sets.items()
+        if any(s.person_masks is None for s in (splits.train, splits.val, splits.test))
+    ]
+    if not missing:
+        ctx.note("region", "person masks")
+        return
+    region = "; ".join(
+        f"{name}: {'whole frame (no person masks)' if name in missing else 'person masks'}"
+        for name in sets
     )
-    region = "person masks" if has_masks else "whole frame (dataset has no person masks)"
     ctx.note("region", region)
-    if not has_masks:
-        ctx.console.print(f"[yellow]{method}: no person masks in this dataset; using whole frames")
+    ctx.console.print(
+        f"[yellow]{method}: no person masks in the {', '.join(missing)} set; "
+        "using whole frames there"
+    )

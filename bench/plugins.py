@@ -45,10 +45,10 @@ def load_plugin(path: Path) -> None:
     _LOADED[module_name] = (path, digest)
 
 
-def source_digest(cls: type) -> str:
-    """sha256 of the plug-in file that defines `cls`; '' for classes of the package."""
-    entry = _LOADED.get(cls.__module__)
-    return entry[1] if entry else ""
+def plugin_digest(classes: tuple[type, ...]) -> str:
+    """sha256 over the plug-in files defining any of `classes`; '' when all are built in."""
+    digests = sorted({_LOADED[c.__module__][1] for c in classes if c.__module__ in _LOADED})
+    return hashlib.sha256("".join(digests).encode()).hexdigest() if digests else ""
 
 
 def loaded_plugins() -> dict[str, str]:

@@ -15,7 +15,7 @@ from bench.config import RunConfig, resolve_preset
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.method import METHODS
-from bench.plugins import source_digest
+from bench.plugins import plugin_digest
 from bench.protocol import PROTOCOLS
 from bench.provenance import provenance
 from bench.runtime import RunContext, make_progress, seed_everything, select_device
@@ -45,18 +45,24 @@ def build_config(
         raise BenchError(f"--seed {seed}: must be >= 0")
     cls = METHODS.get(method)
     values = cls.resolve_params(params)
-    PROTOCOLS.get(protocol)
-    DATASETS.get(dataset)
+    parts = (cls, PROTOCOLS.get(protocol), DATASETS.get(dataset))
+    resolved = resolve_preset(preset, overrides)
+    cls.check_preset(values, resolved)
     return RunConfig(
         method=method,
         protocol=protocol,
         dataset=dataset,
-        preset=resolve_preset(preset, overrides),
+        preset=resolved,
         params=tuple(sorted(values.items())),
         seed=seed,
         trains_anonymizer=cls.trainable,
-        method_source=source_digest(cls),
+        plugin_source=plugin_digest(parts),
     )
+
+
+def reference_config(cfg: RunConfig) -> RunConfig:
+    """The raw-data reference of a cell: the same protocol, data, preset and seed."""
+    return cfg.with_method("raw", {}, trains_anonymizer=METHODS.get("raw").trainable)
 
 
 def execute(

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import kornia
 import torch
 
+from bench.config import Preset
 from bench.data import Benchmark, map_frames
 from bench.errors import BenchError
 from bench.method import METHODS, Method, Param
@@ -27,6 +28,13 @@ from bench.obfuscation import log_region, person_region
 from bench.runtime import RunContext
 
 SIGMA_PER_SIDE = {"strong": 1 / 16, "weak": 1 / 32}
+
+
+def sigma_kernel(values: dict[str, Any], side: int) -> tuple[float, int]:
+    """Sigma (px) and kernel size the parameter values give for frames `side` pixels wide."""
+    sigma = values["sigma"] or SIGMA_PER_SIDE[values["strength"]] * side
+    kernel = values["kernel"] or 2 * math.ceil(3 * sigma) + 1
+    return sigma, kernel
 
 
 @METHODS.register("blur")
@@ -52,11 +60,20 @@ class Blur(Method):
                 f"--kernel={values['kernel']}: must be odd (e.g. {values['kernel'] + 1})"
             )
 
+    @classmethod
+    def check_preset(cls, values: dict[str, Any], preset: Preset) -> None:
+        """The kernel must fit the frame (reflect padding needs kernel // 2 < side)."""
+        side = preset.frame_size
+        sigma, kernel = sigma_kernel(values, side)
+        if kernel // 2 >= side:
+            raise BenchError(
+                f"blur kernel {kernel} (sigma {sigma:g}px) is too large for {side}px frames; "
+                f"use --kernel <= {2 * side - 1} or a smaller --sigma"
+            )
+
     def sigma_kernel(self, side: int) -> tuple[float, int]:
         """Sigma (px) and kernel size used for frames `side` pixels wide."""
-        sigma = self.values["sigma"] or SIGMA_PER_SIDE[self.values["strength"]] * side
-        kernel = self.values["kernel"] or 2 * math.ceil(3 * sigma) + 1
-        return sigma, kernel
+        return sigma_kernel(self.values, side)
 
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
         """Nothing to learn; records the effective sigma / kernel and the region used."""

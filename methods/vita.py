@@ -3,11 +3,12 @@
 The shared minimax loop of `bench.minimax` with a *supervised* budget branch: an ensemble of
 M attribute classifiers f_b^1..f_b^M (the preset's fB architecture, multi-label heads) that
 sees fA's output on the private training images and their privacy labels.
-* fA minimises  L_T(fT(fA(X))) + gamma * max_i L_u(f_b^i(fA(Z)))
-  where L_u is the cross-entropy to the uniform distribution (VITA's negative-entropy budget
-  loss, up to a constant: for multi-label heads, binary cross-entropy to 0.5 per attribute,
-  averaged), and the max over the ensemble is VITA's "model ensemble" worst case: fA must
-  confuse the most confident budget model.
+* fA minimises  L_T(fT(fA(X))) + gamma * max_i -H(f_b^i(fA(Z)))
+  where -H is VITA's negative-entropy budget loss (for multi-label heads, the negative
+  binary entropy of each attribute's sigmoid, averaged; lowest, -log 2, when the model is
+  maximally unsure), and the max over the ensemble is VITA's "model ensemble" worst case:
+  fA must confuse the most confident budget model. (VITA's later code uses cross-entropy
+  to uniform labels instead, which is unbounded; we keep the bounded negative entropy.)
 * fT minimises L_T; every f_b^i minimises the multi-label BCE on (fA(Z), labels).
 * Model restarting (optional, `restart_every` epochs): the budget models are re-initialised
   and retrained for one pass over the private train set against the current fA, so fA cannot
@@ -31,21 +32,20 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from bench.data import Benchmark, Images
+from bench.errors import BenchError
 from bench.method import METHODS, Param
 from bench.minimax import LR_PARAM, AdversarialMethod, BudgetBranch
+from bench.models.anonymizer import FrameAnonymizer
 from bench.models.privacy import AttributeClassifier
 from bench.runtime import RunContext, autocast
 from bench.training import make_optimizer
 
 
-def _images_through(fa: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """fA applied to (N, 3, H, W) images as one-frame clips."""
-    return fa(images.unsqueeze(2))[:, :, 0]
-
-
-def uniform_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy of multi-label logits to 0.5 (minimal when maximally unsure)."""
-    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), 0.5))
+def negative_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean negative binary entropy of multi-label logits: -log 2 when every p is 0.5, up to 0."""
+    logits = logits.float()
+    p = torch.sigmoid(logits)
+    return (p * F.logsigmoid(logits) + (1 - p) * F.logsigmoid(-logits)).mean()
 
 
 class SupervisedEnsembleBudget(BudgetBranch):
@@ -67,6 +67,11 @@ class SupervisedEnsembleBudget(BudgetBranch):
             generator=gen,
             drop_last=True,
         )
+        if len(self.loader) == 0:
+            raise BenchError(
+                f"privacy_batch={ctx.preset.privacy_batch} exceeds the "
+                f"{len(data.privacy.splits.train)} private training images; lower --set privacy_batch"
+            )
         self.batches = self._endless()
         self._build()
 
@@ -87,16 +92,16 @@ class SupervisedEnsembleBudget(BudgetBranch):
         images, targets = next(self.batches)
         return images.to(self.ctx.device), targets.to(self.ctx.device)
 
-    def adversary(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> torch.Tensor:
-        """max_i L_u(f_b^i(fA(Z))): the most confident budget model's distance from uniform."""
-        images = _images_through(fa, batch[0])
-        return torch.stack([uniform_cross_entropy(m(images)) for m in self.models]).max()
+    def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
+        """max_i -H(f_b^i(fA(Z))): the negative entropy of the most confident budget model."""
+        images = fa.forward_frames(batch[0])
+        return torch.stack([negative_entropy(m(images)) for m in self.models]).max()
 
-    def update(self, fa: nn.Module, batch: Any, anon: torch.Tensor) -> float:
+    def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
         """Each budget model takes one BCE step on (fA(Z), labels); mean loss."""
         images, targets = batch
         with torch.no_grad(), autocast(self.ctx.device):
-            private = _images_through(fa, images)
+            private = fa.forward_frames(images)
         losses = []
         for model, opt in zip(self.models, self.opts, strict=True):
             with autocast(self.ctx.device):
@@ -111,13 +116,16 @@ class SupervisedEnsembleBudget(BudgetBranch):
         """The ensemble."""
         return list(self.models)
 
-    def end_epoch(self, fa: nn.Module, epoch: int) -> None:
+    def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
         """Model restarting: fresh budget models, retrained for one pass against the current fA."""
         if not self.restart_every or (epoch + 1) % self.restart_every:
             return
         self._build()
+        training = fa.training
+        fa.eval()  # the retraining pass must not move fA's BatchNorm statistics
         for _ in range(len(self.loader)):
             self.update(fa, self.sample(torch.empty(0)), torch.empty(0))
+        fa.train(training)
 
 
 @METHODS.register("vita")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.methods.vita import uniform_cross_entropy
+from bench.methods.vita import negative_entropy
 
 from bench.config import PRESETS
 from bench.method import METHODS
@@ -68,10 +68,11 @@ def test_blur_strength_and_region() -> None:
 
 
 def test_vita_budget_loss_is_smallest_when_the_budget_model_is_unsure() -> None:
-    unsure = uniform_cross_entropy(torch.zeros(4, 7))
-    assert unsure.item() == pytest.approx(torch.log(torch.tensor(2.0)).item())
-    assert uniform_cross_entropy(torch.full((4, 7), 3.0)) > unsure
-    assert uniform_cross_entropy(torch.full((4, 7), -3.0)) > unsure
+    unsure = negative_entropy(torch.zeros(4, 7))
+    assert unsure.item() == pytest.approx(-torch.log(torch.tensor(2.0)).item())
+    assert negative_entropy(torch.full((4, 7), 3.0)) > unsure
+    assert negative_entropy(torch.full((4, 7), -3.0)) > unsure
+    assert negative_entropy(torch.full((4, 7), 40.0)).item() == pytest.approx(0.0, abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -81,10 +82,12 @@ def test_vita_budget_loss_is_smallest_when_the_budget_model_is_unsure() -> None:
         (["--method", "downsample", "--factor", "two"], "--factor=two: expected int"),
         (["--method", "blur", "--sigma", "-1"], "--sigma=-1: must be > 0"),
         (["--method", "blur", "--kernel", "4"], "--kernel=4: must be odd"),
+        (["--method", "blur", "--sigma", "40"], "too large for 32px frames"),
         (["--method", "blur", "--strength", "medium"], "must be one of strong, weak"),
         (["--method", "blur", "--strength"], "--strength: expected a value"),
-        (["--method", "blur", "--nope", "1"], "no such option --nope"),
-        (["--method", "vita", "--n_budget", "0"], "--n_budget=0: must be >= 1"),
+        (["--method", "blur", "--nope", "1"], "has no parameter 'nope'"),
+        (["--method", "penalty", "--B", "nan"], "--B=nan: must be a finite number"),
+        (["--method", "vita", "--n-budget", "0"], "--n_budget=0: must be >= 1"),
         (["--method", "blackening", "--margin", "-2"], "--margin=-2: must be >= 0"),
     ],
 )
@@ -165,7 +168,7 @@ def test_plugin_file_outside_the_tree_runs_through_known(tmp_path: Path, cache_d
     assert code == 0, out
     rec = next(r for r in records(results) if r["method"] == "pixelate")
     assert rec["params"] == {"block": 8}
-    assert len(rec["config"]["method_source"]) == 64
+    assert len(rec["config"]["plugin_source"]) == 64
     assert str(plugin) in rec["provenance"]["plugins"]
     assert 0.0 <= rec["metrics"]["privacy_cmap"] <= 1.0
 
