@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 from bench.methods.vita import negative_entropy
+from rich.console import Console
 
 from bench.config import PRESETS
-from bench.method import METHODS
+from bench.data import DATASETS
+from bench.method import METHODS, anonymize_images
 from bench.runner import build_config
+from bench.runtime import RunContext, make_progress
 from tests.conftest import FAST
 from tests.test_cli import bench, records
 
@@ -53,6 +56,31 @@ def test_blackening_blacks_out_the_grown_person_region_only() -> None:
     assert out[..., 9:21, 9:21].abs().max() == 0  # mask plus a 1-px margin
     assert torch.equal(out[..., :8, :], clips[..., :8, :])
     assert make("blackening").anonymize(clips, None).abs().max() == 0  # whole-frame fallback
+
+
+def test_blackening_uses_the_renderers_masks_of_every_person(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    data = DATASETS.get("synthetic")().load("known", cache_dir, 0)
+    console = Console(quiet=True)
+    ctx = RunContext(
+        PRESETS["tiny"],
+        torch.device("cpu"),
+        0,
+        cache_dir,
+        tmp_path,
+        console,
+        make_progress(console),
+    )
+    images = data.privacy.splits.val
+    out = anonymize_images(make("blackening", margin=0), images, ctx).images
+    masks = images.person_masks.bool()
+    assert masks.flatten(1).any(1).all()  # everyone is masked somewhere
+    assert (out[masks] == 0).all()
+    assert torch.equal(out[~masks], images.images[~masks])
+    companion = images.targets[:, data.privacy.attributes.index("companion")].bool()
+    area = masks.flatten(1).sum(1).float()
+    assert area[companion].mean() > area[~companion].mean() + 30  # the second person counts
 
 
 def test_blur_strength_and_region() -> None:
