@@ -158,6 +158,12 @@ def run(
         bool, typer.Option(help="Also show (and if needed compute) the raw-data reference.")
     ] = True,
     plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None,
+    data_root: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Folder of a real dataset, NAME=DIR (repeatable), e.g. ucf101=/data/UCF101."
+        ),
+    ] = None,
 ) -> None:
     """Train and evaluate one method under one protocol; store and print the record."""
     load_plugins(plugin)
@@ -167,7 +173,14 @@ def run(
     if lam is not None:
         params["lam"] = lam
     cfg = build_config(
-        method, params, protocol, dataset, preset, parse_pairs(set_ or [], "--set"), seed
+        method,
+        params,
+        protocol,
+        dataset,
+        preset,
+        parse_pairs(set_ or [], "--set"),
+        seed,
+        parse_pairs(data_root or [], "--data-root"),
     )
     store = ResultsStore(results_dir or default_results_dir())
     cache = cache_dir or default_cache_dir()

@@ -216,6 +216,7 @@ class RunConfig:
     seed: int = 0
     trains_anonymizer: bool = True
     plugin_source: str = ""  # hash of the --plugin files defining its parts; "" if built in
+    data_roots: tuple[tuple[str, str], ...] = ()  # --data-root NAME=DIR of real datasets
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -237,6 +238,8 @@ class RunConfig:
         }
         if self.plugin_source:
             out["plugin_source"] = self.plugin_source
+        if self.data_roots:
+            out["data_roots"] = dict(self.data_roots)
         return out
 
     def key(self) -> str:

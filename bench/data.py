@@ -2,40 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from bench.errors import BenchError
+from bench.frames import FrameSource
 from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.runtime import RunContext
 
 
 @dataclass(frozen=True)
 class VideoArray:
-    """Videos as uint8 (N, T, H, W, C) with int labels (N,); masks mark the person (N, T, H, W)."""
+    """Videos (uint8 frames) with int labels (N,); masks mark people (N, T, H, W) where known."""
 
-    videos: torch.Tensor
+    videos: FrameSource
     labels: torch.Tensor
     person_masks: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return int(self.videos.shape[0])
+        return len(self.videos)
 
 
 @dataclass(frozen=True)
 class ImageArray:
-    """Images as uint8 (N, H, W, C) with multi-hot float targets (N, A)."""
+    """Images (one-frame videos of uint8 frames) with multi-hot float targets (N, A)."""
 
-    images: torch.Tensor
+    images: FrameSource
     targets: torch.Tensor
     person_masks: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return int(self.images.shape[0])
+        return len(self.images)
+
+    def image(self, i: int) -> torch.Tensor:
+        """uint8 (H, W, C) image `i`."""
+        return self.images.read(i)[0]
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,10 @@ class PrivacyData:
     name: str
     attributes: tuple[str, ...]
     splits: Splits
+    # Where test uses other labels (PA-HMDB scored by a VISPR1 classifier): the test
+    # attributes and, for each, the indices of `attributes` whose max predicts it.
+    test_attributes: tuple[str, ...] | None = None
+    test_groups: tuple[tuple[int, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,8 +92,12 @@ class DatasetFamily:
     name: ClassVar[str]
     description: ClassVar[str] = ""
 
-    def load(self, role: str, cache_dir: Path, seed: int) -> Benchmark:
-        """The benchmark for `role` ('known' or 'novel')."""
+    def __init__(self, roots: Mapping[str, Path] | None = None) -> None:
+        if roots:
+            raise BenchError(f"dataset '{self.name}' reads no --data-root; drop the option")
+
+    def load(self, role: str, ctx: RunContext) -> Benchmark:
+        """The benchmark for `role` ('known' or 'novel'); `ctx` gives cache dir, preset, notes."""
         raise NotImplementedError
 
 
@@ -118,11 +135,11 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return len(self.data)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        video = self.data.videos[i]
-        last_start = max(0, video.shape[0] - self.span)
+        length = self.data.videos.length(i)
+        last_start = max(0, length - self.span)
         start = int(torch.randint(0, last_start + 1, ()).item())
-        idx = _frame_indices(start, self.frames, self.skip, video.shape[0])
-        return to_float_clip(video[idx], self.size), self.data.labels[i]
+        idx = _frame_indices(start, self.frames, self.skip, length)
+        return to_float_clip(self.data.videos.read(i, idx), self.size), self.data.labels[i]
 
 
 class EvalClips(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
@@ -138,11 +155,11 @@ class EvalClips(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         v, c = divmod(item, self.n_clips)
-        video = self.data.videos[v]
-        last_start = max(0, video.shape[0] - self.span)
+        length = self.data.videos.length(v)
+        last_start = max(0, length - self.span)
         start = round(c * last_start / max(1, self.n_clips - 1))
-        idx = _frame_indices(start, self.frames, self.skip, video.shape[0])
-        return to_float_clip(video[idx], self.size), self.data.labels[v], v
+        idx = _frame_indices(start, self.frames, self.skip, length)
+        return to_float_clip(self.data.videos.read(v, idx), self.size), self.data.labels[v], v
 
 
 class Images(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -155,7 +172,7 @@ class Images(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return len(self.data)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = to_float_clip(self.data.images[i].unsqueeze(0), self.size)[:, 0]
+        image = to_float_clip(self.data.image(i).unsqueeze(0), self.size)[:, 0]
         return image, self.data.targets[i]
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from bench.config import Preset
 from bench.data import Benchmark, ImageArray, VideoArray, to_float_clip, to_uint8
 from bench.errors import BenchError
+from bench.frames import FrameSource, PackedFrames
 from bench.registry import Registry
 from bench.runtime import RunContext, autocast
 
@@ -151,41 +152,68 @@ def mask_clips(masks: torch.Tensor, size: int) -> torch.Tensor:
     return m
 
 
+IN_MEMORY_BYTES = 1 << 30  # anonymized sets larger than this are memory-mapped under scratch/
+
+
+def _equal_length_groups(source: FrameSource, batch: int) -> list[list[int]]:
+    """Consecutive videos of equal length, at most `batch` per group."""
+    groups: list[list[int]] = []
+    for i in range(len(source)):
+        last = groups[-1] if groups else None
+        if last and len(last) < batch and source.length(last[0]) == source.length(i):
+            last.append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 @torch.no_grad()
-def _anonymize_frames(
+def _anonymize_source(
     method: Method,
-    frames: torch.Tensor,
+    source: FrameSource,
     masks: torch.Tensor | None,
     ctx: RunContext,
     batch: int,
-) -> torch.Tensor:
-    """uint8 (N, T, H, W, C) -> anonymized uint8 of the same layout, at the preset's size."""
+    name: str,
+) -> PackedFrames:
+    """Every stored frame of every video through the method, kept as uint8 at the preset's size.
+
+    Methods are frame-wise, so a long video is passed in pieces of at most `max_frames`.
+    """
     size = ctx.preset.frame_size
-    out = []
-    for start in range(0, frames.shape[0], batch):
-        clips = torch.stack([to_float_clip(v, size) for v in frames[start : start + batch]])
-        m = None if masks is None else mask_clips(masks[start : start + batch], size)
-        with autocast(ctx.device):
-            anon = method.anonymize(
-                clips.to(ctx.device), None if m is None else m.to(ctx.device)
-            ).float()
-        out.append(to_uint8(anon).permute(0, 2, 3, 4, 1).cpu())
-    return torch.cat(out)
+    lengths = [source.length(i) for i in range(len(source))]
+    stride = getattr(source, "stride", 1)
+    frame_bytes = size * size * 3
+    stored = sum(PackedFrames.stored_count(n, stride) for n in lengths)
+    path = ctx.scratch_dir / name if stored * frame_bytes > IN_MEMORY_BYTES else None
+    out = PackedFrames.allocate(lengths, (size, size, 3), stride, path)
+    max_frames = batch * 16
+    for group in _equal_length_groups(source, batch):
+        clips = torch.stack([to_float_clip(source.read(i), size) for i in group])
+        m = None if masks is None else mask_clips(masks[group], size)
+        pieces = []
+        for t0 in range(0, clips.shape[2], max(1, max_frames // len(group))):
+            t1 = t0 + max(1, max_frames // len(group))
+            piece_masks = None if m is None else m[:, :, t0:t1].to(ctx.device)
+            with autocast(ctx.device):
+                anon = method.anonymize(clips[:, :, t0:t1].to(ctx.device), piece_masks).float()
+            pieces.append(to_uint8(anon).cpu())
+        for i, video in zip(group, torch.cat(pieces, dim=2).permute(0, 2, 3, 4, 1), strict=True):
+            out.write(i, video)
+    return out.finish()
 
 
 def anonymize_videos(
-    method: Method, data: VideoArray, ctx: RunContext, batch: int = 16
+    method: Method, data: VideoArray, ctx: RunContext, batch: int = 16, name: str = "videos"
 ) -> VideoArray:
     """Every video passed through the method, stored as uint8 like a released stream."""
-    return VideoArray(
-        _anonymize_frames(method, data.videos, data.person_masks, ctx, batch), data.labels
-    )
+    anon = _anonymize_source(method, data.videos, data.person_masks, ctx, batch, name)
+    return VideoArray(anon, data.labels)
 
 
 def anonymize_images(
-    method: Method, data: ImageArray, ctx: RunContext, batch: int = 64
+    method: Method, data: ImageArray, ctx: RunContext, batch: int = 64, name: str = "images"
 ) -> ImageArray:
     """Every image passed through the method as a one-frame clip, stored as uint8."""
     masks = None if data.person_masks is None else data.person_masks.unsqueeze(1)
-    frames = _anonymize_frames(method, data.images.unsqueeze(1), masks, ctx, batch)
-    return ImageArray(frames[:, 0], data.targets)
+    return ImageArray(_anonymize_source(method, data.images, masks, ctx, batch, name), data.targets)

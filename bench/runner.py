@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,13 +40,16 @@ def build_config(
     preset: str,
     overrides: dict[str, str],
     seed: int,
+    data_roots: dict[str, str] | None = None,
 ) -> RunConfig:
     """A validated RunConfig: names checked, parameters resolved to their full set of values."""
     if seed < 0:
         raise BenchError(f"--seed {seed}: must be >= 0")
     cls = METHODS.get(method)
     values = cls.resolve_params(params)
+    roots = resolve_roots(data_roots or {})
     parts = (cls, PROTOCOLS.get(protocol), DATASETS.get(dataset))
+    parts[2](roots)  # checks that the dataset gets the roots it reads, and no others
     resolved = resolve_preset(preset, overrides)
     cls.check_preset(values, resolved)
     return RunConfig(
@@ -57,7 +61,19 @@ def build_config(
         seed=seed,
         trains_anonymizer=cls.trainable,
         plugin_source=plugin_digest(parts),
+        data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
     )
+
+
+def resolve_roots(raw: dict[str, str]) -> dict[str, Path]:
+    """`--data-root NAME=DIR` values as absolute folders; a missing folder is a user error."""
+    roots = {}
+    for name, folder in raw.items():
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise BenchError(f"--data-root {name}={folder}: no such folder")
+        roots[name] = path
+    return roots
 
 
 def reference_config(cfg: RunConfig) -> RunConfig:
@@ -83,14 +99,17 @@ def execute(
     torch_device = select_device(device)
     method = METHODS.get(cfg.method)(**cfg.param_dict)
     protocol = PROTOCOLS.get(cfg.protocol)()
-    dataset = DATASETS.get(cfg.dataset)()
+    dataset = DATASETS.get(cfg.dataset)({k: Path(v) for k, v in cfg.data_roots})
     run_dir = store.run_dir(key)
     (run_dir / "log.jsonl").unlink(missing_ok=True)
     seed_everything(cfg.seed)
     started = time.perf_counter()
     with make_progress(console) as progress:
         ctx = RunContext(cfg.preset, torch_device, cfg.seed, cache_dir, run_dir, console, progress)
-        metrics = protocol.run(method, dataset, ctx)
+        try:
+            metrics = protocol.run(method, dataset, ctx)
+        finally:
+            shutil.rmtree(ctx.scratch_dir, ignore_errors=True)
     ctx.timings["total"] = round(time.perf_counter() - started, 3)
     record = {
         "key": key,

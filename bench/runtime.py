@@ -99,6 +99,11 @@ class RunContext:
         """A new progress bar."""
         return self.progress.add_task(description, total=total, info="")
 
+    @property
+    def scratch_dir(self) -> Path:
+        """Run-local space for large intermediates (anonymized copies); removed after the run."""
+        return self.run_dir / "scratch"
+
     def note(self, key: str, text: str) -> None:
         """A fact about how the run went (e.g. a fallback taken); lands in the record's `notes`."""
         self.notes[key] = text

@@ -135,9 +135,20 @@ def predict_attributes(model: nn.Module, data: ImageArray, ctx: RunContext) -> n
     return np.concatenate([logits.sigmoid().numpy() for logits, _ in batches])
 
 
-def privacy_scores(model: nn.Module, data: ImageArray, ctx: RunContext) -> dict[str, float]:
-    """cMAP and macro F1 of an attribute classifier on `data`."""
+def privacy_scores(
+    model: nn.Module,
+    data: ImageArray,
+    ctx: RunContext,
+    groups: tuple[tuple[int, ...], ...] | None = None,
+) -> dict[str, float]:
+    """cMAP and macro F1 of an attribute classifier on `data`.
+
+    With `groups`, `data` is labelled in another attribute space and attribute j is predicted
+    by the max score over the classifier's outputs `groups[j]`.
+    """
     probs = predict_attributes(model, data, ctx)
+    if groups is not None:
+        probs = np.stack([probs[:, list(g)].max(1) for g in groups], axis=1)
     targets = data.targets.numpy()
     return {"cmap": class_mean_ap(probs, targets), "f1": macro_f1(probs, targets)}
 

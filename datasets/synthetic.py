@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,8 @@ from bench.data import (
     VideoArray,
 )
 from bench.errors import BenchError
+from bench.frames import TensorFrames
+from bench.runtime import RunContext
 
 GENERATOR_VERSION = 2  # 2: person masks include the companion and earrings
 SIZE = 32
@@ -332,7 +335,8 @@ class Synthetic(DatasetFamily):
 
     description = "procedurally rendered motion-only actions + appearance-only attributes"
 
-    def __init__(self, data_seed: int = 0) -> None:
+    def __init__(self, roots: Mapping[str, Path] | None = None, data_seed: int = 0) -> None:
+        super().__init__(roots)
         self.data_seed = data_seed
 
     def cache_path(self, role: str, cache_dir: Path) -> Path:
@@ -350,20 +354,26 @@ class Synthetic(DatasetFamily):
         atomic_save_npz(path, arrays)
         return arrays
 
-    def load(self, role: str, cache_dir: Path, seed: int) -> Benchmark:
+    def load(self, role: str, ctx: RunContext) -> Benchmark:
         """The action set and private set of `role` as in-memory tensors."""
+        return self.load_cached(role, ctx.cache_dir)
+
+    def load_cached(self, role: str, cache_dir: Path) -> Benchmark:
+        """`load` given only the cache dir (the synthetic data needs nothing else)."""
         a = {k: torch.from_numpy(v) for k, v in self.arrays(role, cache_dir).items()}
         actions, attributes, stream = ROLES[role]
         letter = "A" if stream == 1 else "B"
 
         def videos(split: str) -> VideoArray:
             return VideoArray(
-                a[f"action_{split}_videos"], a[f"action_{split}_labels"], a[f"action_{split}_masks"]
+                TensorFrames(a[f"action_{split}_videos"]),
+                a[f"action_{split}_labels"],
+                a[f"action_{split}_masks"],
             )
 
         def images(split: str) -> ImageArray:
             return ImageArray(
-                a[f"private_{split}_images"],
+                TensorFrames(a[f"private_{split}_images"].unsqueeze(1)),
                 a[f"private_{split}_targets"],
                 a[f"private_{split}_masks"],
             )

@@ -25,7 +25,13 @@ from bench.training import action_top1, privacy_scores, train_action_model, trai
 def anonymized_splits(method: Method, splits: Splits, ctx: RunContext, videos: bool) -> Splits:
     """train / val / test passed through the method."""
     apply = anonymize_videos if videos else anonymize_images
-    return Splits(*(apply(method, s, ctx) for s in (splits.train, splits.val, splits.test)))
+    kind = "videos" if videos else "images"
+    return Splits(
+        *(
+            apply(method, getattr(splits, name), ctx, name=f"{kind}-{name}")
+            for name in ("train", "val", "test")
+        )
+    )
 
 
 def evaluate_utility(data: Benchmark, action: Splits, ctx: RunContext) -> float:
@@ -39,7 +45,7 @@ def evaluate_privacy(data: Benchmark, private: Splits, ctx: RunContext) -> dict[
     """Train a fresh fB' on the given (anonymized) private splits; test cMAP and F1."""
     fresh = AttributeClassifier(ctx.preset.fb_arch, len(data.privacy.attributes))
     model = train_privacy_model(ctx, fresh, private.train, private.val, "fB' (privacy eval)")
-    return privacy_scores(model, private.test, ctx)
+    return privacy_scores(model, private.test, ctx, data.privacy.test_groups)
 
 
 @PROTOCOLS.register("known")
@@ -51,7 +57,7 @@ class Known(Protocol):
     def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:
         """Fit the method, anonymize every split, train and score fT' and fB'."""
         with ctx.stage("data"):
-            data = dataset.load("known", ctx.cache_dir, ctx.seed)
+            data = dataset.load("known", ctx)
         with ctx.stage("fit"):
             method.fit(data, ctx)
         with ctx.stage("anonymize"):

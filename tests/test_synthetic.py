@@ -47,21 +47,21 @@ def test_motion_is_what_differs_between_frames() -> None:
 
 def test_known_and_novel_sets_are_disjoint(cache_dir: Path) -> None:
     fam = DATASETS.get("synthetic")()
-    known = fam.load("known", cache_dir, 0)
-    novel = fam.load("novel", cache_dir, 0)
+    known = fam.load_cached("known", cache_dir)
+    novel = fam.load_cached("novel", cache_dir)
     assert not set(known.action.classes) & set(novel.action.classes)
     assert not set(known.privacy.attributes) & set(novel.privacy.attributes)
     assert len(known.privacy.attributes) == 7
     train, test = known.action.splits.train, known.action.splits.test
-    assert train.videos.shape[1:] == (16, 32, 32, 3) and len(test) == 120
+    assert train.videos.read(0).shape == (16, 32, 32, 3) and len(test) == 120
 
 
 def test_cache_is_written_once_and_reused(cache_dir: Path) -> None:
     fam = DATASETS.get("synthetic")()
-    fam.load("known", cache_dir, 0)
+    fam.load_cached("known", cache_dir)
     path = fam.cache_path("known", cache_dir)
     stamp = path.stat().st_mtime_ns
-    fam.load("known", cache_dir, 0)
+    fam.load_cached("known", cache_dir)
     assert path.stat().st_mtime_ns == stamp
 
 
@@ -69,4 +69,4 @@ def test_corrupt_cache_is_a_clear_error(tmp_path: Path) -> None:
     fam = DATASETS.get("synthetic")()
     fam.cache_path("known", tmp_path).write_bytes(b"not a zip file")
     with pytest.raises(BenchError, match="corrupt.*delete it"):
-        fam.load("known", tmp_path, 0)
+        fam.load_cached("known", tmp_path)

@@ -1,0 +1,195 @@
+"""HMDB51 (Kuehne et al. 2011), PA-HMDB51 (Wu et al., VITA) and the HMDB51 -> PA-HMDB benchmark.
+
+HMDB51 tree (ROOT is what `--root` / `--data-root hmdb51=` points at):
+
+    ROOT/<action>/<name>.avi
+    ROOT/testTrainMulti_7030_splits/<action>_test_split{1,2,3}.txt   (or directly in ROOT)
+        "<name>.avi 1" -- 1 train, 2 test, 0 unused (lines may end in a space)
+
+PA-HMDB51 adds per-action JSON annotations over the same videos:
+
+    ROOT/PrivacyAttributes/<action>.json  (or --annotations DIR)
+        {"<name>.avi": {"face": [[start, end, value], ...], "gender": ..., "nudity": ...,
+                        "skin_color": ..., "relationship": ..., "review": ..., "note": ...}}
+
+Frame ranges are 0-based and inclusive. An attribute is present in a frame when its value
+is non-zero (a list value, e.g. gender [1, 2], counts as present), as in VITA's conversion;
+frames outside every range are negatives. Each PA-HMDB video gives `frames_per_video`
+evenly spaced annotated frames. Its five attributes are scored against a VISPR1 classifier
+through `datasets.vispr.PRIVACY_GROUPS`.
+
+`hmdb51-pahmdb` is the paper's Table 1 "PA-HMDB" setting: fA and fT' learn on HMDB51 split 1
+train, and fB' on VISPR1; action is scored on the PA-HMDB videos (by their HMDB51 class) and
+privacy on their annotated frames. PA-HMDB videos are removed from HMDB51 train and val
+(the official code lets them overlap; we do not).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.datasets.vispr import vispr1_groups
+
+from bench.catalog import (
+    LAYOUTS,
+    Catalog,
+    ImageItem,
+    Layout,
+    ScanOptions,
+    VideoItem,
+    carve_val,
+    existing,
+    read_lines,
+    require_dir,
+)
+from bench.data import DATASETS, PrivacyData, Splits
+from bench.errors import BenchError
+from bench.realdata import RealBenchmark, Source, scan
+
+EXPECTED = "<action>/<name>.avi and testTrainMulti_7030_splits/<action>_test_split1.txt"
+PA_ATTRIBUTES = ("gender", "face", "nudity", "skin_color", "relationship")
+SPLIT_IDS = {"1": "train", "2": "test"}
+
+
+def _split_files(root: Path, split: int) -> list[Path]:
+    for folder in (root / "testTrainMulti_7030_splits", root / "splits", root):
+        files = sorted(folder.glob(f"*_test_split{split}.txt"))
+        if files:
+            return files
+    raise BenchError(
+        f"HMDB51 root '{root}' has no *_test_split{split}.txt files; expected {EXPECTED}"
+    )
+
+
+@LAYOUTS.register("hmdb51")
+class HMDB51(Layout):
+    """HMDB51 action videos with the official 70/30 split files."""
+
+    description = "HMDB51: 51 actions, official splits 1-3 (val carved from train)"
+    expected = EXPECTED
+
+    def scan(self, root: Path, options: ScanOptions) -> Catalog:
+        """Classes from the split file names, train/test from their ids, val carved from train."""
+        require_dir(root, "HMDB51", EXPECTED)
+        if options.split not in (1, 2, 3):
+            raise BenchError(f"HMDB51 split {options.split}: must be 1, 2 or 3")
+        files = _split_files(root, options.split)
+        suffix = f"_test_split{options.split}.txt"
+        classes = tuple(f.name[: -len(suffix)] for f in files)
+        problems: list[str] = []
+        splits: dict[str, list[VideoItem]] = {"train": [], "test": []}
+        for label, path in enumerate(files):
+            for n, line in enumerate(read_lines(path), 1):
+                parts = line.split()
+                if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+                    problems.append(f"{path.name}:{n}: expected '<name>.avi 0|1|2', got '{line}'")
+                    continue
+                if parts[1] in SPLIT_IDS:
+                    item = VideoItem(root / classes[label] / parts[0], label)
+                    splits[SPLIT_IDS[parts[1]]].append(item)
+        for split in ("train", "test"):
+            splits[split] = existing(splits[split], problems, f"split {options.split} lists")
+        splits["train"], splits["val"] = carve_val(splits["train"], options.val_fraction)
+        return Catalog("hmdb51", "action", classes, splits, root, problems)
+
+
+@LAYOUTS.register("pahmdb51")
+class PAHMDB51(Layout):
+    """PA-HMDB51: annotated frames of HMDB51 videos (test only), five privacy attributes."""
+
+    description = "PA-HMDB51: frame-level face, gender, nudity, skin colour, relationship"
+    expected = "<action>/<name>.avi and PrivacyAttributes/<action>.json"
+
+    def scan(self, root: Path, options: ScanOptions) -> Catalog:
+        """`frames_per_video` annotated frames of every annotated video, all in `test`."""
+        require_dir(root, "PA-HMDB51", self.expected)
+        folder = options.annotations or root / "PrivacyAttributes"
+        files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        if not files:
+            raise BenchError(
+                f"no PA-HMDB51 annotations in '{folder}'; put PrivacyAttributes/<action>.json "
+                "under the HMDB51 root or pass --annotations DIR"
+            )
+        problems: list[str] = []
+        items: list[ImageItem] = []
+        for path in files:
+            try:
+                videos = json.loads(path.read_text())
+            except ValueError as e:
+                problems.append(f"{path}: malformed JSON ({e})")
+                continue
+            for name, attrs in sorted(videos.items()):
+                video = root / path.stem / name
+                if not video.is_file():
+                    problems.append(f"{path.name} names {video}, which does not exist")
+                    continue
+                try:
+                    items.extend(_frame_items(video, attrs, options.frames_per_video))
+                except (TypeError, ValueError, KeyError) as e:
+                    problems.append(f"{path.name}: {name}: malformed ranges ({e})")
+        splits: dict[str, list[ImageItem]] = {"train": [], "val": [], "test": items}
+        return Catalog("pahmdb51", "privacy", PA_ATTRIBUTES, splits, root, problems)
+
+
+def _frame_items(video: Path, attrs: dict, count: int) -> list[ImageItem]:  # type: ignore[type-arg]
+    ranges = {a: [(int(s), int(e), v) for s, e, v in attrs.get(a, [])] for a in PA_ATTRIBUTES}
+    last = max((e for rs in ranges.values() for _, e, _ in rs), default=-1)
+    if last < 0:
+        raise ValueError("no annotated frame")
+    frames = sorted({round(k * last / max(1, count - 1)) for k in range(count)})
+    return [
+        ImageItem(video, tuple(_present(ranges[a], f) for a in PA_ATTRIBUTES), frame=f)
+        for f in frames
+    ]
+
+
+def _present(ranges: list[tuple[int, int, Any]], frame: int) -> float:
+    for start, end, value in ranges:
+        if start <= frame <= end:
+            values = value if isinstance(value, list) else [value]
+            return float(any(int(v) != 0 for v in values))
+    return 0.0
+
+
+def pahmdb_videos(pa: Catalog, hmdb: Catalog) -> list[VideoItem]:
+    """The PA-HMDB videos as action items labelled with their HMDB51 class."""
+    index = {name: i for i, name in enumerate(hmdb.labels)}
+    paths = sorted({it.path for it in pa.splits["test"]})
+    return [VideoItem(p, index[p.parent.name]) for p in paths if p.parent.name in index]
+
+
+@DATASETS.register("hmdb51-pahmdb")
+class HMDB51PAHMDB(RealBenchmark):
+    """Table 1, PA-HMDB: learn on HMDB51 (minus PA-HMDB) + VISPR1, score on PA-HMDB."""
+
+    description = "HMDB51 split 1 + VISPR1, scored on PA-HMDB51 (--data-root hmdb51=DIR vispr=DIR)"
+    required_roots = ("hmdb51", "vispr")
+    action_source = Source("hmdb51", "hmdb51")
+    privacy_source = Source("vispr1", "vispr")
+
+    def catalogs(self) -> tuple[Catalog, Catalog]:
+        """HMDB51 train/val without PA-HMDB videos, PA-HMDB as both test sets."""
+        hmdb, vispr = super().catalogs()
+        pa = scan(Source("pahmdb51", "hmdb51"), self.roots, self.options)
+        test_videos = pahmdb_videos(pa, hmdb)
+        held_out = {it.path for it in test_videos}
+        train = [it for it in hmdb.splits["train"] + hmdb.splits["val"] if it.path not in held_out]
+        train, val = carve_val(train, self.options.val_fraction)
+        action = Catalog(
+            "hmdb51-minus-pahmdb", "action", hmdb.labels,
+            {"train": train, "val": val, "test": test_videos}, hmdb.root, hmdb.problems + pa.problems,
+        )  # fmt: skip
+        privacy = Catalog(
+            "vispr1-pahmdb", "privacy", vispr.labels,
+            {"train": vispr.splits["train"], "val": vispr.splits["val"], "test": pa.splits["test"]},
+            vispr.root, vispr.problems,
+        )  # fmt: skip
+        return action, privacy
+
+    def privacy_data(self, catalog: Catalog, splits: Splits) -> PrivacyData:
+        """VISPR1 for training and val; PA-HMDB's five attributes, grouped, for test."""
+        return PrivacyData(
+            catalog.name, catalog.labels, splits, PA_ATTRIBUTES, vispr1_groups(PA_ATTRIBUTES)
+        )

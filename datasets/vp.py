@@ -1,0 +1,149 @@
+"""VP-UCF and VP-HMDB (STPrivacy, Li et al. 2023): video-level privacy labels on UCF101 / HMDB51.
+
+The videos are UCF101's or HMDB51's, in their own layouts (see `datasets.ucf101`,
+`datasets.hmdb51`); train / val / test follow their official split (1 by default). The
+labels come from the annotation file published with STPrivacy, looked for in the dataset
+root under its published name (`ucf101_privacy_attribute_label.pickle`,
+`hmdb51_privacy_attribute_label.pickle`) or given with `--annotations FILE`. Accepted forms:
+
+* a pickle or JSON dict `{video: [v1, ..., v5]}`, the video named by path or file name;
+* a text / CSV file of lines `video v1 v2 v3 v4 v5` (spaces or commas).
+
+ASSUMED attribute order (not confirmed against the published files, which we could not
+read): face, skin_color, gender, nudity, relationship. Override it with
+`--attribute-order gender,face,...` if your file differs. A value > 0 means present. Each
+video gives `frames_per_video` evenly spaced frames labelled with its video-level vector.
+Videos with no label are reported and left out.
+
+`vphmdb-vispr1` is the paper's Table 1 "VPHMDB" setting: fA, fT' learn on HMDB51 split 1
+train and fB' on VISPR1; action is scored on HMDB51 split 1 test and privacy on VP-HMDB test
+frames, through `datasets.vispr.PRIVACY_GROUPS`.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+from bench.datasets.vispr import PRIVACY_GROUPS, vispr1_groups
+
+from bench.catalog import LAYOUTS, Catalog, ImageItem, Layout, ScanOptions
+from bench.data import DATASETS, PrivacyData, Splits
+from bench.errors import BenchError
+from bench.realdata import RealBenchmark, Source, scan
+
+VP_ATTRIBUTES = ("face", "skin_color", "gender", "nudity", "relationship")
+
+
+def read_annotations(path: Path, width: int) -> dict[str, tuple[float, ...]]:
+    """Video file stem -> binary labels, from a pickle, JSON or text annotation file."""
+    try:
+        if path.suffix in (".pickle", ".pkl"):
+            with path.open("rb") as fh:
+                raw: Any = pickle.load(fh)  # the user's own annotation file
+        elif path.suffix == ".json":
+            raw = json.loads(path.read_text())
+        else:
+            raw = {}
+            for line in path.read_text().splitlines():
+                parts = line.replace(",", " ").split()
+                if parts:
+                    raw[parts[0]] = parts[1:]
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError) as e:
+        raise BenchError(f"VP annotations '{path}' are unreadable ({e})") from None
+    if not isinstance(raw, dict):
+        raise BenchError(f"VP annotations '{path}': expected a mapping video -> labels")
+    out = {}
+    for video, values in raw.items():
+        vector = [float(v) for v in list(values)]
+        if len(vector) != width:
+            raise BenchError(
+                f"VP annotations '{path}': '{video}' has {len(vector)} values, expected {width} "
+                "(one per attribute of --attribute-order)"
+            )
+        out[Path(str(video)).stem] = tuple(float(v > 0) for v in vector)
+    return out
+
+
+class _VP(Layout):
+    videos: str  # the action layout whose videos and splits it labels
+    default_file: str
+
+    def scan(self, root: Path, options: ScanOptions) -> Catalog:
+        """The official split's videos with their video-level privacy labels."""
+        order = options.attribute_order or VP_ATTRIBUTES
+        unknown = [a for a in order if a not in PRIVACY_GROUPS]
+        if unknown or len(set(order)) != len(order):
+            raise BenchError(
+                f"--attribute-order {','.join(order)}: give each of {', '.join(VP_ATTRIBUTES)} once"
+            )
+        action = LAYOUTS.get(self.videos)().scan(root, options)
+        path = options.annotations or root / self.default_file
+        if not path.is_file():
+            raise BenchError(
+                f"no {self.name} annotations at '{path}'; put STPrivacy's {self.default_file} "
+                "in the dataset root or pass --annotations FILE"
+            )
+        labels = read_annotations(path, len(order))
+        problems = list(action.problems)
+        splits: dict[str, list[ImageItem]] = {}
+        count = options.frames_per_video
+        for split, items in action.splits.items():
+            splits[split] = []
+            for it in items:
+                vector = labels.get(it.path.stem)
+                if vector is None:
+                    problems.append(f"{it.path.name} has no label in {path.name}")
+                    continue
+                positions = [k / max(1, count - 1) for k in range(count)]
+                splits[split] += [ImageItem(it.path, vector, position=p) for p in positions]
+        return Catalog(self.name, "privacy", tuple(order), splits, root, problems)
+
+
+@LAYOUTS.register("vpucf")
+class VPUCF(_VP):
+    """UCF101 videos with STPrivacy's five video-level privacy labels."""
+
+    description = "VP-UCF: UCF101 videos, 5 video-level privacy attributes (STPrivacy)"
+    expected = "a UCF101 tree plus ucf101_privacy_attribute_label.pickle"
+    videos = "ucf101"
+    default_file = "ucf101_privacy_attribute_label.pickle"
+
+
+@LAYOUTS.register("vphmdb")
+class VPHMDB(_VP):
+    """HMDB51 videos with STPrivacy's five video-level privacy labels."""
+
+    description = "VP-HMDB: HMDB51 videos, 5 video-level privacy attributes (STPrivacy)"
+    expected = "an HMDB51 tree plus hmdb51_privacy_attribute_label.pickle"
+    videos = "hmdb51"
+    default_file = "hmdb51_privacy_attribute_label.pickle"
+
+
+@DATASETS.register("vphmdb-vispr1")
+class VPHMDBVispr1(RealBenchmark):
+    """Table 1, VPHMDB: learn on HMDB51 split 1 + VISPR1; privacy scored on VP-HMDB test."""
+
+    description = "HMDB51 split 1 + VISPR1, privacy on VP-HMDB (--data-root hmdb51=DIR vispr=DIR)"
+    required_roots = ("hmdb51", "vispr")
+    action_source = Source("hmdb51", "hmdb51")
+    privacy_source = Source("vispr1", "vispr")
+
+    def catalogs(self) -> tuple[Catalog, Catalog]:
+        """HMDB51 actions; VISPR1 train / val with VP-HMDB test frames."""
+        hmdb, vispr = super().catalogs()
+        vp = scan(Source("vphmdb", "hmdb51"), self.roots, self.options)
+        self.test_attributes = vp.labels
+        privacy = Catalog(
+            "vispr1-vphmdb", "privacy", vispr.labels,
+            {"train": vispr.splits["train"], "val": vispr.splits["val"], "test": vp.splits["test"]},
+            vispr.root, vispr.problems + vp.problems,
+        )  # fmt: skip
+        return hmdb, privacy
+
+    def privacy_data(self, catalog: Catalog, splits: Splits) -> PrivacyData:
+        """VISPR1 for training and val; VP-HMDB's five attributes, grouped, for test."""
+        attrs = self.test_attributes
+        return PrivacyData(catalog.name, catalog.labels, splits, attrs, vispr1_groups(attrs))
