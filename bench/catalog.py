@@ -73,6 +73,10 @@ class Catalog:
     root: Path
     problems: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        order = [s for s in SPLITS if s in self.splits]
+        self.splits = {s: self.splits[s] for s in order + sorted(set(self.splits) - set(order))}
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Per split: items per class (action) or positives per attribute (privacy)."""
         out: dict[str, dict[str, int]] = {}

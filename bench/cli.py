@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -13,13 +14,19 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from bench.cache import default_cache_dir
+from bench.cache import default_cache_dir, ensure_cache_dir
+from bench.catalog import LAYOUTS, ScanOptions
 from bench.config import PRESET_KEYS, PRESETS
+from bench.datacheck import check_tree
 from bench.errors import BenchError
+from bench.loading import measure_loading
 from bench.method import METHODS
 from bench.perf import FIXED_BASELINES, baseline_checks, issue_checks, timed_cold_run
 from bench.plugins import load_plugin
+from bench.prepare import pack_path, prepare_split
+from bench.realdata import progress_report_for
 from bench.runner import Outcome, build_config, execute, reference_config
+from bench.runtime import make_progress
 from bench.store import ResultsStore, default_results_dir
 
 app = typer.Typer(
@@ -250,8 +257,20 @@ def perf(
             "--baselines", help="Time each fixed baseline instead (target: < 2 min each)."
         ),
     ] = False,
+    loading: Annotated[
+        bool,
+        typer.Option(
+            "--loading",
+            help="Measure clip-loading throughput (ours vs pytorchvideo) on 320x240 AVIs instead.",
+        ),
+    ] = False,
+    workers: Annotated[int, typer.Option(help="DataLoader workers for --loading.")] = 2,
+    clips: Annotated[int, typer.Option(help="Clips timed per loader for --loading.")] = 256,
 ) -> None:
     """Time cold `bench run`s (raw + penalty B=0.3, or the fixed baselines); check targets."""
+    if loading:
+        loading_report(workers, clips)
+        return
     extra = [arg for pair in set_ or [] for arg in ("--set", pair)]
     console.print("cold runs in fresh cache / results dirs (data generation included) ...")
     if baselines:
@@ -270,6 +289,146 @@ def perf(
     for name, value, target, ok in checks:
         table.add_row(name, value, target, "[green]yes[/]" if ok else "[red]no[/]")
     console.print(table)
+
+
+def loading_report(workers: int, clips: int) -> None:
+    """Print clips/s of each loader and whether ours is at least as fast as pytorchvideo."""
+    console.print(
+        f"writing 320x240 AVIs, then timing {clips} clips of 16x112x112 (skip 4) per loader "
+        f"with {workers} workers ..."
+    )
+    results = measure_loading(clips=clips, workers=workers)
+    table = Table(title="bench perf --loading (clips of 16x112x112, skip 4, 320x240 AVI)")
+    for column in ("loader", "items", "seconds", "per second"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(r.loader, str(r.clips), f"{r.seconds:.2f}", f"{r.clips_per_s:.1f}")
+    console.print(table)
+    by_name = {r.loader: r.clips_per_s for r in results}
+    ptv = by_name.get("pytorchvideo LabeledVideoDataset")
+    if ptv is None:
+        console.print(
+            "[yellow]pytorchvideo is not installed: `pip install pytorchvideo` to compare"
+        )
+    else:
+        ours = by_name["ours (decode)"]
+        verdict = "[green]yes[/]" if ours >= ptv else "[red]no[/]"
+        console.print(f"ours (decode) >= pytorchvideo: {verdict} ({ours:.1f} vs {ptv:.1f} clips/s)")
+
+
+data_app = typer.Typer(help="Real datasets on your disk: check their trees, pre-decode them.")
+app.add_typer(data_app, name="data")
+
+RootOption = Annotated[Path, typer.Option(help="The dataset folder, in its standard layout.")]
+SplitOption = Annotated[int, typer.Option(help="Official split number (UCF101 / HMDB51).")]
+AnnotationsOption = Annotated[
+    Path | None,
+    typer.Option(help="Annotation file or folder where it is not under the root (PA-HMDB, VP)."),
+]
+OrderOption = Annotated[
+    str | None,
+    typer.Option(
+        help="VP-UCF / VP-HMDB label order, e.g. face,skin_color,gender,nudity,relationship."
+    ),
+]
+
+
+def scan_options(split: int, annotations: Path | None, attribute_order: str | None) -> ScanOptions:
+    """ScanOptions from the CLI's flags."""
+    order = tuple(a.strip() for a in attribute_order.split(",")) if attribute_order else None
+    return ScanOptions(split=split, annotations=annotations, attribute_order=order)
+
+
+def layout_help() -> str:
+    """Known layout names, for help texts."""
+    return ", ".join(LAYOUTS.names())
+
+
+@data_app.command("check")
+@user_errors
+def data_check(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset layout: ucf101, hmdb51, pahmdb51, vispr1, vispr2, vpucf, vphmdb."
+        ),
+    ],
+    root: RootOption,
+    split: SplitOption = 1,
+    annotations: AnnotationsOption = None,
+    attribute_order: OrderOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    probe: Annotated[bool, typer.Option(help="Open every video to find corrupt ones.")] = True,
+) -> None:
+    """Counts per split and class, and every problem found in a dataset tree."""
+    options = scan_options(split, annotations, attribute_order)
+    quiet = Console(quiet=json_, stderr=True)
+    with make_progress(quiet) as progress:
+        report = check_tree(name, root, options, progress_report_for(progress), probe)
+    if json_:
+        print(json.dumps(report, indent=2))
+    else:
+        console.print(check_table(report))
+        for problem in report["problems"] + report["unreadable"]:
+            console.print(f"[yellow]problem:[/] {problem}", soft_wrap=True)
+        verdict = "[green]ok[/]" if report["ok"] else "[red]problems found[/]"
+        console.print(f"{name} at {root}: {verdict}")
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def check_table(report: dict[str, Any]) -> Table:
+    """Items per split and label (videos per class, or positives per attribute)."""
+    unit = "videos" if report["kind"] == "action" else "positives"
+    table = Table(title=f"{report['dataset']}: {unit} per split")
+    splits = list(report["items"])
+    table.add_column("label")
+    for split in splits:
+        table.add_column(split, justify="right")
+    for label in report["labels"]:
+        table.add_row(label, *(str(report["per_label"][s][label]) for s in splits))
+    table.add_row("[bold]items[/]", *(str(report["items"][s]) for s in splits))
+    table.add_row("[bold]files[/]", *(str(report["files"][s]) for s in splits))
+    return table
+
+
+@data_app.command("prepare")
+@user_errors
+def data_prepare(
+    name: Annotated[str, typer.Argument(help="Dataset layout (see `bench data check --help`).")],
+    root: RootOption,
+    size: Annotated[int, typer.Option(help="Working frame size (the preset's frame_size).")] = 112,
+    stride: Annotated[
+        int, typer.Option(help="Keep every N-th video frame (the preset's skip rate).")
+    ] = 4,
+    split: SplitOption = 1,
+    annotations: AnnotationsOption = None,
+    attribute_order: OrderOption = None,
+    workers: Annotated[int, typer.Option(help="Decoding processes.")] = 2,
+    decoder: Annotated[str, typer.Option(help="auto, pyav or torchcodec.")] = "auto",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Default $BENCH_CACHE_DIR or ~/.cache/privbench.")
+    ] = None,
+) -> None:
+    """Decode every split once into a uint8 memory-mapped cache that `bench run` reads."""
+    if size <= 0 or stride <= 0 or workers < 0:
+        raise BenchError("--size and --stride must be > 0 and --workers >= 0")
+    catalog = LAYOUTS.get(name)().scan(root, scan_options(split, annotations, attribute_order))
+    cache = ensure_cache_dir(cache_dir or default_cache_dir())
+    with make_progress(console) as progress:
+        for split_name, items in catalog.splits.items():
+            if not items:
+                continue
+            k = stride if catalog.kind == "action" else 1
+            out = prepare_split(
+                catalog, split_name, size, k, cache, progress_report_for(progress), workers, decoder
+            )
+            path = pack_path(catalog, split_name, size, k, cache)
+            mib = path.with_suffix(".frames").stat().st_size / 2**20
+            console.print(
+                f"{split_name}: {len(out.labels)} items, {len(out.skipped)} skipped, "
+                f"{mib:.1f} MiB at {path}"
+            )
 
 
 if __name__ == "__main__":

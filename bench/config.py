@@ -37,6 +37,7 @@ class Preset:
     warmup_epochs: int
     anon_epochs: int
     anon_batch: int
+    anon_augment: bool  # random erase / crop / flip / colour jitter on anonymizer-training clips
     lr_anon: float
     lr_budget: float
     lr_utility: float
@@ -69,6 +70,7 @@ PRESETS: dict[str, Preset] = {
         warmup_epochs=2,
         anon_epochs=12,
         anon_batch=16,
+        anon_augment=False,  # the synthetic attributes are pixel patterns; see the README
         lr_anon=3e-3,
         lr_budget=1e-3,
         lr_utility=1e-3,
@@ -98,6 +100,7 @@ PRESETS: dict[str, Preset] = {
         warmup_epochs=0,
         anon_epochs=100,
         anon_batch=8,
+        anon_augment=True,
         lr_anon=1e-4,
         lr_budget=1e-3,
         lr_utility=1e-4,
@@ -126,6 +129,7 @@ ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
     "warmup_epochs",
     "anon_epochs",
     "anon_batch",
+    "anon_augment",
     "lr_anon",
     "lr_budget",
     "lr_utility",

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from bench.augment import augmenting_collate
 from bench.data import Benchmark, TrainClips, VideoArray
 from bench.errors import BenchError
 from bench.losses import nt_xent, rms_per_sample
@@ -54,7 +55,15 @@ def _clip_loader(
     p = ctx.preset
     gen = torch.Generator().manual_seed(ctx.seed)
     ds = TrainClips(train, p.frames, p.skip, p.frame_size)
-    loader = DataLoader(ds, batch_size=p.anon_batch, shuffle=True, generator=gen, drop_last=True)
+    collate = augmenting_collate(p.frame_size) if p.anon_augment else None
+    loader = DataLoader(
+        ds,
+        batch_size=p.anon_batch,
+        shuffle=True,
+        generator=gen,
+        drop_last=True,
+        collate_fn=collate,
+    )
     if len(loader) == 0:
         raise BenchError(
             f"anon_batch={p.anon_batch} exceeds the {len(train)} training videos; "

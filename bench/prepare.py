@@ -129,6 +129,27 @@ class _Decode(Dataset[tuple[int, Any]]):
         return image.permute(1, 2, 0).unsqueeze(0).numpy()
 
 
+def probe_items(
+    items: list[Any],
+    report: Report,
+    description: str,
+    workers: int = 2,
+    decoder: VideoDecoder | None = None,
+) -> tuple[dict[int, int], list[str]]:
+    """(frame count per readable item index, 'path: reason' per unreadable file)."""
+    decoder = decoder or get_decoder()
+    lengths: dict[int, int] = {}
+    skipped: list[str] = []
+    advance = report(description, len(items))
+    for i, result in DataLoader(_Probe(items, decoder), num_workers=workers, collate_fn=_first):
+        if isinstance(result, CorruptVideo):
+            skipped.append(f"{result.path}: {result.reason}")
+        else:
+            lengths[i] = result
+        advance()
+    return lengths, skipped
+
+
 def _first(batch: list[tuple[int, Any]]) -> tuple[int, Any]:
     return batch[0]
 
@@ -146,15 +167,9 @@ def _build(
 ) -> None:
     if not items:
         raise BenchError(f"{catalog.name} {split} split has no items; check the tree")
-    skipped: list[str] = []
-    lengths: dict[int, int] = {}
-    advance = report(f"{catalog.name} {split}: probe", len(items))
-    for i, result in DataLoader(_Probe(items, decoder), num_workers=workers, collate_fn=_first):
-        if isinstance(result, CorruptVideo):
-            skipped.append(f"{result.path}: {result.reason}")
-        else:
-            lengths[i] = result
-        advance()
+    lengths, skipped = probe_items(
+        items, report, f"{catalog.name} {split}: probe", workers, decoder
+    )
     kept_items = sorted(lengths)
     video = catalog.kind == "action"
     pack_lengths = [lengths[i] if video else 1 for i in kept_items]

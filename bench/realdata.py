@@ -8,10 +8,12 @@ protocols consume. Skipped (corrupt) files are counted in the run record's notes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
+
+from rich.progress import Progress
 
 from bench.catalog import LAYOUTS, SPLITS, Catalog, ScanOptions
 from bench.data import (
@@ -41,12 +43,12 @@ def scan(source: Source, roots: Mapping[str, Path], options: ScanOptions) -> Cat
     return LAYOUTS.get(source.layout)().scan(roots[source.root], options)
 
 
-def progress_report(ctx: RunContext) -> Report:
+def progress_report_for(progress: Progress) -> Report:
     """A Report that draws one rich progress bar per (description, total)."""
 
-    def report(description: str, total: int):  # type: ignore[no-untyped-def]
-        bar = ctx.task(description, total)
-        return lambda: ctx.progress.update(bar, advance=1)
+    def report(description: str, total: int) -> Callable[[], None]:
+        bar = progress.add_task(description, total=total, info="")
+        return lambda: progress.update(bar, advance=1)
 
     return report
 
@@ -84,7 +86,7 @@ class RealBenchmark(DatasetFamily):
                 f"dataset '{self.name}' has no '{role}' setting yet; use --protocol known"
             )
         action_cat, privacy_cat = self.catalogs()
-        report = progress_report(ctx)
+        report = progress_report_for(ctx.progress)
         prepared = {
             cat.name: {split: self._prepare(cat, split, ctx, report) for split in SPLITS}
             for cat in (action_cat, privacy_cat)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -196,3 +196,31 @@ def get_decoder(name: str = "auto") -> VideoDecoder:
             "missing); `pip install torchcodec` with FFmpeg 4-7 installed, or use --decoder pyav"
         )
     return DECODERS[name]()
+
+
+class VideoFiles:
+    """A FrameSource that decodes clips straight from video files at the working size.
+
+    The training path reads prepared packs (`bench data prepare`); this one serves
+    `bench perf --loading` and one-off use without a cache.
+    """
+
+    def __init__(self, paths: Sequence[Path], size: int, decoder: str = "auto") -> None:
+        self.paths = list(paths)
+        self.size = size
+        self.decoder = get_decoder(decoder)
+        self.lengths = [self.decoder.probe(p).frames for p in self.paths]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def length(self, i: int) -> int:
+        """Frames of video `i` according to its container."""
+        return self.lengths[i]
+
+    def read(self, i: int, indices: Any = None) -> Any:
+        """Frames of video `i` at `indices` (all if None), centre-cropped and resized."""
+        from bench.frames import to_working_size
+
+        wanted = range(self.lengths[i]) if indices is None else [int(k) for k in indices]
+        return to_working_size(self.decoder.read(self.paths[i], wanted), self.size)

@@ -1,0 +1,40 @@
+"""Clip augmentation for anonymizer training (paper section 4.2), identical on every frame.
+
+Random erase, random crop (resized back), horizontal flip and colour jitter, drawn once per
+clip and applied to all its frames (kornia's VideoSequential with `same_on_frame`), on float
+(N, C, T, H, W) clips in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import kornia.augmentation as K
+import torch
+from torch import nn
+from torch.utils.data import default_collate
+
+
+def clip_augmentation(size: int) -> nn.Module:
+    """The anonymizer-training augmentation for square clips of side `size`."""
+    return K.VideoSequential(
+        K.RandomResizedCrop((size, size), scale=(0.64, 1.0), ratio=(0.75, 1.333)),
+        K.RandomHorizontalFlip(),
+        K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8),
+        K.RandomErasing(scale=(0.02, 0.2), p=0.5),
+        data_format="BCTHW",
+        same_on_frame=True,
+    )
+
+
+def augmenting_collate(size: int) -> Callable[[list[Any]], Any]:
+    """A DataLoader collate that augments the stacked (clips, labels) batch."""
+    augment = clip_augmentation(size)
+
+    def collate(items: list[Any]) -> Any:
+        clips, labels = default_collate(items)
+        with torch.no_grad():
+            return augment(clips).clamp_(0, 1), labels
+
+    return collate
