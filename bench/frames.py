@@ -100,9 +100,9 @@ class PackedFrames:
         start, stop = int(self.offsets[i]), int(self.offsets[i + 1])
         video = self.array[start:stop]
         if indices is None:
-            return torch.from_numpy(np.ascontiguousarray(video))
+            return torch.from_numpy(np.array(video))
         stored = (indices.numpy() // self.stride).clip(0, stop - start - 1)
-        return torch.from_numpy(np.ascontiguousarray(video[stored]))
+        return torch.from_numpy(np.array(video[stored]))
 
     @property
     def array(self) -> np.ndarray:

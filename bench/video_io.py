@@ -28,6 +28,9 @@ class CorruptVideo(Exception):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[CorruptVideo], tuple[Path, str]]:
+        return CorruptVideo, (self.path, self.reason)  # crosses DataLoader worker boundaries
+
 
 @dataclass(frozen=True)
 class VideoInfo:

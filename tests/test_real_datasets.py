@@ -1,0 +1,283 @@
+"""Real-dataset layouts, decoding, prepared packs and runs, on trees the tests write.
+
+Every fixture is in the dataset's own on-disk layout: AVIs encoded with PyAV, JPEGs, the
+official split files and JSON / pickle annotations (see `bench.fixtures`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench import fixtures as fx
+from bench.catalog import LAYOUTS, ScanOptions, carve_val
+from bench.cli import app
+from bench.errors import BenchError
+from bench.frames import PackedFrames, to_working_size
+from bench.prepare import prepare_split
+from bench.video_io import CorruptVideo, PyAVDecoder
+from tests.conftest import FAST
+
+runner = CliRunner()
+
+
+def bench(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """UCF101, HMDB51 (+ PA-HMDB51, VP-HMDB labels) and VISPR trees, written once."""
+    base = tmp_path_factory.mktemp("trees")
+    hmdb = fx.make_hmdb51(base / "hmdb51")
+    fx.make_pahmdb(hmdb)
+    fx.make_vp_annotations(hmdb, "hmdb51_privacy_attribute_label.pickle")
+    return {
+        "ucf101": fx.make_ucf101(base / "ucf101"),
+        "hmdb51": hmdb,
+        "vispr": fx.make_vispr(base / "vispr"),
+    }
+
+
+def scan(layout: str, root: Path, **options: object) -> object:
+    return LAYOUTS.get(layout)().scan(root, ScanOptions(**options))  # type: ignore[arg-type]
+
+
+def _silent(description: str, total: int):  # type: ignore[no-untyped-def]
+    return lambda: None
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+
+def test_decoder_seeks_to_the_exact_frames(tmp_path: Path) -> None:
+    frames = np.zeros((40, 48, 64, 3), dtype=np.uint8)
+    frames += (np.arange(40) * 6).astype(np.uint8)[:, None, None, None]  # frame t is grey 6t
+    path = fx.write_avi(tmp_path / "v.avi", frames)
+    decoder = PyAVDecoder()
+    assert decoder.probe(path).frames == 40
+    everything = decoder.read(path, range(40))
+    some = decoder.read(path, [25, 29, 33, 37])  # past a keyframe (every 12 frames)
+    assert np.array_equal(some, everything[[25, 29, 33, 37]])
+    # lossy, but frame t decodes to about grey 6t, in order
+    grey = everything.mean(axis=(1, 2, 3))
+    assert np.abs(grey - np.arange(40) * 6).max() < 6 and (np.diff(grey) > 0).all()
+    past_end = decoder.read(path, [38, 39, 40, 41])
+    assert np.array_equal(past_end[2:], everything[[39, 39]])
+
+
+def test_corrupt_and_empty_files_raise_corrupt_video(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"RIFF" + bytes(range(256)) * 8)
+    for path in (empty, junk):
+        with pytest.raises(CorruptVideo):
+            PyAVDecoder().probe(path)
+
+
+def test_working_size_crops_the_centre_then_resizes() -> None:
+    frames = np.zeros((2, 100, 200, 3), dtype=np.uint8)
+    frames[:, :10] = 255  # a band in the outer 10 %, cropped away
+    out = to_working_size(frames, 16)
+    assert out.shape == (2, 16, 16, 3) and out.dtype == torch.uint8
+    assert out.max() == 0
+
+
+# --- layouts ------------------------------------------------------------------------------
+
+
+def test_ucf101_splits_classes_and_group_disjoint_val(trees: dict[str, Path]) -> None:
+    cat = scan("ucf101", trees["ucf101"])
+    assert cat.labels == ("ApplyEyeMakeup", "Archery", "Basketball")
+    sizes = {k: len(v) for k, v in cat.splits.items()}
+    assert sizes == {"train": 12, "val": 6, "test": 6}
+    groups = {
+        s: {(it.label, it.path.stem.split("_")[-2]) for it in cat.splits[s]} for s in cat.splits
+    }
+    assert not groups["train"] & groups["val"] and not groups["train"] & groups["test"]
+    assert cat.splits["test"][0].path.parent.name == cat.labels[cat.splits["test"][0].label]
+
+
+def test_val_carving_is_seeded_and_stratified(trees: dict[str, Path]) -> None:
+    cat = scan("ucf101", trees["ucf101"], val_fraction=0.0)
+    a = carve_val(cat.splits["train"], 0.25)
+    b = carve_val(cat.splits["train"], 0.25)
+    assert a == b
+    assert {it.label for it in a[1]} == {0, 1, 2}
+
+
+def test_split_file_naming_absent_videos_is_reported(tmp_path: Path) -> None:
+    root = fx.make_ucf101(tmp_path / "ucf", groups=2, clips=1)
+    (root / "UCF-101" / "Archery" / "v_Archery_g02_c01.avi").unlink()
+    cat = scan("ucf101", root)
+    assert any("v_Archery_g02_c01.avi, which does not exist" in p for p in cat.problems)
+    assert all(it.path.exists() for items in cat.splits.values() for it in items)
+
+
+def test_missing_root_and_split_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="does not exist.*UCF-101/<Class>"):
+        scan("ucf101", tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BenchError, match="no classInd.txt"):
+        scan("ucf101", tmp_path / "empty")
+    with pytest.raises(BenchError, match="_test_split1.txt"):
+        scan("hmdb51", tmp_path / "empty")
+    with pytest.raises(BenchError, match="annotations/train2017"):
+        scan("vispr1", tmp_path / "empty")
+
+
+def test_hmdb51_reads_ids_with_trailing_spaces(trees: dict[str, Path]) -> None:
+    cat = scan("hmdb51", trees["hmdb51"])
+    assert cat.labels == ("brush_hair", "cartwheel", "catch")
+    # per class of 6: ids 2 for n = 0, 3; 0 for n = 5; the other 3 train (1 of them to val)
+    assert len(cat.splits["test"]) == 6
+    assert len(cat.splits["train"]) + len(cat.splits["val"]) == 9
+    assert not any("_5.avi" in str(it.path) for s in cat.splits.values() for it in s)
+
+
+def test_pahmdb_frames_map_ranges_to_binary_labels(trees: dict[str, Path]) -> None:
+    cat = scan("pahmdb51", trees["hmdb51"], frames_per_video=3)
+    items = cat.splits["test"]
+    assert cat.labels == ("gender", "face", "nudity", "skin_color", "relationship")
+    assert len(items) == 3 * 2 * 3  # 3 frames x 2 annotated videos x 3 classes
+    assert {it.frame for it in items} == {0, 14, 29}
+    for it in items:
+        assert it.targets[0] == 1.0  # gender [1, 2]: both present
+        assert it.targets[3] == float(it.frame > 14)  # skin colour 0 then 1
+        assert it.targets[1] == 1.0 if it.frame > 14 else True  # face 2 in the second half
+
+
+def test_vispr_subsets_and_official_val(trees: dict[str, Path]) -> None:
+    one = scan("vispr1", trees["vispr"])
+    two = scan("vispr2", trees["vispr"])
+    assert {k: len(v) for k, v in one.splits.items()} == {"train": 12, "val": 6, "test": 6}
+    assert one.labels[0] == "a4_gender" and two.labels[0] == "a6_hair_color"
+    anno = json.loads(
+        next((trees["vispr"] / "annotations" / "train2017").glob("*.json")).read_text()
+    )
+    item = next(it for it in one.splits["train"] if it.path.stem == anno["id"])
+    assert item.targets[0] == float("a4_gender" in anno["labels"])
+
+
+def test_vp_labels_follow_the_attribute_order(trees: dict[str, Path]) -> None:
+    default = scan("vphmdb", trees["hmdb51"])
+    swapped = scan(
+        "vphmdb",
+        trees["hmdb51"],
+        attribute_order=("skin_color", "face", "gender", "nudity", "relationship"),
+    )
+    a, b = default.splits["test"][0], swapped.splits["test"][0]
+    assert default.labels[:2] == ("face", "skin_color") and swapped.labels[:2] == (
+        "skin_color",
+        "face",
+    )
+    assert a.targets == b.targets  # same values, now named in the other order
+    with pytest.raises(BenchError, match="give each of"):
+        scan("vphmdb", trees["hmdb51"], attribute_order=("face", "face"))
+
+
+# --- prepared packs -----------------------------------------------------------------------
+
+
+def test_prepare_packs_frames_and_skips_corrupt_videos(tmp_path: Path) -> None:
+    root = fx.make_ucf101(tmp_path / "ucf", groups=2, clips=1, frames=20)
+    bad = root / "UCF-101" / "Archery" / "v_Archery_g01_c01.avi"  # a test video
+    bad.write_bytes(b"")
+    cat = scan("ucf101", root)
+    out = prepare_split(cat, "test", 16, 4, tmp_path / "cache", _silent, workers=0)
+    assert len(out.labels) == 2 and len(out.skipped) == 1 and "zero-length" in out.skipped[0]
+    clip = out.frames.read(0, torch.arange(0, 16, 4))
+    assert clip.shape == (4, 16, 16, 3)
+    assert out.frames.length(0) == 20  # lengths stay in original frames; storage is every 4th
+    reread = prepare_split(cat, "test", 16, 4, tmp_path / "cache", _silent, workers=0)
+    assert torch.equal(reread.frames.read(1), out.frames.read(1))  # reused from the cache
+
+
+def test_truncated_pack_is_a_clear_error(tmp_path: Path) -> None:
+    pack = PackedFrames.allocate([3, 2], (4, 4, 3), path=tmp_path / "p")
+    pack.write(0, np.ones((3, 4, 4, 3), np.uint8))
+    pack.finish()
+    assert PackedFrames.open(tmp_path / "p").read(0).sum() == 3 * 48
+    with open(tmp_path / "p.frames", "r+b") as fh:
+        fh.truncate(10)
+    with pytest.raises(BenchError, match="truncated"):
+        PackedFrames.open(tmp_path / "p")
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+
+def test_data_check_prints_counts_and_json(trees: dict[str, Path]) -> None:
+    code, out = bench("data", "check", "ucf101", "--root", str(trees["ucf101"]))
+    assert code == 0 and "ApplyEyeMakeup" in out and ": ok" in out
+    code, out = bench("data", "check", "hmdb51", "--root", str(trees["hmdb51"]), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["items"] == {"train": 6, "val": 3, "test": 6}
+    assert report["per_label"]["test"]["catch"] == 2 and report["ok"]
+
+
+def test_data_check_reports_corrupt_videos(tmp_path: Path) -> None:
+    root = fx.make_ucf101(tmp_path / "ucf", groups=2, clips=1)
+    (root / "UCF-101" / "Basketball" / "v_Basketball_g02_c01.avi").write_bytes(b"garbage" * 50)
+    code, out = bench("data", "check", "ucf101", "--root", str(root), "--json")
+    report = json.loads(out)
+    assert code == 1 and not report["ok"]
+    assert len(report["unreadable"]) == 1 and "v_Basketball_g02_c01.avi" in report["unreadable"][0]
+    code, out = bench("data", "check", "ucf101", "--root", str(tmp_path / "none"))
+    assert code == 2 and "does not exist" in out
+
+
+def test_run_on_real_layouts_counts_skipped_files(tmp_path: Path, trees: dict[str, Path]) -> None:
+    ucf = fx.make_ucf101(tmp_path / "ucf", frames=20)
+    (ucf / "UCF-101" / "Archery" / "v_Archery_g03_c01.avi").write_bytes(b"")
+    code, out = bench(
+        "run", "--method", "blackening", "--dataset", "ucf101-vispr1", "--no-reference",
+        "--data-root", f"ucf101={ucf}", "--data-root", f"vispr={trees['vispr']}",
+        "--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
+        "--set", "action_batch=4", "--set", "privacy_batch=4", *FAST,
+    )  # fmt: skip
+    assert code == 0, out
+    [record] = [json.loads(p.read_text()) for p in (tmp_path / "res" / "records").glob("*.json")]
+    assert record["dataset"] == "ucf101-vispr1" and record["notes"]["skipped_files"] == "1"
+    assert record["config"]["data_roots"]["ucf101"] == str(ucf.resolve())
+    assert 0 <= record["metrics"]["action_top1"] <= 1
+    assert not (Path(record["run_dir"]) / "scratch").exists()
+
+
+def test_hmdb_pahmdb_run_holds_pahmdb_videos_out_of_training(
+    tmp_path: Path, trees: dict[str, Path]
+) -> None:
+    fam = __import__("bench.data", fromlist=["DATASETS"]).DATASETS.get("hmdb51-pahmdb")(
+        {"hmdb51": trees["hmdb51"], "vispr": trees["vispr"]}
+    )
+    action, privacy = fam.catalogs()
+    test_paths = {it.path for it in action.splits["test"]}
+    assert len(test_paths) == 6
+    assert not test_paths & {it.path for s in ("train", "val") for it in action.splits[s]}
+    assert len(privacy.splits["test"][0].targets) == 5 and len(privacy.labels) == 7
+    code, out = bench(
+        "run", "--method", "raw", "--dataset", "hmdb51-pahmdb",
+        "--data-root", f"hmdb51={trees['hmdb51']}", "--data-root", f"vispr={trees['vispr']}",
+        "--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
+        "--set", "action_batch=4", "--set", "privacy_batch=4", *FAST,
+    )  # fmt: skip
+    assert code == 0, out
+
+
+def test_real_dataset_without_roots_is_a_clear_error(tmp_path: Path) -> None:
+    code, out = bench("run", "--dataset", "ucf101-vispr1", "--results-dir", str(tmp_path))
+    assert code == 2 and "--data-root ucf101=DIR --data-root vispr=DIR" in out
+    code, out = bench(
+        "run", "--dataset", "ucf101-vispr1", "--data-root", f"ucf101={tmp_path}/x",
+        "--data-root", f"vispr={tmp_path}", "--results-dir", str(tmp_path),
+    )  # fmt: skip
+    assert code == 2 and "no such folder" in out
+    code, out = bench("run", "--data-root", f"ucf101={tmp_path}", "--results-dir", str(tmp_path))
+    assert code == 2 and "reads no --data-root" in out
