@@ -171,6 +171,11 @@ def _build(
         items, report, f"{catalog.name} {split}: probe", workers, decoder
     )
     kept_items = sorted(lengths)
+    if not kept_items:
+        raise BenchError(
+            f"{catalog.name} {split}: none of its {len(items)} files is readable (e.g. "
+            f"{skipped[0]}); `bench data check` lists what is wrong"
+        )
     video = catalog.kind == "action"
     pack_lengths = [lengths[i] if video else 1 for i in kept_items]
     pack = PackedFrames.allocate(pack_lengths, (size, size, 3), stride if video else 1, path)

@@ -200,6 +200,14 @@ def test_prepare_packs_frames_and_skips_corrupt_videos(tmp_path: Path) -> None:
     assert torch.equal(reread.frames.read(1), out.frames.read(1))  # reused from the cache
 
 
+def test_split_with_no_readable_file_is_a_clear_error(tmp_path: Path) -> None:
+    root = fx.make_ucf101(tmp_path / "ucf", groups=2, clips=1, frames=20)
+    for item in scan("ucf101", root).splits["test"]:
+        item.path.write_bytes(b"")
+    with pytest.raises(BenchError, match="none of its 3 files is readable"):
+        prepare_split(scan("ucf101", root), "test", 16, 4, tmp_path / "cache", _silent, workers=0)
+
+
 def test_truncated_pack_is_a_clear_error(tmp_path: Path) -> None:
     pack = PackedFrames.allocate([3, 2], (4, 4, 3), path=tmp_path / "p")
     pack.write(0, np.ones((3, 4, 4, 3), np.uint8))
