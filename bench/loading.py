@@ -120,13 +120,7 @@ def measure_loading(
         labels = [it.label for it in items]
         results = []
         files = VideoArray(VideoFiles(paths, SIZE), torch.tensor(labels))
-        ours = DataLoader(
-            TrainClips(files, FRAMES, SKIP, SIZE),
-            batch_size=batch,
-            shuffle=True,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-        )
+        ours = _train_clip_loader(files, batch, workers)
         results.append(_time("ours (decode)", ours, clips, batch))
         try:
             ptv = _pytorchvideo_loader(paths, labels, batch, workers)
@@ -139,19 +133,24 @@ def measure_loading(
         prepared = prepare_split(catalog, "all", SIZE, SKIP, cache, _silent, workers)
         prepare_seconds = time.perf_counter() - start
         packed = VideoArray(prepared.frames, prepared.labels)
-        fast = DataLoader(
-            TrainClips(packed, FRAMES, SKIP, SIZE),
-            batch_size=batch,
-            shuffle=True,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-        )
+        fast = _train_clip_loader(packed, batch, workers)
         results.append(_time("ours (prepared memmap)", fast, clips, batch))
         size = pack_path(catalog, "all", SIZE, SKIP, cache).with_suffix(".frames").stat().st_size
         results.append(
             Throughput(f"bench data prepare ({size / 2**20:.0f} MiB)", len(items), prepare_seconds)
         )
         return results
+
+
+def _train_clip_loader(data: VideoArray, batch: int, workers: int) -> DataLoader[Any]:
+    """Training clips of `data` as the benchmark draws them, in shuffled batches."""
+    return DataLoader(
+        TrainClips(data, FRAMES, SKIP, SIZE),
+        batch_size=batch,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
 
 
 def _silent(description: str, total: int) -> Any:

@@ -90,6 +90,18 @@ def test_working_size_crops_the_centre_then_resizes() -> None:
     assert out.max() == 0
 
 
+def test_clip_augmentation_is_drawn_once_per_clip() -> None:
+    from bench.augment import augmenting_collate
+
+    torch.manual_seed(0)
+    still = torch.rand(6, 3, 1, 16, 16).expand(6, 3, 8, 16, 16).contiguous()
+    clips, labels = augmenting_collate(16)([(c, torch.tensor(0)) for c in still])
+    assert clips.shape == still.shape and labels.shape == (6,)
+    assert torch.equal(clips, clips[:, :, :1].expand_as(clips))  # every frame alike
+    assert not torch.allclose(clips, still)  # yet the clips did change
+    assert clips.min() >= 0 and clips.max() <= 1
+
+
 # --- layouts ------------------------------------------------------------------------------
 
 
