@@ -17,17 +17,29 @@ from rich.table import Table
 from bench.cache import default_cache_dir, ensure_cache_dir
 from bench.catalog import LAYOUTS, ScanOptions
 from bench.config import PRESET_KEYS, PRESETS
+from bench.data import DATASETS
 from bench.datacheck import check_tree
 from bench.errors import BenchError
 from bench.loading import measure_loading
 from bench.method import METHODS
+from bench.models.action import ACTION_ARCHS
+from bench.models.privacy import PRIVACY_ARCHS
 from bench.perf import FIXED_BASELINES, baseline_checks, issue_checks, timed_cold_run
 from bench.plugins import load_plugin
 from bench.prepare import pack_path, prepare_split
+from bench.protocol import PROTOCOLS
 from bench.realdata import progress_report_for
 from bench.runner import Outcome, build_config, execute, reference_config
 from bench.runtime import make_progress
 from bench.store import ResultsStore, default_results_dir
+from bench.sweep import (
+    PlannedCell,
+    find_sweep,
+    parse_shard,
+    parse_sweep,
+    shipped_sweeps,
+    sweep_plan,
+)
 
 app = typer.Typer(
     help="privbench: privacy-preserving action recognition benchmark.",
@@ -98,21 +110,54 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
+METRIC_LABELS = {
+    "action_top1": "action top-1 ↑",
+    "privacy_cmap": "privacy cMAP ↓",
+    "privacy_f1": "privacy F1 ↓",
+    "raw_privacy_cmap": "cMAP on raw images",
+    "raw_privacy_f1": "F1 on raw images",
+}
+
+
 def summary_table(outcome: Outcome, reference: Outcome | None) -> Table:
-    """Action top-1, cMAP and F1 of the run next to the raw reference."""
+    """The protocol's metrics of the run next to the raw reference."""
+    columns = PROTOCOLS.get(outcome.record["protocol"]).metrics
     table = Table(title="Result (test split)")
     table.add_column("method")
     table.add_column("params", overflow="fold")
-    for column in ("action top-1 ↑", "privacy cMAP ↓", "privacy F1 ↓"):
-        table.add_column(column, justify="right")
+    for column in columns:
+        table.add_column(METRIC_LABELS.get(column, column), justify="right")
     for row in [outcome] + ([reference] if reference else []):
         rec, m = row.record, row.record["metrics"]
         params = " ".join(f"{k}={v}" for k, v in rec["params"].items()) or "-"
-        metrics = (m["action_top1"], m["privacy_cmap"], m["privacy_f1"])
-        table.add_row(rec["method"], params, *(_fmt(v) for v in metrics))
+        table.add_row(rec["method"], params, *(_fmt(m[c]) if c in m else "–" for c in columns))
     return table
 
 
+DataRootOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Folder of a real dataset, NAME=DIR (repeatable), e.g. ucf101=/data/UCF101."),
+]
+FtArchOption = Annotated[
+    str | None,
+    typer.Option(
+        help=f"fT' (action eval) architecture: {', '.join(ACTION_ARCHS)}; default: the preset's."
+    ),
+]
+FbArchOption = Annotated[
+    str | None,
+    typer.Option(
+        help=f"fB' (privacy eval) architecture: {', '.join(PRIVACY_ARCHS)}; default: the preset's."
+    ),
+]
+FtInitOption = Annotated[
+    str,
+    typer.Option(help="fT' initialisation: scratch, or kinetics400 (a local checkpoint file)."),
+]
+FbInitOption = Annotated[
+    str,
+    typer.Option(help="fB' initialisation: scratch, or imagenet (a local checkpoint file)."),
+]
 SET_HELP = "Override a preset value, KEY=VALUE (repeatable). Keys: " + ", ".join(PRESET_KEYS)
 
 
@@ -127,7 +172,9 @@ def run(
     method: Annotated[
         str, typer.Option(help="Anonymization method (see `bench methods`).")
     ] = "penalty",
-    protocol: Annotated[str, typer.Option(help="Evaluation protocol.")] = "known",
+    protocol: Annotated[
+        str, typer.Option(help="Evaluation protocol (see `bench protocols`).")
+    ] = "known",
     dataset: Annotated[str, typer.Option(help="Dataset family.")] = "synthetic",
     preset: Annotated[str, typer.Option(help=f"Scale preset: {', '.join(PRESETS)}.")] = "tiny",
     B: Annotated[
@@ -165,12 +212,11 @@ def run(
         bool, typer.Option(help="Also show (and if needed compute) the raw-data reference.")
     ] = True,
     plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None,
-    data_root: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Folder of a real dataset, NAME=DIR (repeatable), e.g. ucf101=/data/UCF101."
-        ),
-    ] = None,
+    data_root: DataRootOption = None,
+    ft_arch: FtArchOption = None,
+    fb_arch: FbArchOption = None,
+    ft_init: FtInitOption = "scratch",
+    fb_init: FbInitOption = "scratch",
 ) -> None:
     """Train and evaluate one method under one protocol; store and print the record."""
     load_plugins(plugin)
@@ -188,6 +234,7 @@ def run(
         parse_pairs(set_ or [], "--set"),
         seed,
         parse_pairs(data_root or [], "--data-root"),
+        {"ft_arch": ft_arch, "fb_arch": fb_arch, "ft_init": ft_init, "fb_init": fb_init},
     )
     store = ResultsStore(results_dir or default_results_dir())
     cache = cache_dir or default_cache_dir()
@@ -229,6 +276,32 @@ def methods(
     for mname, cls in METHODS.items():
         params = ", ".join(f"{k}={p.describe_default()}" for k, p in cls.params.items()) or "-"
         table.add_row(mname, "yes" if cls.trainable else "no", params, cls.description)
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def protocols(plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None) -> None:
+    """List the evaluation protocols, the dataset settings they read and what they report."""
+    load_plugins(plugin)
+    table = Table(title="Protocols (bench run --protocol NAME)")
+    for column in ("name", "reads", "reports", "description"):
+        table.add_column(column, overflow="fold")
+    for name, cls in PROTOCOLS.items():
+        table.add_row(name, ", ".join(cls.roles), ", ".join(cls.metrics), cls.description)
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def datasets(plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None) -> None:
+    """List the dataset families and their settings (known; novel where there is one)."""
+    load_plugins(plugin)
+    table = Table(title="Datasets (bench run --dataset NAME)")
+    for column in ("name", "settings", "description"):
+        table.add_column(column, overflow="fold")
+    for name, cls in DATASETS.items():
+        table.add_row(name, ", ".join(cls.roles), cls.description)
     console.print(table)
 
 
@@ -314,6 +387,96 @@ def loading_report(workers: int, clips: int) -> None:
         ours = by_name["ours (decode)"]
         verdict = "[green]yes[/]" if ours >= ptv else "[red]no[/]"
         console.print(f"ours (decode) >= pytorchvideo: {verdict} ({ours:.1f} vs {ptv:.1f} clips/s)")
+
+
+@app.command()
+@user_errors
+def sweep(
+    file: Annotated[
+        str | None,
+        typer.Argument(help="A sweep .toml file, or the name of a shipped one (see --list)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the cells and which are done; run nothing.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Run only every N-th cell, starting at the I-th: I/N (e.g. 2/4)."),
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the shipped sweep files.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    results_dir: Annotated[
+        Path | None, typer.Option(help="Results root; default $BENCH_RESULTS_DIR or ./results.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Default $BENCH_CACHE_DIR or ~/.cache/privbench.")
+    ] = None,
+    data_root: DataRootOption = None,
+    plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None,
+) -> None:
+    """Run every cell of a sweep file that has no record yet (resumable, shardable)."""
+    if list_ or file is None:
+        list_sweeps()
+        return
+    load_plugins(plugin)
+    plan = parse_sweep(find_sweep(file), parse_pairs(data_root or [], "--data-root"))
+    store = ResultsStore(results_dir or default_results_dir())
+    cells = sweep_plan(plan.cells, parse_shard(shard), store)
+    mine = [c for c in cells if c.mine]
+    todo = [c for c in mine if not c.done]
+    console.print(
+        f"[bold]{plan.path.name}[/]: {plan.description}\n{len(cells)} cells; this shard "
+        f"{len(mine)}; done {len(mine) - len(todo)}; to run {len(todo)}"
+    )
+    if dry_run:
+        console.print(sweep_table(cells))
+        return
+    failed = 0
+    cache = cache_dir or default_cache_dir()
+    for n, planned in enumerate(todo, 1):
+        console.rule(f"[{n}/{len(todo)}] {planned.cell.label()}")
+        try:
+            outcome = execute(planned.config, store, cache, device, console=console)
+        except BenchError as exc:
+            failed += 1
+            console.print(f"[bold red]cell failed:[/] {exc}", soft_wrap=True)
+            continue
+        console.print(summary_table(outcome, None))
+    console.print(
+        f"sweep {plan.path.name}: ran {len(todo) - failed}, skipped {len(mine) - len(todo)} "
+        f"(done), failed {failed}"
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+def list_sweeps() -> None:
+    """The shipped sweep files and what each reproduces."""
+    table = Table(title="Shipped sweeps (bench sweep NAME)")
+    table.add_column("name")
+    table.add_column("cells", justify="right")
+    table.add_column("description", overflow="fold")
+    for name, path in sorted(shipped_sweeps().items()):
+        parsed = parse_sweep(path)
+        table.add_row(name, str(len(parsed.cells)), parsed.description)
+    console.print(table)
+
+
+def sweep_table(cells: list[PlannedCell]) -> Table:
+    """Every cell with its key and status."""
+    table = Table(title="Cells")
+    for column in ("#", "cell", "key", "status"):
+        table.add_column(column, overflow="fold")
+    for i, planned in enumerate(cells, 1):
+        status = (
+            "[green]done[/]"
+            if planned.done
+            else "to run"
+            if planned.mine
+            else "[dim]other shard[/]"
+        )
+        table.add_row(str(i), planned.cell.label(), planned.config.key(), status)
+    return table
 
 
 data_app = typer.Typer(help="Real datasets on your disk: check their trees, pre-decode them.")

@@ -10,8 +10,8 @@ from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.models.action import ACTION_ARCHS
-from bench.models.privacy import PRIVACY_ARCHS
+from bench.models.action import ACTION_ARCHS, ACTION_INITS
+from bench.models.privacy import PRIVACY_ARCHS, PRIVACY_INITS
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,19 @@ ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
 )
 
 
+# Preset fields only the fresh evaluation models fT' / fB' read: left out of the key of a
+# learned fA*, so every protocol and evaluation setting reuses one fitted anonymizer.
+EVALUATION_KEYS: tuple[str, ...] = (
+    "eval_clips",
+    "action_epochs",
+    "action_batch",
+    "lr_action",
+    "privacy_epochs",
+    "privacy_batch",
+    "lr_privacy",
+)
+
+
 def _coerce(key: str, raw: str, current: Any) -> Any:
     """Parse a `--set` value to the type of the preset field it overrides."""
     try:
@@ -209,6 +222,46 @@ def _validate_preset(p: Preset) -> None:
 
 
 @dataclass(frozen=True)
+class EvalModels:
+    """Architectures and initialisations of the fresh evaluation models fT' and fB'.
+
+    Independent of the auxiliary fT / fB that train a learned fA (the preset's ft_arch /
+    fb_arch), as in the paper's Tables 5, 7 and 8: one fA*, several evaluation models.
+    """
+
+    ft_arch: str
+    fb_arch: str
+    ft_init: str = "scratch"
+    fb_init: str = "scratch"
+
+    @classmethod
+    def resolve(
+        cls,
+        preset: Preset,
+        ft_arch: str | None = None,
+        fb_arch: str | None = None,
+        ft_init: str | None = None,
+        fb_init: str | None = None,
+    ) -> EvalModels:
+        """Validated choices; an unset architecture is the preset's, an unset init 'scratch'."""
+        models = cls(
+            ft_arch or preset.ft_arch,
+            fb_arch or preset.fb_arch,
+            ft_init or "scratch",
+            fb_init or "scratch",
+        )
+        for option, value, known in (
+            ("--ft-arch", models.ft_arch, ACTION_ARCHS),
+            ("--fb-arch", models.fb_arch, PRIVACY_ARCHS),
+            ("--ft-init", models.ft_init, ACTION_INITS),
+            ("--fb-init", models.fb_init, PRIVACY_INITS),
+        ):
+            if value not in known:
+                raise BenchError(f"{option} {value}: must be one of {', '.join(known)}")
+        return models
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that determines one benchmark cell's result."""
 
@@ -221,6 +274,12 @@ class RunConfig:
     trains_anonymizer: bool = True
     plugin_source: str = ""  # hash of the --plugin files defining its parts; "" if built in
     data_roots: tuple[tuple[str, str], ...] = ()  # --data-root NAME=DIR of real datasets
+    evaluation: EvalModels | None = None  # None: the preset's architectures, from scratch
+
+    @property
+    def eval_models(self) -> EvalModels:
+        """The evaluation models, resolved."""
+        return self.evaluation or EvalModels.resolve(self.preset)
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -239,6 +298,7 @@ class RunConfig:
             "dataset": self.dataset,
             "seed": self.seed,
             "preset": preset,
+            "evaluation": dataclasses.asdict(self.eval_models),
         }
         if self.plugin_source:
             out["plugin_source"] = self.plugin_source
@@ -248,10 +308,14 @@ class RunConfig:
 
     def key(self) -> str:
         """Stable identifier: hash of the canonical config plus the code version."""
-        payload = json.dumps(
-            {"config": self.canonical(), "version": __version__}, sort_keys=True, default=list
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return _digest(self.canonical())
+
+    def fit_key(self) -> str:
+        """Identifier of the learned fA* alone: the config minus protocol and evaluation."""
+        config = self.canonical()
+        del config["protocol"], config["evaluation"]
+        config["preset"] = {k: v for k, v in config["preset"].items() if k not in EVALUATION_KEYS}
+        return _digest(config)
 
     def with_method(
         self, method: str, params: dict[str, Any], trains_anonymizer: bool
@@ -263,3 +327,9 @@ class RunConfig:
             params=tuple(sorted(params.items())),
             trains_anonymizer=trains_anonymizer,
         )
+
+
+def _digest(config: dict[str, Any]) -> str:
+    """16 hex digits of sha256 over a config and the code version."""
+    payload = json.dumps({"config": config, "version": __version__}, sort_keys=True, default=list)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -91,10 +91,20 @@ class DatasetFamily:
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    roles: ClassVar[tuple[str, ...]] = ("known",)  # 'known'; 'novel' where a second set exists
 
     def __init__(self, roots: Mapping[str, Path] | None = None) -> None:
         if roots:
             raise BenchError(f"dataset '{self.name}' reads no --data-root; drop the option")
+
+    def check_roles(self, roles: tuple[str, ...], protocol: str) -> None:
+        """Fail before any work when `protocol` needs a setting this dataset lacks."""
+        missing = [r for r in roles if r not in self.roles]
+        if missing:
+            raise BenchError(
+                f"dataset '{self.name}' has no '{missing[0]}' setting, which protocol "
+                f"'{protocol}' needs; its settings: {', '.join(self.roles)}"
+            )
 
     def load(self, role: str, ctx: RunContext) -> Benchmark:
         """The benchmark for `role` ('known' or 'novel'); `ctx` gives cache dir, preset, notes."""

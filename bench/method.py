@@ -133,6 +133,13 @@ class Method:
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
         """Learn fA* from the benchmark's training splits (no-op for fixed transforms)."""
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """What fit() learned, for saving; empty for fixed transforms."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], ctx: RunContext) -> None:
+        """Restore what fit() learned (the inverse of `state_dict`)."""
+
     def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """(N, C, T, H, W) in [0, 1] -> anonymized clips of the same shape.
 

@@ -362,7 +362,7 @@ class AdversarialMethod(Method):
         return None
 
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
-        """Learn fA* with the shared minimax loop; saves `anonymizer.pt` in the run dir."""
+        """Learn fA* with the shared minimax loop."""
         trainer = MinimaxTrainer(
             ctx,
             self.budget_branch(ctx),
@@ -371,7 +371,18 @@ class AdversarialMethod(Method):
             lr=self.values["lr"],
         )
         self.fa = trainer.train(data)
-        torch.save(self.fa.state_dict(), ctx.run_dir / "anonymizer.pt")
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """fA*'s weights."""
+        if self.fa is None:
+            raise BenchError(f"method '{self.name}': state_dict() called before fit()")
+        return self.fa.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], ctx: RunContext) -> None:
+        """fA* rebuilt at the preset's size from saved weights, on ctx.device, in eval mode."""
+        fa = build_anonymizer(ctx)
+        fa.load_state_dict(state)
+        self.fa = fa.to(ctx.device).eval()
 
     def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """fA*(clips), frame-wise."""

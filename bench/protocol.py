@@ -15,9 +15,11 @@ class Protocol:
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    roles: ClassVar[tuple[str, ...]] = ("known",)  # the dataset settings it reads
+    metrics: ClassVar[tuple[str, ...]] = ("action_top1", "privacy_cmap", "privacy_f1")
 
     def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:
-        """Metrics with at least `action_top1`, `privacy_cmap`, `privacy_f1` (fractions)."""
+        """The values named in `metrics` (fractions), plus any extra the protocol records."""
         raise NotImplementedError
 
 

@@ -53,39 +53,63 @@ def progress_report_for(progress: Progress) -> Report:
     return report
 
 
+def _plain_privacy(catalog: Catalog, splits: Splits) -> PrivacyData:
+    """A private set scored in its own attributes."""
+    return PrivacyData(catalog.name, catalog.labels, splits)
+
+
 class RealBenchmark(DatasetFamily):
     """Plug-in base for real-data benchmarks: an action layout plus a privacy layout."""
 
     required_roots: ClassVar[tuple[str, ...]] = ()
     action_source: ClassVar[Source]
     privacy_source: ClassVar[Source]
+    # The 'novel' setting (paper Table 2): other action and private sets, scored with an fA*
+    # learned on the known ones; `roles` must then include 'novel'.
+    novel_sources: ClassVar[tuple[Source, Source] | None] = None
 
     def __init__(self, roots: Mapping[str, Path] | None = None) -> None:
         self.roots = dict(roots or {})
-        missing = [r for r in self.required_roots if r not in self.roots]
-        if missing:
-            flags = " ".join(f"--data-root {r}=DIR" for r in missing)
-            raise BenchError(f"dataset '{self.name}' needs {flags} (the folders you downloaded)")
+        self._require(self.required_roots, "")
         self.options = ScanOptions()
 
-    def catalogs(self) -> tuple[Catalog, Catalog]:
-        """(action, privacy) catalogs; benchmarks that mix sets override this."""
+    def _require(self, names: tuple[str, ...], purpose: str) -> None:
+        missing = [r for r in names if r not in self.roots]
+        if missing:
+            flags = " ".join(f"--data-root {r}=DIR" for r in missing)
+            raise BenchError(
+                f"dataset '{self.name}'{purpose} needs {flags} (the folders you downloaded)"
+            )
+
+    def check_roles(self, roles: tuple[str, ...], protocol: str) -> None:
+        """Also require the folders of the novel sets when the protocol reads them."""
+        super().check_roles(roles, protocol)
+        if "novel" in roles and self.novel_sources is not None:
+            needed = tuple(dict.fromkeys(s.root for s in self.novel_sources))
+            self._require(needed, f" with --protocol {protocol}")
+
+    def catalogs(self, role: str = "known") -> tuple[Catalog, Catalog]:
+        """(action, privacy) catalogs of `role`; benchmarks that mix sets override this."""
+        sources = (self.action_source, self.privacy_source)
+        if role == "novel" and self.novel_sources is not None:
+            sources = self.novel_sources
         return (
-            scan(self.action_source, self.roots, self.options),
-            scan(self.privacy_source, self.roots, self.options),
+            scan(sources[0], self.roots, self.options),
+            scan(sources[1], self.roots, self.options),
         )
 
     def privacy_data(self, catalog: Catalog, splits: Splits) -> PrivacyData:
-        """The private set as the protocols see it; overridden where test uses other labels."""
-        return PrivacyData(catalog.name, catalog.labels, splits)
+        """The private set as the protocols see it; overridden where test uses other labels.
+
+        Only the known role's sets pass through here; novel sets are used as they are.
+        """
+        return _plain_privacy(catalog, splits)
 
     def load(self, role: str, ctx: RunContext) -> Benchmark:
-        """Scan, prepare what is missing, and return the benchmark of `role` ('known')."""
-        if role != "known":
-            raise BenchError(
-                f"dataset '{self.name}' has no '{role}' setting yet; use --protocol known"
-            )
-        action_cat, privacy_cat = self.catalogs()
+        """Scan, prepare what is missing, and return the benchmark of `role`."""
+        if role not in self.roles:
+            raise BenchError(f"dataset '{self.name}' has no '{role}' setting")
+        action_cat, privacy_cat = self.catalogs(role)
         report = progress_report_for(ctx.progress)
         prepared = {
             cat.name: {split: self._prepare(cat, split, ctx, report) for split in SPLITS}
@@ -105,7 +129,7 @@ class RealBenchmark(DatasetFamily):
                 action_cat.labels,
                 Splits(*(VideoArray(action[s].frames, action[s].labels) for s in SPLITS)),
             ),
-            privacy=self.privacy_data(
+            privacy=(self.privacy_data if role == "known" else _plain_privacy)(
                 privacy_cat,
                 Splits(*(ImageArray(privacy[s].frames, privacy[s].labels) for s in SPLITS)),
             ),

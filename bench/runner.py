@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import time
@@ -12,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.cache import ensure_cache_dir
-from bench.config import RunConfig, resolve_preset
+from bench.config import EvalModels, RunConfig, resolve_preset
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.method import METHODS
@@ -41,15 +42,21 @@ def build_config(
     overrides: dict[str, str],
     seed: int,
     data_roots: dict[str, str] | None = None,
+    evaluation: dict[str, str | None] | None = None,
 ) -> RunConfig:
-    """A validated RunConfig: names checked, parameters resolved to their full set of values."""
+    """A validated RunConfig: names checked, parameters resolved to their full set of values.
+
+    `evaluation` holds ft_arch / fb_arch / ft_init / fb_init of the fresh fT' and fB'.
+    """
     if seed < 0:
         raise BenchError(f"--seed {seed}: must be >= 0")
     cls = METHODS.get(method)
     values = cls.resolve_params(params)
     roots = resolve_roots(data_roots or {})
-    parts = (cls, PROTOCOLS.get(protocol), DATASETS.get(dataset))
-    parts[2](roots)  # checks that the dataset gets the roots it reads, and no others
+    protocol_cls = PROTOCOLS.get(protocol)
+    parts = (cls, protocol_cls, DATASETS.get(dataset))
+    # checks that the dataset gets the roots it reads, and no others, and has the settings
+    parts[2](roots).check_roles(protocol_cls.roles, protocol)
     resolved = resolve_preset(preset, overrides)
     cls.check_preset(values, resolved)
     return RunConfig(
@@ -62,6 +69,7 @@ def build_config(
         trains_anonymizer=cls.trainable,
         plugin_source=plugin_digest(parts),
         data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
+        evaluation=EvalModels.resolve(resolved, **(evaluation or {})),
     )
 
 
@@ -105,7 +113,17 @@ def execute(
     seed_everything(cfg.seed)
     started = time.perf_counter()
     with make_progress(console) as progress:
-        ctx = RunContext(cfg.preset, torch_device, cfg.seed, cache_dir, run_dir, console, progress)
+        ctx = RunContext(
+            cfg.preset,
+            torch_device,
+            cfg.seed,
+            cache_dir,
+            run_dir,
+            console,
+            progress,
+            evaluation=cfg.eval_models,
+            fit_dir=store.fit_dir(cfg.fit_key()) if method.trainable else None,
+        )
         try:
             metrics = protocol.run(method, dataset, ctx)
         finally:
@@ -119,6 +137,8 @@ def execute(
         "dataset": cfg.dataset,
         "preset": cfg.preset.name,
         "seed": cfg.seed,
+        "evaluation": dataclasses.asdict(cfg.eval_models),
+        "fit_key": cfg.fit_key() if method.trainable else None,
         "config": cfg.canonical(),
         "metrics": metrics,
         "timings": ctx.timings,

@@ -24,7 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench.config import Preset
+from bench.config import EvalModels, Preset
 from bench.errors import BenchError
 
 
@@ -85,6 +85,13 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    evaluation: EvalModels | None = None  # fT' / fB' choices; None: the preset's, from scratch
+    fit_dir: Path | None = None  # where a learned fA* of this config is stored for reuse
+
+    @property
+    def eval_models(self) -> EvalModels:
+        """The fresh evaluation models' architectures and initialisations."""
+        return self.evaluation or EvalModels.resolve(self.preset)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:

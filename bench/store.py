@@ -33,12 +33,14 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 class ResultsStore:
-    """Records under `<root>/records/<key>.json`; run artifacts under `<root>/runs/<key>/`."""
+    """Records under `<root>/records/<key>.json`; run artifacts under `<root>/runs/<key>/`;
+    learned anonymizers under `<root>/fits/<fit key>/`, shared by every protocol."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.records_dir = self.root / "records"
         self.runs_dir = self.root / "runs"
+        self.fits_dir = self.root / "fits"
 
     def ensure_writable(self) -> None:
         """Create the folders and prove we can write there, before any training starts."""
@@ -62,6 +64,10 @@ class ResultsStore:
         path = self.runs_dir / key
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def fit_dir(self, fit_key: str) -> Path:
+        """Folder of the learned fA* of `fit_key` (checkpoint and training log)."""
+        return self.fits_dir / fit_key
 
     def exists(self, key: str) -> bool:
         """Whether a finished record for `key` is stored."""

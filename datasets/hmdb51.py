@@ -169,7 +169,7 @@ class HMDB51PAHMDB(RealBenchmark):
     action_source = Source("hmdb51", "hmdb51")
     privacy_source = Source("vispr1", "vispr")
 
-    def catalogs(self) -> tuple[Catalog, Catalog]:
+    def catalogs(self, role: str = "known") -> tuple[Catalog, Catalog]:
         """HMDB51 train/val without PA-HMDB videos, PA-HMDB as both test sets."""
         hmdb, vispr = super().catalogs()
         pa = scan(Source("pahmdb51", "hmdb51"), self.roots, self.options)

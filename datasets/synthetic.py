@@ -334,6 +334,7 @@ class Synthetic(DatasetFamily):
     """Embedded procedurally rendered benchmark (default); see the module docstring."""
 
     description = "procedurally rendered motion-only actions + appearance-only attributes"
+    roles = ("known", "novel")
 
     def __init__(self, roots: Mapping[str, Path] | None = None, data_seed: int = 0) -> None:
         super().__init__(roots)

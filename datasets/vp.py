@@ -131,7 +131,7 @@ class VPHMDBVispr1(RealBenchmark):
     action_source = Source("hmdb51", "hmdb51")
     privacy_source = Source("vispr1", "vispr")
 
-    def catalogs(self) -> tuple[Catalog, Catalog]:
+    def catalogs(self, role: str = "known") -> tuple[Catalog, Catalog]:
         """HMDB51 actions; VISPR1 train / val with VP-HMDB test frames."""
         hmdb, vispr = super().catalogs()
         vp = scan(Source("vphmdb", "hmdb51"), self.roots, self.options)

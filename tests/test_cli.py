@@ -105,7 +105,7 @@ def test_penalty_run_shows_raw_reference(tmp_path: Path, cache_dir: Path) -> Non
     penalty = recs["penalty"]
     assert penalty["params"]["B"] == 0.3 and penalty["params"]["penalty_grad"] == "full"
     assert {"identity", "warmup", "minimax"} <= set(penalty["history"])
-    assert (Path(penalty["run_dir"]) / "anonymizer.pt").is_file()
+    assert (results / "fits" / penalty["fit_key"] / "anonymizer.pt").is_file()
     assert "penalty" in out and "raw" in out and "record written to" in out
     assert "raw reference record" in out
 

@@ -172,7 +172,7 @@ def test_method_runs_through_known(
     if args[1] in ("blackening", "blur"):
         assert rec["notes"]["region"] == "person masks"
     if args[1] == "vita":
-        assert (Path(rec["run_dir"]) / "anonymizer.pt").is_file()
+        assert (tmp_path / "fits" / rec["fit_key"] / "anonymizer.pt").is_file()
         assert len(rec["history"]["minimax"]) == 1
 
 

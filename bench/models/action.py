@@ -1,12 +1,26 @@
-"""Action classifiers (fT during anonymizer training, fresh fT' for evaluation)."""
+"""Action classifiers (fT during anonymizer training, fresh fT' for evaluation).
+
+Architectures of the paper's Table 5: R3D-18, R(2+1)D-18 and MViTv2-S (torchvision), I3D-R50
+(pytorchvideo), C3D (Tran et al. 2015, no package ships it), plus a narrow 3D CNN for the tiny
+preset. `init='kinetics400'` loads the published Kinetics-400 checkpoint from a local file
+(`bench.weights`) and replaces the classification layer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models import video as tv_video
 
 from bench.errors import BenchError
+from bench.weights import PretrainedWeights, load_into
+
+ACTION_INITS = ("scratch", "kinetics400")
 
 
 def _conv3d(cin: int, cout: int) -> nn.Sequential:
@@ -36,15 +50,147 @@ class TinyC3D(nn.Module):
         return self.head(self.features(clips))
 
 
-ACTION_ARCHS = ("tiny", "r3d_18", "r2plus1d_18")
+def _c3d_block(cin: int, cout: int, convs: int) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for i in range(convs):
+        layers += [nn.Conv3d(cin if i == 0 else cout, cout, 3, padding=1), nn.ReLU(inplace=True)]
+    return layers
 
 
-def build_action_model(arch: str, num_classes: int) -> nn.Module:
-    """A randomly initialised action classifier of the given architecture."""
-    if arch == "tiny":
-        return TinyC3D(num_classes)
-    if arch == "r3d_18":
-        return tv_video.r3d_18(weights=None, num_classes=num_classes)
-    if arch == "r2plus1d_18":
-        return tv_video.r2plus1d_18(weights=None, num_classes=num_classes)
-    raise BenchError(f"unknown action architecture '{arch}'; known: {', '.join(ACTION_ARCHS)}")
+class C3D(nn.Module):
+    """C3D (Tran et al. 2015): eight 3x3x3 convolutions, five poolings, fc6 / fc7 of 4096.
+
+    The last pooling is adaptive to 1x4x4 (C3D's pool5 output at 16x112x112), so any clip
+    size works; at the original input size the network is the published one.
+    """
+
+    def __init__(self, num_classes: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *_c3d_block(3, 64, 1),
+            nn.MaxPool3d((1, 2, 2)),
+            *_c3d_block(64, 128, 1),
+            nn.MaxPool3d(2, ceil_mode=True),
+            *_c3d_block(128, 256, 2),
+            nn.MaxPool3d(2, ceil_mode=True),
+            *_c3d_block(256, 512, 2),
+            nn.MaxPool3d(2, ceil_mode=True),
+            *_c3d_block(512, 512, 2),
+            nn.AdaptiveMaxPool3d((1, 4, 4)),
+            nn.Flatten(),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 16, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """(N, 3, T, H, W) -> class logits (N, num_classes)."""
+        return self.classifier(self.features(clips))
+
+
+class ResizedInput(nn.Module):
+    """Resizes clips to the fixed (T, H, W) a model was built for (MViTv2's position tables)."""
+
+    def __init__(self, model: nn.Module, size: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.model, self.size = model, size
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """(N, 3, T, H, W) -> logits of the wrapped model on the resized clips."""
+        if tuple(clips.shape[2:]) != self.size:
+            clips = F.interpolate(clips, size=self.size, mode="trilinear", align_corners=False)
+        return self.model(clips)
+
+
+def _i3d_r50(num_classes: int) -> nn.Module:
+    try:
+        from pytorchvideo.models.hub.resnet import i3d_r50
+    except ImportError:
+        raise BenchError(
+            "fT' architecture i3d_r50 comes from pytorchvideo, which is not installed; "
+            "`pip install pytorchvideo`"
+        ) from None
+    model = i3d_r50(pretrained=False, model_num_class=num_classes)
+    model.blocks[-1].pool = nn.AdaptiveAvgPool3d(1)  # any clip size; no weights in a pool
+    return model
+
+
+@dataclass(frozen=True)
+class ActionArch:
+    """How to build one architecture and, where published, its Kinetics-400 checkpoint."""
+
+    build: Callable[[int], nn.Module]
+    head: str | None = None  # dotted path of the classification layer (an nn.Linear)
+    kinetics400: PretrainedWeights | None = None
+    input_size: tuple[int, int, int] | None = None  # fixed (T, H, W), if any
+
+
+def _tv(builder: Callable[..., nn.Module]) -> Callable[[int], nn.Module]:
+    return lambda n: builder(weights=None, num_classes=n)
+
+
+ARCHS: dict[str, ActionArch] = {
+    "tiny": ActionArch(TinyC3D),
+    "r3d_18": ActionArch(
+        _tv(tv_video.r3d_18),
+        "fc",
+        PretrainedWeights("kinetics400", tv_video.R3D_18_Weights.KINETICS400_V1.url),
+    ),
+    "r2plus1d_18": ActionArch(
+        _tv(tv_video.r2plus1d_18),
+        "fc",
+        PretrainedWeights("kinetics400", tv_video.R2Plus1D_18_Weights.KINETICS400_V1.url),
+    ),
+    "mvit_v2_s": ActionArch(
+        _tv(tv_video.mvit_v2_s),
+        "head.1",
+        PretrainedWeights("kinetics400", tv_video.MViT_V2_S_Weights.KINETICS400_V1.url),
+        input_size=(16, 224, 224),
+    ),
+    "i3d_r50": ActionArch(
+        _i3d_r50,
+        "blocks.5.proj",
+        PretrainedWeights(
+            "kinetics400",
+            "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth",
+            state_key="model_state",
+        ),
+    ),
+    "c3d": ActionArch(C3D),
+}
+ACTION_ARCHS = tuple(ARCHS)
+
+
+def build_action_model(
+    arch: str, num_classes: int, init: str = "scratch", cache_dir: Path | None = None
+) -> nn.Module:
+    """An action classifier: randomly initialised, or from its Kinetics-400 checkpoint."""
+    if arch not in ARCHS:
+        raise BenchError(f"unknown action architecture '{arch}'; known: {', '.join(ACTION_ARCHS)}")
+    if init not in ACTION_INITS:
+        raise BenchError(f"--ft-init {init}: must be one of {', '.join(ACTION_INITS)}")
+    spec = ARCHS[arch]
+    if init == "scratch":
+        model = spec.build(num_classes)
+    else:
+        if spec.kinetics400 is None or spec.head is None:
+            raise BenchError(
+                f"--ft-init {init}: no published Kinetics-400 checkpoint for {arch}; "
+                "use --ft-init scratch"
+            )
+        if cache_dir is None:
+            raise BenchError("pretrained weights need the cache dir")  # programming error
+        model = spec.build(400)
+        load_into(model, spec.kinetics400, cache_dir, f"--ft-arch {arch} --ft-init {init}")
+        parent_path, _, attr = spec.head.rpartition(".")
+        parent = model.get_submodule(parent_path)
+        old = model.get_submodule(spec.head)
+        assert isinstance(old, nn.Linear)
+        setattr(parent, attr, nn.Linear(old.in_features, num_classes))
+    return ResizedInput(model, spec.input_size) if spec.input_size else model

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from torchvision import models as tv_models
 
 from bench.errors import BenchError
+from bench.weights import PretrainedWeights, load_into
 
 
 def _conv2d(cin: int, cout: int) -> nn.Sequential:
@@ -39,19 +42,38 @@ class TinyCNN(nn.Module):
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 PRIVACY_ARCHS = ("tiny", *RESNETS)
+PRIVACY_INITS = ("scratch", "imagenet")
 
 
-def build_backbone(arch: str) -> tuple[nn.Module, int]:
-    """A randomly initialised image backbone and its feature size."""
+def imagenet_weights(arch: str) -> PretrainedWeights:
+    """torchvision's ImageNet-1k (V1) checkpoint of a ResNet."""
+    enum = tv_models.get_model_weights(arch)
+    return PretrainedWeights("imagenet", enum["IMAGENET1K_V1"].url)
+
+
+def build_backbone(
+    arch: str, init: str = "scratch", cache_dir: Path | None = None
+) -> tuple[nn.Module, int]:
+    """An image backbone (random, or ImageNet-initialised from a local file) and its feature size."""
+    if arch not in PRIVACY_ARCHS:
+        raise BenchError(
+            f"unknown privacy architecture '{arch}'; known: {', '.join(PRIVACY_ARCHS)}"
+        )
+    if init not in PRIVACY_INITS:
+        raise BenchError(f"--fb-init {init}: must be one of {', '.join(PRIVACY_INITS)}")
     if arch == "tiny":
+        if init != "scratch":
+            raise BenchError("--fb-init imagenet: the tiny backbone has no ImageNet checkpoint")
         net = TinyCNN()
         return net, net.out_dim
-    if arch in RESNETS:
-        resnet = getattr(tv_models, arch)(weights=None)
-        dim = resnet.fc.in_features
-        resnet.fc = nn.Identity()
-        return resnet, dim
-    raise BenchError(f"unknown privacy architecture '{arch}'; known: {', '.join(PRIVACY_ARCHS)}")
+    resnet = getattr(tv_models, arch)(weights=None)
+    if init == "imagenet":
+        if cache_dir is None:
+            raise BenchError("pretrained weights need the cache dir")  # programming error
+        load_into(resnet, imagenet_weights(arch), cache_dir, f"--fb-arch {arch} --fb-init {init}")
+    dim = resnet.fc.in_features
+    resnet.fc = nn.Identity()
+    return resnet, dim
 
 
 class BudgetModel(nn.Module):
@@ -72,9 +94,15 @@ class BudgetModel(nn.Module):
 class AttributeClassifier(nn.Module):
     """fB': backbone + linear multi-label head (one logit per private attribute)."""
 
-    def __init__(self, arch: str, num_attributes: int) -> None:
+    def __init__(
+        self,
+        arch: str,
+        num_attributes: int,
+        init: str = "scratch",
+        cache_dir: Path | None = None,
+    ) -> None:
         super().__init__()
-        self.backbone, dim = build_backbone(arch)
+        self.backbone, dim = build_backbone(arch, init, cache_dir)
         self.head = nn.Linear(dim, num_attributes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
