@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from bench.cache import default_cache_dir, ensure_cache_dir
@@ -58,7 +59,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except BenchError as exc:
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished records are kept; this run wrote none")
@@ -439,7 +440,7 @@ def sweep(
             outcome = execute(planned.config, store, cache, device, console=console)
         except BenchError as exc:
             failed += 1
-            console.print(f"[bold red]cell failed:[/] {exc}", soft_wrap=True)
+            console.print(f"[bold red]cell failed:[/] {escape(str(exc))}", soft_wrap=True)
             continue
         console.print(summary_table(outcome, None))
     console.print(

@@ -10,8 +10,8 @@ from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.models.action import ACTION_ARCHS, ACTION_INITS
-from bench.models.privacy import PRIVACY_ARCHS, PRIVACY_INITS
+from bench.models.action import ACTION_ARCHS, ACTION_INITS, action_checkpoint
+from bench.models.privacy import PRIVACY_ARCHS, PRIVACY_INITS, privacy_checkpoint
 
 
 @dataclass(frozen=True)
@@ -258,6 +258,8 @@ class EvalModels:
         ):
             if value not in known:
                 raise BenchError(f"{option} {value}: must be one of {', '.join(known)}")
+        action_checkpoint(models.ft_arch, models.ft_init)  # the pair has a published checkpoint
+        privacy_checkpoint(models.fb_arch, models.fb_init)
         return models
 
 

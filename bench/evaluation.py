@@ -14,12 +14,28 @@ are only ever scored.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from bench.config import EvalModels
 from bench.data import Benchmark, ImageArray, PrivacyData, Splits
 from bench.method import Method, anonymize_images, anonymize_videos
-from bench.models.action import build_action_model
-from bench.models.privacy import AttributeClassifier
+from bench.models.action import action_checkpoint, build_action_model
+from bench.models.privacy import AttributeClassifier, privacy_checkpoint
 from bench.runtime import RunContext
 from bench.training import action_top1, privacy_scores, train_action_model, train_privacy_model
+from bench.weights import load_weights
+
+
+def check_checkpoints(models: EvalModels, cache_dir: Path) -> None:
+    """Fail before any training when fT' or fB' needs a checkpoint that is not on disk."""
+    for option, checkpoint in (
+        (f"--ft-arch {models.ft_arch} --ft-init {models.ft_init}",
+         action_checkpoint(models.ft_arch, models.ft_init)),
+        (f"--fb-arch {models.fb_arch} --fb-init {models.fb_init}",
+         privacy_checkpoint(models.fb_arch, models.fb_init)),
+    ):  # fmt: skip
+        if checkpoint is not None:
+            load_weights(checkpoint, cache_dir, option)
 
 
 def anonymized_splits(method: Method, splits: Splits, ctx: RunContext, videos: bool) -> Splits:

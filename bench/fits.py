@@ -49,9 +49,12 @@ def fit_or_reuse(
 def _save(method: Method, ctx: RunContext) -> None:
     """Checkpoint, then the log naming it (written last: a fit is complete once it exists)."""
     assert ctx.fit_dir is not None
+    state = method.state_dict()
+    if state is None:  # a plug-in that does not expose its fit: it is refitted every run
+        return
     ctx.fit_dir.mkdir(parents=True, exist_ok=True)
     tmp = ctx.fit_dir / f".{CHECKPOINT}.tmp"
-    torch.save(method.state_dict(), tmp)
+    torch.save(state, tmp)
     tmp.replace(ctx.fit_dir / CHECKPOINT)
     log = {
         "run": ctx.run_dir.name,

@@ -133,9 +133,9 @@ class Method:
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
         """Learn fA* from the benchmark's training splits (no-op for fixed transforms)."""
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """What fit() learned, for saving; empty for fixed transforms."""
-        return {}
+    def state_dict(self) -> dict[str, torch.Tensor] | None:
+        """What fit() learned, so other protocols can reuse it; None: refit in every run."""
+        return None
 
     def load_state_dict(self, state: dict[str, torch.Tensor], ctx: RunContext) -> None:
         """Restore what fit() learned (the inverse of `state_dict`)."""

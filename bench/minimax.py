@@ -37,7 +37,7 @@ from bench.method import Method, Param
 from bench.models.action import build_action_model
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.privacy import BudgetModel
-from bench.runtime import RunContext, autocast
+from bench.runtime import RunContext, autocast, seed_everything
 from bench.training import make_optimizer
 
 ExtraLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -283,6 +283,10 @@ class MinimaxTrainer:
         ctx, p = self.ctx, self.ctx.preset
         with ctx.stage("identity_pretraining"):
             fa = identity_pretrained(ctx, data)
+        if p.identity_epochs:
+            # fA0 is trained now or read from the cache, which draws fewer random numbers:
+            # reseed so what follows does not depend on the cache's state.
+            seed_everything(ctx.seed)
         ft = build_action_model(p.ft_arch, len(data.action.classes)).to(ctx.device)
         u = Utility(ft, make_optimizer(ft, p.lr_utility, p.weight_decay))
         self.budget.setup(ctx, data)

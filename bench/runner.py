@@ -16,6 +16,7 @@ from bench.cache import ensure_cache_dir
 from bench.config import EvalModels, RunConfig, resolve_preset
 from bench.data import DATASETS
 from bench.errors import BenchError
+from bench.evaluation import check_checkpoints
 from bench.method import METHODS
 from bench.plugins import plugin_digest
 from bench.protocol import PROTOCOLS
@@ -102,6 +103,7 @@ def execute(
     key = cfg.key()
     if store.exists(key) and not force:
         return Outcome(store.load(key), store.record_path(key), reused=True)
+    check_checkpoints(cfg.eval_models, cache_dir)
     store.ensure_writable()
     ensure_cache_dir(cache_dir)
     torch_device = select_device(device)

@@ -163,6 +163,9 @@ def parse_sweep(path: Path, data_roots: dict[str, str] | None = None) -> Sweep:
         raise BenchError(
             f"sweep file '{path}': unknown key '{unknown[0]}'; known keys: {', '.join(sorted(TOP_KEYS))}"
         )
+    for table in ("set", "data_root"):
+        if not isinstance(doc.get(table, {}), dict):
+            raise BenchError(f"sweep file '{path}': [{table}] must be a table of KEY = VALUE")
     overrides = {k: _setting(v) for k, v in doc.get("set", {}).items()}
     roots = {k: str(v) for k, v in doc.get("data_root", {}).items()} | (data_roots or {})
     cells = []
@@ -203,13 +206,20 @@ def _grid_cells(
                         protocol=combo["protocol"],
                         dataset=combo["dataset"],
                         preset=combo["preset"],
-                        seed=int(combo["seed"]),
+                        seed=_seed(path, combo["seed"]),
                         evaluation={k: combo[k] for k in EVALUATION_AXES},
                         overrides=overrides,
                         data_roots=roots,
                     )
                 )
     return cells
+
+
+def _seed(path: Path, value: Any) -> int:
+    """A seed from the file; anything but an integer is a user error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BenchError(f"sweep file '{path}': seed {value!r} must be an integer")
+    return value
 
 
 def _setting(value: Any) -> str:

@@ -155,7 +155,7 @@ ARCHS: dict[str, ActionArch] = {
     ),
     "i3d_r50": ActionArch(
         _i3d_r50,
-        "blocks.5.proj",
+        "blocks.6.proj",
         PretrainedWeights(
             "kinetics400",
             "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth",
@@ -167,6 +167,19 @@ ARCHS: dict[str, ActionArch] = {
 ACTION_ARCHS = tuple(ARCHS)
 
 
+def action_checkpoint(arch: str, init: str) -> PretrainedWeights | None:
+    """The checkpoint `build_action_model(arch, ..., init)` reads; None when from scratch."""
+    if init == "scratch":
+        return None
+    spec = ARCHS[arch]
+    if spec.kinetics400 is None or spec.head is None:
+        raise BenchError(
+            f"--ft-init {init}: no published Kinetics-400 checkpoint for {arch}; "
+            "use --ft-init scratch"
+        )
+    return spec.kinetics400
+
+
 def build_action_model(
     arch: str, num_classes: int, init: str = "scratch", cache_dir: Path | None = None
 ) -> nn.Module:
@@ -176,18 +189,13 @@ def build_action_model(
     if init not in ACTION_INITS:
         raise BenchError(f"--ft-init {init}: must be one of {', '.join(ACTION_INITS)}")
     spec = ARCHS[arch]
-    if init == "scratch":
+    checkpoint = action_checkpoint(arch, init)
+    if checkpoint is None:
         model = spec.build(num_classes)
     else:
-        if spec.kinetics400 is None or spec.head is None:
-            raise BenchError(
-                f"--ft-init {init}: no published Kinetics-400 checkpoint for {arch}; "
-                "use --ft-init scratch"
-            )
-        if cache_dir is None:
-            raise BenchError("pretrained weights need the cache dir")  # programming error
+        assert spec.head is not None and cache_dir is not None
         model = spec.build(400)
-        load_into(model, spec.kinetics400, cache_dir, f"--ft-arch {arch} --ft-init {init}")
+        load_into(model, checkpoint, cache_dir, f"--ft-arch {arch} --ft-init {init}")
         parent_path, _, attr = spec.head.rpartition(".")
         parent = model.get_submodule(parent_path)
         old = model.get_submodule(spec.head)

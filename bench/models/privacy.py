@@ -45,8 +45,12 @@ PRIVACY_ARCHS = ("tiny", *RESNETS)
 PRIVACY_INITS = ("scratch", "imagenet")
 
 
-def imagenet_weights(arch: str) -> PretrainedWeights:
-    """torchvision's ImageNet-1k (V1) checkpoint of a ResNet."""
+def privacy_checkpoint(arch: str, init: str) -> PretrainedWeights | None:
+    """The checkpoint `build_backbone(arch, init)` reads (torchvision's ImageNet-1k V1)."""
+    if init == "scratch":
+        return None
+    if arch == "tiny":
+        raise BenchError("--fb-init imagenet: the tiny backbone has no ImageNet checkpoint")
     enum = tv_models.get_model_weights(arch)
     return PretrainedWeights("imagenet", enum["IMAGENET1K_V1"].url)
 
@@ -61,16 +65,14 @@ def build_backbone(
         )
     if init not in PRIVACY_INITS:
         raise BenchError(f"--fb-init {init}: must be one of {', '.join(PRIVACY_INITS)}")
+    checkpoint = privacy_checkpoint(arch, init)
     if arch == "tiny":
-        if init != "scratch":
-            raise BenchError("--fb-init imagenet: the tiny backbone has no ImageNet checkpoint")
         net = TinyCNN()
         return net, net.out_dim
     resnet = getattr(tv_models, arch)(weights=None)
-    if init == "imagenet":
-        if cache_dir is None:
-            raise BenchError("pretrained weights need the cache dir")  # programming error
-        load_into(resnet, imagenet_weights(arch), cache_dir, f"--fb-arch {arch} --fb-init {init}")
+    if checkpoint is not None:
+        assert cache_dir is not None
+        load_into(resnet, checkpoint, cache_dir, f"--fb-arch {arch} --fb-init {init}")
     dim = resnet.fc.in_features
     resnet.fc = nn.Identity()
     return resnet, dim

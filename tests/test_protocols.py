@@ -1,0 +1,141 @@
+"""The novel and pretrained-attack protocols, fA* reuse, and fT' / fB' choices (short schedules)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.models import video as tv_video
+
+from bench import fixtures as fx
+from bench.errors import BenchError
+from bench.models.action import build_action_model
+from bench.models.privacy import build_backbone
+from tests.conftest import FAST
+from tests.test_cli import bench, records
+
+
+def run(results: Path, cache_dir: Path, *args: str) -> dict:
+    """`bench run ARGS` without the raw reference; the one record it wrote."""
+    before = {p.name for p in (results / "records").glob("*.json")}
+    code, out = bench("run", *args, "--no-reference", "--results-dir", str(results),
+                      "--cache-dir", str(cache_dir), *FAST)  # fmt: skip
+    assert code == 0, out
+    [new] = [p for p in (results / "records").glob("*.json") if p.name not in before]
+    return json.loads(new.read_text())
+
+
+def test_novel_reuses_the_fit_and_matches_a_fresh_fit(tmp_path: Path, cache_dir: Path) -> None:
+    """fA* is trained once per fit key; evaluation is the same whether it was reused or not."""
+    penalty = ["--method", "penalty", "--B", "0.5"]
+    fresh = run(tmp_path / "a", cache_dir, *penalty, "--protocol", "novel")
+    attack = run(tmp_path / "b", cache_dir, *penalty, "--protocol", "pretrained-attack")
+    reused = run(tmp_path / "b", cache_dir, *penalty, "--protocol", "novel")
+
+    assert fresh["protocol"] == "novel" and "anonymizer" not in fresh["notes"]
+    assert "minimax" in fresh["timings"] and "minimax" not in reused["timings"]
+    assert reused["fit_key"] == attack["fit_key"] == fresh["fit_key"]
+    assert reused["notes"]["anonymizer"].startswith(f"fA* reused from {attack['fit_key']}")
+    assert reused["history"]["minimax"] == fresh["history"]["minimax"]
+    assert reused["metrics"] == fresh["metrics"]
+    assert set(fresh["metrics"]) == {"action_top1", "privacy_cmap", "privacy_f1"}
+
+
+def test_pretrained_attack_scores_raw_and_anonymized_test(tmp_path: Path, cache_dir: Path) -> None:
+    raw = run(tmp_path, cache_dir, "--method", "raw", "--protocol", "pretrained-attack")
+    assert set(raw["metrics"]) == {
+        "privacy_cmap", "privacy_f1", "raw_privacy_cmap", "raw_privacy_f1"
+    }  # fmt: skip
+    assert raw["metrics"]["privacy_cmap"] == raw["metrics"]["raw_privacy_cmap"]
+    black = run(tmp_path, cache_dir, "--method", "blackening", "--protocol",
+                "pretrained-attack-novel")  # fmt: skip
+    assert black["protocol"] == "pretrained-attack-novel"
+    assert black["notes"]["region"] == "person masks"  # fixed methods see the attacked data
+    # the attacker is trained on raw images either way: only the scored images differ
+    code, out = bench("run", "--method", "raw", "--protocol", "pretrained-attack-novel",
+                      "--no-reference", "--results-dir", str(tmp_path),
+                      "--cache-dir", str(cache_dir), *FAST)  # fmt: skip
+    assert code == 0 and "cMAP on raw images" in out
+    raw_novel = next(
+        r for r in records(tmp_path)
+        if r["protocol"] == "pretrained-attack-novel" and r["method"] == "raw"
+    )  # fmt: skip
+    assert black["metrics"]["raw_privacy_cmap"] == raw_novel["metrics"]["raw_privacy_cmap"]
+
+
+def test_protocol_needing_a_missing_setting_fails_before_work(tmp_path: Path) -> None:
+    common = ["--results-dir", str(tmp_path / "res"), "--protocol", "novel"]
+    code, out = bench("run", "--dataset", "hmdb51-pahmdb", "--data-root", f"hmdb51={tmp_path}",
+                      "--data-root", f"vispr={tmp_path}", *common)  # fmt: skip
+    assert code == 2 and "has no 'novel' setting" in out
+    code, out = bench("run", "--dataset", "ucf101-vispr1", "--data-root", f"ucf101={tmp_path}",
+                      "--data-root", f"vispr={tmp_path}", *common)  # fmt: skip
+    assert code == 2 and "--data-root hmdb51=DIR" in out
+    assert not (tmp_path / "res" / "records").exists()
+
+
+def test_real_novel_setting_is_hmdb51_and_vispr2(tmp_path: Path) -> None:
+    hmdb = fx.make_hmdb51(tmp_path / "hmdb51")
+    roots = {
+        "ucf101": fx.make_ucf101(tmp_path / "ucf101"),
+        "hmdb51": hmdb,
+        "vispr": fx.make_vispr(tmp_path / "vispr"),
+    }
+    flags = [arg for k, v in roots.items() for arg in ("--data-root", f"{k}={v}")]
+    code, out = bench(
+        "run", "--method", "raw", "--dataset", "ucf101-vispr1", "--protocol", "novel",
+        *flags, "--no-reference", "--results-dir", str(tmp_path / "res"),
+        "--cache-dir", str(tmp_path / "cache"),
+        "--set", "action_batch=4", "--set", "privacy_batch=4", *FAST,
+    )  # fmt: skip
+    assert code == 0, out
+    [record] = records(tmp_path / "res")
+    assert record["protocol"] == "novel" and 0 <= record["metrics"]["action_top1"] <= 1
+    packs = {p.parent.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").rglob("*.json")}
+    assert {"hmdb51", "vispr2"} <= packs and "ucf101" not in packs  # raw needs no known set
+
+
+def test_pretrained_init_without_the_file_names_it_and_where_to_put_it(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    code, out = bench("run", "--method", "raw", "--ft-arch", "r3d_18", "--ft-init", "kinetics400",
+                      "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c"))  # fmt: skip
+    assert code == 2
+    assert "r3d_18-b3b3357e.pth" in out and str(tmp_path / "c" / "weights") in out
+    assert "download.pytorch.org" in out and not (tmp_path / "records").exists()
+    code, out = bench("run", "--ft-arch", "c3d", "--ft-init", "kinetics400",
+                      "--results-dir", str(tmp_path))  # fmt: skip
+    assert code == 2 and "no published Kinetics-400 checkpoint for c3d" in out
+    code, out = bench("run", "--fb-arch", "resnet9", "--results-dir", str(tmp_path))
+    assert code == 2 and "--fb-arch resnet9: must be one of" in out
+
+
+def test_pretrained_weights_load_from_the_cache_and_the_head_is_replaced(tmp_path: Path) -> None:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    published = tv_video.r3d_18(weights=None)
+    torch.save(published.state_dict(), weights / "r3d_18-b3b3357e.pth")
+    model = build_action_model("r3d_18", 6, "kinetics400", tmp_path)
+    assert torch.equal(model.stem[0].weight, published.stem[0].weight)
+    assert model.fc.out_features == 6
+
+    resnet = __import__("torchvision").models.resnet18(weights=None)
+    torch.save(resnet.state_dict(), weights / "resnet18-f37072fd.pth")
+    backbone, dim = build_backbone("resnet18", "imagenet", tmp_path)
+    assert dim == 512 and torch.equal(backbone.conv1.weight, resnet.conv1.weight)
+
+    (weights / "resnet18-f37072fd.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(BenchError, match="cannot be read"):
+        build_backbone("resnet18", "imagenet", tmp_path)
+
+
+def test_i3d_checkpoint_is_read_from_its_model_state_entry(tmp_path: Path) -> None:
+    pytest.importorskip("pytorchvideo")
+    from pytorchvideo.models.hub.resnet import i3d_r50
+
+    (tmp_path / "weights").mkdir()
+    published = i3d_r50(pretrained=False)
+    torch.save({"model_state": published.state_dict()}, tmp_path / "weights" / "I3D_8x8_R50.pyth")
+    model = build_action_model("i3d_r50", 3, "kinetics400", tmp_path).eval()
+    assert model.blocks[6].proj.out_features == 3
+    assert model(torch.rand(1, 3, 8, 32, 32)).shape == (1, 3)
