@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -271,13 +271,32 @@ def methods(
         doc = inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or ""
         console.print(Markdown(doc))
         return
-    table = Table(title="Methods (bench run --method NAME [--PARAM VALUE ...])")
-    for column in ("name", "learned", "parameters (defaults)", "description"):
+    rows = [
+        (
+            mname,
+            "yes" if cls.trainable else "no",
+            ", ".join(f"{k}={p.describe_default()}" for k, p in cls.params.items()) or "-",
+            cls.description,
+        )
+        for mname, cls in METHODS.items()
+    ]
+    console.print(
+        listing(
+            "Methods (bench run --method NAME [--PARAM VALUE ...])",
+            ("name", "learned", "parameters (defaults)", "description"),
+            rows,
+        )
+    )
+
+
+def listing(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Table:
+    """A table of registered plug-ins (or shipped files), one row each."""
+    table = Table(title=title)
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for mname, cls in METHODS.items():
-        params = ", ".join(f"{k}={p.describe_default()}" for k, p in cls.params.items()) or "-"
-        table.add_row(mname, "yes" if cls.trainable else "no", params, cls.description)
-    console.print(table)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @app.command()
@@ -285,12 +304,17 @@ def methods(
 def protocols(plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None) -> None:
     """List the evaluation protocols, the dataset settings they read and what they report."""
     load_plugins(plugin)
-    table = Table(title="Protocols (bench run --protocol NAME)")
-    for column in ("name", "reads", "reports", "description"):
-        table.add_column(column, overflow="fold")
-    for name, cls in PROTOCOLS.items():
-        table.add_row(name, ", ".join(cls.roles), ", ".join(cls.metrics), cls.description)
-    console.print(table)
+    rows = [
+        (name, ", ".join(cls.roles), ", ".join(cls.metrics), cls.description)
+        for name, cls in PROTOCOLS.items()
+    ]
+    console.print(
+        listing(
+            "Protocols (bench run --protocol NAME)",
+            ("name", "reads", "reports", "description"),
+            rows,
+        )
+    )
 
 
 @app.command()
@@ -298,12 +322,10 @@ def protocols(plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP
 def datasets(plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None) -> None:
     """List the dataset families and their settings (known; novel where there is one)."""
     load_plugins(plugin)
-    table = Table(title="Datasets (bench run --dataset NAME)")
-    for column in ("name", "settings", "description"):
-        table.add_column(column, overflow="fold")
-    for name, cls in DATASETS.items():
-        table.add_row(name, ", ".join(cls.roles), cls.description)
-    console.print(table)
+    rows = [(name, ", ".join(cls.roles), cls.description) for name, cls in DATASETS.items()]
+    console.print(
+        listing("Datasets (bench run --dataset NAME)", ("name", "settings", "description"), rows)
+    )
 
 
 def method_details(name: str) -> Table:
@@ -453,14 +475,13 @@ def sweep(
 
 def list_sweeps() -> None:
     """The shipped sweep files and what each reproduces."""
-    table = Table(title="Shipped sweeps (bench sweep NAME)")
-    table.add_column("name")
-    table.add_column("cells", justify="right")
-    table.add_column("description", overflow="fold")
+    rows = []
     for name, path in sorted(shipped_sweeps().items()):
         parsed = parse_sweep(path)
-        table.add_row(name, str(len(parsed.cells)), parsed.description)
-    console.print(table)
+        rows.append((name, str(len(parsed.cells)), parsed.description))
+    console.print(
+        listing("Shipped sweeps (bench sweep NAME)", ("name", "cells", "description"), rows)
+    )
 
 
 def sweep_table(cells: list[PlannedCell]) -> Table:

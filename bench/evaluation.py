@@ -23,11 +23,14 @@ from bench.models.action import action_checkpoint, build_action_model
 from bench.models.privacy import AttributeClassifier, privacy_checkpoint
 from bench.runtime import RunContext
 from bench.training import action_top1, privacy_scores, train_action_model, train_privacy_model
-from bench.weights import load_weights
+from bench.weights import require_weights
 
 
 def check_checkpoints(models: EvalModels, cache_dir: Path) -> None:
-    """Fail before any training when fT' or fB' needs a checkpoint that is not on disk."""
+    """Fail before any training when fT' or fB' needs a checkpoint that is not on disk.
+
+    Only the file's presence is checked here; it is read once, when the model is built.
+    """
     for option, checkpoint in (
         (f"--ft-arch {models.ft_arch} --ft-init {models.ft_init}",
          action_checkpoint(models.ft_arch, models.ft_init)),
@@ -35,7 +38,7 @@ def check_checkpoints(models: EvalModels, cache_dir: Path) -> None:
          privacy_checkpoint(models.fb_arch, models.fb_init)),
     ):  # fmt: skip
         if checkpoint is not None:
-            load_weights(checkpoint, cache_dir, option)
+            require_weights(checkpoint, cache_dir, option)
 
 
 def anonymized_splits(method: Method, splits: Splits, ctx: RunContext, videos: bool) -> Splits:

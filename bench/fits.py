@@ -59,7 +59,7 @@ def _save(method: Method, ctx: RunContext) -> None:
     log = {
         "run": ctx.run_dir.name,
         "history": ctx.history,
-        "timings": {k: v for k, v in ctx.timings.items()},
+        "timings": dict(ctx.timings),
     }
     atomic_write_text(ctx.fit_dir / FIT_LOG, json.dumps(log, indent=2) + "\n")
 

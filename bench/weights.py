@@ -44,10 +44,8 @@ def find_weights(weights: PretrainedWeights, cache_dir: Path) -> Path | None:
     return None
 
 
-def load_weights(
-    weights: PretrainedWeights, cache_dir: Path, option: str
-) -> dict[str, torch.Tensor]:
-    """The checkpoint's state dict; a missing or unreadable file is a user error naming the fix."""
+def require_weights(weights: PretrainedWeights, cache_dir: Path, option: str) -> Path:
+    """The local checkpoint file; a missing one is a user error naming the file and folders."""
     path = find_weights(weights, cache_dir)
     if path is None:
         places = " or ".join(str(d) for d in weight_dirs(cache_dir))
@@ -56,6 +54,14 @@ def load_weights(
             f"on this machine (nothing is downloaded at run time); download {weights.url} and "
             f"put it in {places}"
         )
+    return path
+
+
+def load_weights(
+    weights: PretrainedWeights, cache_dir: Path, option: str
+) -> dict[str, torch.Tensor]:
+    """The checkpoint's state dict; a missing or unreadable file is a user error naming the fix."""
+    path = require_weights(weights, cache_dir, option)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged file
