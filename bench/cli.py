@@ -30,6 +30,7 @@ from bench.plugins import load_plugin
 from bench.prepare import pack_path, prepare_split
 from bench.protocol import PROTOCOLS
 from bench.realdata import progress_report_for
+from bench.records import RecordSet
 from bench.runner import Outcome, build_config, execute, reference_config
 from bench.runtime import make_progress
 from bench.store import ResultsStore, default_results_dir
@@ -41,6 +42,7 @@ from bench.sweep import (
     shipped_sweeps,
     sweep_plan,
 )
+from bench.tables import FORMATS, build_table, render, table_spec
 
 app = typer.Typer(
     help="privbench: privacy-preserving action recognition benchmark.",
@@ -618,3 +620,54 @@ def data_prepare(
 
 if __name__ == "__main__":
     app()
+
+
+RecordsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--records",
+        help="Results dir of the runs (or its records/ folder); default $BENCH_RESULTS_DIR "
+        "or ./results.",
+    ),
+]
+PresetOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Read records of this preset (e.g. tiny); needed only when a dataset's records "
+        "come from several."
+    ),
+]
+
+
+def write_text(text: str, out: Path | None) -> None:
+    """`text` to the file `out` (folders created), or to stdout as is (no rich markup)."""
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out}")
+
+
+@app.command()
+@user_errors
+def table(
+    number: Annotated[int, typer.Argument(help="The paper's table: 1, 2, 3, 5, 6, 7 or 8.")],
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="md, latex (booktabs) or csv (long form).")
+    ] = "md",
+    records: RecordsOption = None,
+    paper: Annotated[
+        bool, typer.Option("--paper", help="Put the published numbers beside ours.")
+    ] = False,
+    preset: PresetOption = None,
+    fragment: Annotated[
+        bool, typer.Option("--fragment", help="LaTeX: only the table, not a whole document.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Rebuild one of the paper's tables from the records, in the paper's layout."""
+    if format_ not in FORMATS:
+        raise BenchError(f"--format {format_}: must be one of {', '.join(FORMATS)}")
+    built = build_table(table_spec(number), RecordSet.load(records), paper, preset)
+    write_text(render(built, format_, fragment), out)
