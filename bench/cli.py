@@ -21,6 +21,7 @@ from bench.config import PRESET_KEYS, PRESETS
 from bench.data import DATASETS
 from bench.datacheck import check_tree
 from bench.errors import BenchError
+from bench.figures import FIGURE_KINDS, make_figure, save_figure
 from bench.loading import measure_loading
 from bench.method import METHODS
 from bench.models.action import ACTION_ARCHS
@@ -31,6 +32,7 @@ from bench.prepare import pack_path, prepare_split
 from bench.protocol import PROTOCOLS
 from bench.realdata import progress_report_for
 from bench.records import RecordSet
+from bench.report import FigureMaker, write_report
 from bench.runner import Outcome, build_config, execute, reference_config
 from bench.runtime import make_progress
 from bench.store import ResultsStore, default_results_dir
@@ -671,3 +673,74 @@ def table(
         raise BenchError(f"--format {format_}: must be one of {', '.join(FORMATS)}")
     built = build_table(table_spec(number), RecordSet.load(records), paper, preset)
     write_text(render(built, format_, fragment), out)
+
+
+@app.command()
+@user_errors
+def figure(
+    kind: Annotated[str, typer.Argument(help="pareto, frames, curves or ablation.")],
+    records: RecordsOption = None,
+    dataset: Annotated[str, typer.Option(help="Whose records to draw.")] = "synthetic",
+    protocol: Annotated[
+        str, typer.Option(help="pareto / curves / ablation: which protocol's records.")
+    ] = "known",
+    preset: PresetOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the files; default <results dir>/figures.")
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF.")] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="frames: where the dataset is cached; default $BENCH_CACHE_DIR."),
+    ] = None,
+) -> None:
+    """Draw one of the paper's figures from the records (PNG, and PDF with --pdf)."""
+    if kind not in FIGURE_KINDS:
+        raise BenchError(f"no figure '{kind}'; figures: {', '.join(FIGURE_KINDS)}")
+    loaded = RecordSet.load(records)
+    drawn = make_figure(kind, loaded, dataset, protocol, preset, cache_dir)
+    stem = kind if kind == "frames" else f"{kind}-{protocol}"
+    folder = out or (loaded.root or Path("results")) / "figures"
+    for path in save_figure(drawn, folder / stem, ("png", "pdf") if pdf else ("png",)):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@user_errors
+def report(
+    records: RecordsOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for report.md, tables/ and figures/; default the results dir."),
+    ] = None,
+    preset: PresetOption = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write each figure as PDF.")] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="frames: where the dataset is cached; default $BENCH_CACHE_DIR."),
+    ] = None,
+) -> None:
+    """One Markdown report: every table and figure the records feed, and what is missing."""
+    loaded = RecordSet.load(records)
+    formats = ("png", "pdf") if pdf else ("png",)
+
+    def maker(kind: str, protocol: str, stem: str) -> FigureMaker:
+        def make(found: RecordSet, folder: Path) -> list[Path]:
+            drawn = make_figure(kind, found, "synthetic", protocol, preset, cache_dir)
+            return save_figure(drawn, folder / stem, formats)
+
+        return make
+
+    makers = {
+        "Action against privacy, known protocol (Tables 1, 3)": maker(
+            "pareto", "known", "pareto-known"
+        ),
+        "Action against privacy, novel protocol (Table 2)": maker(
+            "pareto", "novel", "pareto-novel"
+        ),
+        "Anonymized frames (Figure 2)": maker("frames", "known", "frames"),
+        "Training losses (Figure 5)": maker("curves", "known", "curves-known"),
+        "B and λ ablations (Figure 3, Table 3)": maker("ablation", "known", "ablation-known"),
+    }
+    path = write_report(loaded, out or loaded.root or Path("results"), makers, preset)
+    console.print(f"wrote {path}")

@@ -131,24 +131,48 @@ def execute(
         finally:
             shutil.rmtree(ctx.scratch_dir, ignore_errors=True)
     ctx.timings["total"] = round(time.perf_counter() - started, 3)
-    record = {
-        "key": key,
+    record = new_record(
+        cfg,
+        metrics,
+        timings=ctx.timings,
+        history=ctx.history,
+        notes=ctx.notes,
+        environment=provenance(torch_device),
+        run_dir=str(run_dir),
+    )
+    path = store.save(record)
+    return Outcome(record, path, reused=False)
+
+
+def new_record(
+    cfg: RunConfig,
+    metrics: dict[str, float],
+    *,
+    timings: dict[str, float] | None = None,
+    history: dict[str, list[dict[str, float]]] | None = None,
+    notes: dict[str, str] | None = None,
+    environment: dict[str, Any] | None = None,
+    run_dir: str = "",
+    created: str | None = None,
+) -> dict[str, Any]:
+    """The record of a finished run of `cfg`: what the store keeps and the tables read."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return {
+        "key": cfg.key(),
         "method": cfg.method,
-        "params": method.values,
+        "params": cfg.param_dict,
         "protocol": cfg.protocol,
         "dataset": cfg.dataset,
         "preset": cfg.preset.name,
         "seed": cfg.seed,
         "evaluation": dataclasses.asdict(cfg.eval_models),
-        "fit_key": cfg.fit_key() if method.trainable else None,
+        "fit_key": cfg.fit_key() if cfg.trains_anonymizer else None,
         "config": cfg.canonical(),
         "metrics": metrics,
-        "timings": ctx.timings,
-        "history": ctx.history,
-        "notes": ctx.notes,
-        "provenance": provenance(torch_device),
-        "run_dir": str(run_dir),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timings": timings or {},
+        "history": history or {},
+        "notes": notes or {},
+        "provenance": environment or {},
+        "run_dir": run_dir,
+        "created": created or now,
     }
-    path = store.save(record)
-    return Outcome(record, path, reused=False)

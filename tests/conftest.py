@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+
+from bench.records import RecordSet
+from bench.runner import build_config, new_record
+from bench.store import ResultsStore
 
 # Short schedules so an end-to-end run takes seconds; the pipeline is the real one.
 FAST = [
@@ -26,3 +31,47 @@ def _two_threads() -> None:
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache dir shared by the session so the synthetic data is rendered once."""
     return tmp_path_factory.mktemp("cache")
+
+
+def make_record(
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    top1: float = 0.9,
+    cmap: float = 0.8,
+    f1: float | None = None,
+    seed: int = 0,
+    protocol: str = "known",
+    evaluation: dict[str, str | None] | None = None,
+    overrides: dict[str, str] | None = None,
+    minimax: list[dict[str, float]] | None = None,
+) -> dict[str, Any]:
+    """A record as `bench run` stores it (real config, keys and fit key) with chosen metrics."""
+    cfg = build_config(
+        method,
+        dict(params or {}),
+        protocol,
+        "synthetic",
+        "tiny",
+        overrides or {},
+        seed,
+        None,
+        evaluation,
+    )
+    metrics = {
+        "action_top1": top1,
+        "privacy_cmap": cmap,
+        "privacy_f1": cmap - 0.1 if f1 is None else f1,
+    }
+    history = {"minimax": minimax} if minimax else {}
+    return new_record(
+        cfg, metrics, history=history, created=f"2026-01-{seed + 1:02d}T00:00:00+00:00"
+    )
+
+
+def stored(root: Path, *records: dict[str, Any]) -> RecordSet:
+    """`records` saved by the real store under `root`, read back."""
+    store = ResultsStore(root)
+    for record in records:
+        store.save(record)
+    return RecordSet.load(root)

@@ -4,57 +4,27 @@ published numbers transcribed in results/paper/."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import make_record, stored
 from test_cli import bench
 
 from bench.paper import PAPER_DIR, PAPER_TABLES
-from bench.runner import build_config
-from bench.store import ResultsStore
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("PRIVBENCH_UPDATE_GOLDEN") == "1"  # rewrite the golden files
 
 
 def store_record(
-    results: Path,
-    method: str,
-    metrics: dict[str, float],
-    protocol: str = "known",
-    seed: int = 0,
-    evaluation: dict[str, str | None] | None = None,
-    overrides: dict[str, str] | None = None,
-    **params: Any,
+    results: Path, method: str, metrics: tuple[float, float, float], **options: Any
 ) -> None:
-    """A record as `bench run` writes it (config, key, metrics), saved by the real store."""
-    cfg = build_config(
-        method, params, protocol, "synthetic", "tiny", overrides or {}, seed, None, evaluation
-    )
-    ResultsStore(results).save(
-        {
-            "key": cfg.key(),
-            "method": method,
-            "params": cfg.param_dict,
-            "protocol": protocol,
-            "dataset": "synthetic",
-            "preset": cfg.preset.name,
-            "seed": seed,
-            "evaluation": dataclasses.asdict(cfg.eval_models),
-            "fit_key": cfg.fit_key(),
-            "config": cfg.canonical(),
-            "metrics": metrics,
-            "created": f"2026-01-0{seed + 1}T00:00:00+00:00",
-        }
-    )
-
-
-def known(top1: float, cmap: float, f1: float) -> dict[str, float]:
-    return {"action_top1": top1, "privacy_cmap": cmap, "privacy_f1": f1}
+    """A record of `method` with (top-1, cMAP, F1), saved by the real store."""
+    top1, cmap, f1 = metrics
+    stored(results, make_record(method, top1=top1, cmap=cmap, f1=f1, **options))
 
 
 @pytest.fixture
@@ -62,16 +32,16 @@ def results(tmp_path: Path) -> Path:
     """Records of a few Table 1 cells (two seeds for raw and B = 0.3), plus runs that other
     tables own and Table 1 must not pick up."""
     root = tmp_path / "results"
-    store_record(root, "raw", known(0.90, 0.80, 0.70), seed=0)
-    store_record(root, "raw", known(0.94, 0.84, 0.74), seed=1)
-    store_record(root, "downsample", known(0.50, 0.40, 0.30), factor=2)
-    store_record(root, "spact", known(0.70, 0.50, 0.40))
-    store_record(root, "penalty", known(0.80, 0.52, 0.41), B=0.3, seed=0)
-    store_record(root, "penalty", known(0.84, 0.56, 0.45), B=0.3, seed=1)
-    store_record(root, "penalty", known(0.10, 0.10, 0.10), B=0.3, lam=0.5)  # Table 3's
-    store_record(root, "penalty", known(0.20, 0.20, 0.20), B=0.3, penalty_grad="detached")
+    store_record(root, "raw", (0.90, 0.80, 0.70), seed=0)
+    store_record(root, "raw", (0.94, 0.84, 0.74), seed=1)
+    store_record(root, "downsample", (0.50, 0.40, 0.30), params={"factor": 2})
+    store_record(root, "spact", (0.70, 0.50, 0.40))
+    store_record(root, "penalty", (0.80, 0.52, 0.41), params={"B": 0.3}, seed=0)
+    store_record(root, "penalty", (0.84, 0.56, 0.45), params={"B": 0.3}, seed=1)
+    store_record(root, "penalty", (0.10, 0.10, 0.10), params={"B": 0.3, "lam": 0.5})  # Table 3's
+    store_record(root, "penalty", (0.20, 0.20, 0.20), params={"B": 0.3, "penalty_grad": "detached"})
     store_record(  # Table 7's ResNet-18 column
-        root, "penalty", known(0.30, 0.30, 0.30), B=0.3, evaluation={"fb_arch": "resnet18"}
+        root, "penalty", (0.30, 0.30, 0.30), params={"B": 0.3}, evaluation={"fb_arch": "resnet18"}
     )
     return root
 
@@ -138,7 +108,7 @@ def test_table_without_records_shows_the_published_table(tmp_path: Path) -> None
 
 
 def test_table_rejects_mixed_presets_and_unknown_input(results: Path) -> None:
-    store_record(results, "raw", known(0.5, 0.5, 0.5), overrides={"action_epochs": "1"})
+    store_record(results, "raw", (0.5, 0.5, 0.5), overrides={"action_epochs": "1"})
     code, out = bench("table", "1", "--records", str(results))
     assert code == 2 and "pass --preset" in out and "tiny[action_epochs=1]" in out
     code, out = bench("table", "1", "--records", str(results), "--preset", "tiny")

@@ -1,0 +1,157 @@
+"""`bench report`: every table and figure the records can feed, in one Markdown file, with
+the cells still missing and the command that fills them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.config import resolve_preset
+from bench.errors import BenchError
+from bench.method import METHODS
+from bench.records import RecordSet, RunView, preset_label
+from bench.sweep import find_sweep, parse_sweep
+from bench.table_specs import TABLES, Group, Row
+from bench.tables import BuiltTable, Slot, build_table, render_latex, render_markdown, selector
+
+
+@dataclass(frozen=True)
+class MissingCell:
+    """A (row, column group) of a table with no record, and what fills it."""
+
+    row: Row
+    group: Group
+    fix: str
+
+
+@functools.cache
+def sweep_views(name: str) -> tuple[RunView, ...]:
+    """The runs a shipped sweep file plans (without checking data roots)."""
+    views = []
+    for cell in parse_sweep(find_sweep(name)).cells:
+        preset = resolve_preset(cell.preset, cell.overrides)
+        models = {"ft_arch": preset.ft_arch, "fb_arch": preset.fb_arch}
+        default = {**models, "ft_init": "scratch", "fb_init": "scratch"}
+        views.append(
+            RunView(
+                cell.method,
+                METHODS.get(cell.method).resolve_params(cell.params),
+                cell.protocol,
+                cell.dataset,
+                preset_label(dataclasses.asdict(preset)),
+                cell.seed,
+                {k: cell.evaluation.get(k) or v for k, v in default.items()},
+                default,
+            )
+        )
+    return tuple(views)
+
+
+def run_command(row: Row, slot: Slot) -> str:
+    """The `bench run` line that records (row, slot)."""
+    options = [f"--{key} {value}" for key, value in row.params.items()]
+    for key, value in slot.column.evaluation.items():
+        options.append(f"--{key.replace('_', '-')} {value}")
+    options += [f"--protocol {slot.column.protocol}", f"--dataset {slot.group.dataset}"]
+    options.append(f"--preset {slot.preset.partition('[')[0]}")
+    return f"bench run --method {row.method} " + " ".join(options)
+
+
+def fill_command(row: Row, slot: Slot) -> str:
+    """The group's sweep when it plans this cell, else the `bench run` line."""
+    wanted = selector(row, slot.group, slot.column)
+    if any(wanted.matches(view, slot.preset) for view in sweep_views(slot.group.sweep)):
+        data = " --data-root NAME=DIR ..." if slot.group.dataset != "synthetic" else ""
+        return f"bench sweep {slot.group.sweep}{data}"
+    return run_command(row, slot)
+
+
+def missing_cells(table: BuiltTable) -> list[MissingCell]:
+    """The shown (row, group) pairs of methods privbench has where a column has no record."""
+    missing: dict[tuple[int, str], MissingCell] = {}
+    for (i, j), cell in sorted(table.cells.items()):
+        row, slot = table.rows[i], table.slots[j]
+        if cell.ours is None and slot.group.dataset and row.method in METHODS.names():
+            missing.setdefault(
+                (i, slot.group.title), MissingCell(row, slot.group, fill_command(row, slot))
+            )
+    return list(missing.values())
+
+
+def missing_section(table: BuiltTable) -> list[str]:
+    """Markdown lines: what is missing from `table` and the commands that fill it."""
+    fed = any(c.ours for c in table.cells.values())
+    by_fix: dict[tuple[str, str], list[str]] = {}
+    for m in missing_cells(table) if fed else []:
+        by_fix.setdefault((m.group.title, m.fix), []).append(m.row.label)
+    lines = [
+        f"- {group}: no record for {', '.join(rows)}: `{fix}`"
+        for (group, fix), rows in by_fix.items()
+    ]
+    shown = {slot.group.title for slot in table.slots} if fed else set()
+    unfed: dict[str, list[str]] = {}
+    for group in table.spec.groups:
+        if group.title in shown:
+            continue
+        if not group.dataset:
+            how = "no privbench setting yet (published numbers only)"
+        elif group.dataset == "synthetic":
+            how = f"no records: `bench sweep {group.sweep}`"
+        else:
+            how = f"no records: `bench sweep {group.sweep} --data-root NAME=DIR ...` (real data)"
+        unfed.setdefault(how, []).append(group.title)
+    lines += [f"- {', '.join(titles)}: {how}" for how, titles in unfed.items()]
+    return lines
+
+
+FigureMaker = Callable[[RecordSet, Path], list[Path]]
+
+
+def write_report(
+    records: RecordSet,
+    out_dir: Path,
+    figures: dict[str, FigureMaker],
+    preset: str | None = None,
+) -> Path:
+    """Write report.md, tables/ (md and LaTeX) and figures/ under `out_dir`; the report's path."""
+    tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    root = records.root or Path(".")
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    lines = [
+        "# privbench report",
+        "",
+        f"{len(records.records)} records from `{root}`, generated {now}.",
+        "",
+        "## Tables",
+    ]
+    for number, spec in TABLES.items():
+        built = build_table(spec, records, with_paper=True, preset=preset)
+        has_ours = any(c.ours for c in built.cells.values())
+        lines += ["", f"### Table {number}", ""]
+        if has_ours:
+            markdown = render_markdown(built)
+            (tables_dir / f"table{number}.md").write_text(markdown)
+            (tables_dir / f"table{number}.tex").write_text(render_latex(built))
+            lines.append(markdown)
+        else:
+            lines.append(f"No records feed Table {number} ({spec.caption}).")
+            lines.append("")
+        lines += missing_section(built)
+    lines += ["", "## Figures"]
+    for name, make in figures.items():
+        lines += ["", f"### {name}", ""]
+        try:
+            paths = make(records, figures_dir)
+        except BenchError as exc:
+            lines.append(f"Not drawn: {exc}")
+            continue
+        png = next(p for p in paths if p.suffix == ".png")
+        lines.append(f"![{name}]({png.relative_to(out_dir).as_posix()})")
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
