@@ -21,7 +21,7 @@ from bench.config import PRESET_KEYS, PRESETS
 from bench.data import DATASETS
 from bench.datacheck import check_tree
 from bench.errors import BenchError
-from bench.figures import FIGURE_KINDS, make_figure, save_figure
+from bench.figures import FIGURE_KINDS, figure_stem, make_figure, save_figure
 from bench.loading import measure_loading
 from bench.method import METHODS
 from bench.models.action import ACTION_ARCHS
@@ -32,7 +32,7 @@ from bench.prepare import pack_path, prepare_split
 from bench.protocol import PROTOCOLS
 from bench.realdata import progress_report_for
 from bench.records import RecordSet
-from bench.report import FigureMaker, write_report
+from bench.report import report_figures, write_report
 from bench.runner import Outcome, build_config, execute, reference_config
 from bench.runtime import make_progress
 from bench.store import ResultsStore, default_results_dir
@@ -699,8 +699,8 @@ def figure(
         raise BenchError(f"no figure '{kind}'; figures: {', '.join(FIGURE_KINDS)}")
     loaded = RecordSet.load(records)
     drawn = make_figure(kind, loaded, dataset, protocol, preset, cache_dir)
-    stem = kind if kind == "frames" else f"{kind}-{protocol}"
     folder = out or (loaded.root or Path("results")) / "figures"
+    stem = figure_stem(kind, protocol, dataset)
     for path in save_figure(drawn, folder / stem, ("png", "pdf") if pdf else ("png",)):
         console.print(f"wrote {path}")
 
@@ -723,24 +723,6 @@ def report(
     """One Markdown report: every table and figure the records feed, and what is missing."""
     loaded = RecordSet.load(records)
     formats = ("png", "pdf") if pdf else ("png",)
-
-    def maker(kind: str, protocol: str, stem: str) -> FigureMaker:
-        def make(found: RecordSet, folder: Path) -> list[Path]:
-            drawn = make_figure(kind, found, "synthetic", protocol, preset, cache_dir)
-            return save_figure(drawn, folder / stem, formats)
-
-        return make
-
-    makers = {
-        "Action against privacy, known protocol (Tables 1, 3)": maker(
-            "pareto", "known", "pareto-known"
-        ),
-        "Action against privacy, novel protocol (Table 2)": maker(
-            "pareto", "novel", "pareto-novel"
-        ),
-        "Anonymized frames (Figure 2)": maker("frames", "known", "frames"),
-        "Training losses (Figure 5)": maker("curves", "known", "curves-known"),
-        "B and λ ablations (Figure 3, Table 3)": maker("ablation", "known", "ablation-known"),
-    }
+    makers = report_figures(loaded, preset, cache_dir, formats)
     path = write_report(loaded, out or loaded.root or Path("results"), makers, preset)
     console.print(f"wrote {path}")

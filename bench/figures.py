@@ -426,6 +426,12 @@ def _nothing(what: str, dataset: str, protocol: str, preset: str, *sweeps: str) 
 FIGURE_KINDS = ("pareto", "frames", "curves", "ablation")
 
 
+def figure_stem(kind: str, protocol: str, dataset: str) -> str:
+    """The file name (no suffix) of a figure: 'pareto-novel', 'frames', 'curves-known-ucf101-vispr1'."""
+    parts = [kind] if kind == "frames" else [kind, protocol]
+    return "-".join(parts if dataset == "synthetic" else [*parts, dataset])
+
+
 def make_figure(
     kind: str,
     records: RecordSet,

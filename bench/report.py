@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.config import resolve_preset
 from bench.errors import BenchError
+from bench.figures import figure_stem, make_figure, save_figure
 from bench.method import METHODS
 from bench.records import RecordSet, RunView, preset_label
 from bench.sweep import find_sweep, parse_sweep
@@ -109,6 +110,37 @@ def missing_section(table: BuiltTable) -> list[str]:
 
 
 FigureMaker = Callable[[RecordSet, Path], list[Path]]
+
+REPORT_FIGURES = (  # (title, figure kind, protocol)
+    ("Action against privacy, known protocol (Tables 1, 3)", "pareto", "known"),
+    ("Action against privacy, novel protocol (Table 2)", "pareto", "novel"),
+    ("Anonymized frames (Figure 2)", "frames", "known"),
+    ("Training losses (Figure 5)", "curves", "known"),
+    ("B and λ ablations (Figure 3, Table 3)", "ablation", "known"),
+)
+
+
+def report_figures(
+    records: RecordSet, preset: str | None, cache_dir: Path | None, formats: tuple[str, ...]
+) -> dict[str, FigureMaker]:
+    """The report's figures for each dataset that has records (synthetic first)."""
+    datasets = sorted({v.dataset for v in records.views}, key=lambda d: (d != "synthetic", d))
+    makers: dict[str, FigureMaker] = {}
+    for dataset in datasets or ["synthetic"]:
+        for title, kind, protocol in REPORT_FIGURES:
+
+            def make(
+                found: RecordSet,
+                folder: Path,
+                kind: str = kind,
+                protocol: str = protocol,
+                dataset: str = dataset,
+            ) -> list[Path]:
+                drawn = make_figure(kind, found, dataset, protocol, preset, cache_dir)
+                return save_figure(drawn, folder / figure_stem(kind, protocol, dataset), formats)
+
+            makers[title if dataset == "synthetic" else f"{title}, {dataset}"] = make
+    return makers
 
 
 def write_report(
