@@ -118,15 +118,26 @@ def pareto_figure(
     fig = Figure(figsize=(8, 6), layout="constrained")
     ax = fig.add_subplot()
     families: set[str] = set()
-    labels: dict[tuple[float, float], list[str]] = {}
     for point in points:
         _draw_point(ax, point, families)
-        labels.setdefault((point.cmap.mean, point.top1.mean), []).append(point.row.label)
-    for xy, names in labels.items():  # settings with identical results share one label
-        ax.annotate(", ".join(names), xy, xytext=(5, 4), textcoords="offset points")
-    front = [points[i] for i in pareto_front([(p.cmap.mean, p.top1.mean) for p in points])]
+    xy = [(p.cmap.mean, p.top1.mean) for p in points]
+    placed: list[tuple[float, float]] = []
+    for anchor, names in _label_groups(xy, [p.row.label for p in points]):
+        crowded = any(_near(anchor, other, xy, 0.05) for other in placed)
+        ax.annotate(  # left of the point when a label is already printed close by
+            ", ".join(names),
+            anchor,
+            xytext=(-5, 4) if crowded else (5, 4),
+            textcoords="offset points",
+            ha="right" if crowded else "left",
+        )
+        placed.append(anchor)
+    front = [points[i] for i in pareto_front(xy)]
     xs, ys = [p.cmap.mean for p in front], [p.top1.mean for p in front]
-    ax.step(xs, ys, where="post", color="tab:green", ls="--", label="Pareto front", zorder=1)
+    ax.step(
+        xs, ys, where="post", color="tab:green", ls="--", marker="o", ms=14, mfc="none",
+        label="Pareto front", zorder=1,
+    )  # fmt: skip
     ax.set_xlabel(f"{CMAP_AXIS}, lower is better ←")
     ax.set_ylabel(f"{TOP1_AXIS}, higher is better ↑")
     ax.set_title(f"Action vs privacy trade-off ({dataset}, {protocol}, {preset})")
@@ -134,6 +145,31 @@ def pareto_figure(
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def _near(
+    a: tuple[float, float], b: tuple[float, float], xy: Sequence[tuple[float, float]], share: float
+) -> bool:
+    """Whether a and b are closer than `share` of the span of `xy` on both axes."""
+    span_x = (max(x for x, _ in xy) - min(x for x, _ in xy)) or 1.0
+    span_y = (max(y for _, y in xy) - min(y for _, y in xy)) or 1.0
+    return abs(a[0] - b[0]) <= share * span_x and abs(a[1] - b[1]) <= share * span_y
+
+
+def _label_groups(
+    xy: Sequence[tuple[float, float]], names: Sequence[str], share: float = 0.015
+) -> list[tuple[tuple[float, float], list[str]]]:
+    """Labels of points closer than `share` of the data span joined into one, so settings
+    with (nearly) identical results do not print over each other."""
+    groups: list[tuple[tuple[float, float], list[str]]] = []
+    for point, name in zip(xy, names, strict=True):
+        for anchor, members in groups:
+            if _near(point, anchor, xy, share):
+                members.append(name)
+                break
+        else:
+            groups.append((point, [name]))
+    return groups
 
 
 # method family -> (legend label, colour, marker)
