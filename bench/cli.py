@@ -21,7 +21,7 @@ from bench.config import PRESET_KEYS, PRESETS
 from bench.data import DATASETS
 from bench.datacheck import check_tree
 from bench.errors import BenchError
-from bench.figures import FIGURE_KINDS, figure_stem, make_figure, save_figure
+from bench.figures import figure_stem, make_figure, save_figure
 from bench.loading import measure_loading
 from bench.method import METHODS
 from bench.models.action import ACTION_ARCHS
@@ -44,7 +44,7 @@ from bench.sweep import (
     shipped_sweeps,
     sweep_plan,
 )
-from bench.tables import FORMATS, build_table, render, table_spec
+from bench.tables import build_table, check_format, render, table_spec
 
 app = typer.Typer(
     help="privbench: privacy-preserving action recognition benchmark.",
@@ -620,10 +620,6 @@ def data_prepare(
             )
 
 
-if __name__ == "__main__":
-    app()
-
-
 RecordsOption = Annotated[
     Path | None,
     typer.Option(
@@ -639,6 +635,15 @@ PresetOption = Annotated[
         "come from several."
     ),
 ]
+
+
+def load_records(folder: Path | None, preset: str | None) -> RecordSet:
+    """The records of a results dir, warning about unreadable ones; `--preset` checked."""
+    loaded = RecordSet.load(folder)
+    for reason in loaded.skipped:
+        console.print(f"[yellow]skipped:[/] {escape(reason)}", soft_wrap=True)
+    loaded.check_preset(preset)
+    return loaded
 
 
 def write_text(text: str, out: Path | None) -> None:
@@ -669,9 +674,8 @@ def table(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Rebuild one of the paper's tables from the records, in the paper's layout."""
-    if format_ not in FORMATS:
-        raise BenchError(f"--format {format_}: must be one of {', '.join(FORMATS)}")
-    built = build_table(table_spec(number), RecordSet.load(records), paper, preset)
+    check_format(format_)
+    built = build_table(table_spec(number), load_records(records, preset), paper, preset)
     write_text(render(built, format_, fragment), out)
 
 
@@ -695,9 +699,7 @@ def figure(
     ] = None,
 ) -> None:
     """Draw one of the paper's figures from the records (PNG, and PDF with --pdf)."""
-    if kind not in FIGURE_KINDS:
-        raise BenchError(f"no figure '{kind}'; figures: {', '.join(FIGURE_KINDS)}")
-    loaded = RecordSet.load(records)
+    loaded = load_records(records, preset)
     drawn = make_figure(kind, loaded, dataset, protocol, preset, cache_dir)
     folder = out or (loaded.root or Path("results")) / "figures"
     stem = figure_stem(kind, protocol, dataset)
@@ -721,8 +723,12 @@ def report(
     ] = None,
 ) -> None:
     """One Markdown report: every table and figure the records feed, and what is missing."""
-    loaded = RecordSet.load(records)
+    loaded = load_records(records, preset)
     formats = ("png", "pdf") if pdf else ("png",)
     makers = report_figures(loaded, preset, cache_dir, formats)
     path = write_report(loaded, out or loaded.root or Path("results"), makers, preset)
     console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -392,6 +392,11 @@ def _preset_of(values: Mapping[str, Any]) -> Preset:
     changes: dict[str, Any] = {
         k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in PRESET_KEYS
     }
+    if values["name"] not in PRESETS:
+        raise BenchError(
+            f"record made at preset '{values['name']}', which this version does not have; "
+            f"known presets: {', '.join(PRESETS)}"
+        )
     return dataclasses.replace(PRESETS[values["name"]], **changes)
 
 

@@ -21,9 +21,8 @@ PAPER_TABLES = (1, 2, 3, 5, 6, 7, 8)
 
 @dataclass(frozen=True)
 class PaperCell:
-    """One published number: the value, as printed, with its printed drop and any oddity."""
+    """One published number as printed, with its printed drop and any oddity."""
 
-    value: float
     printed: str
     printed_drop: str
     note: str
@@ -79,7 +78,5 @@ def paper_table(number: int) -> dict[PaperKey, PaperCell]:
                 row["arch"],
                 row["init"],
             )
-            cells[key] = PaperCell(
-                float(row["value"]), row["value"], row["printed_drop"], row["note"]
-            )
+            cells[key] = PaperCell(row["value"], row["printed_drop"], row["note"])
     return cells

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.config import resolve_preset
+from bench.config import ANONYMIZER_TRAINING_KEYS, resolve_preset
 from bench.errors import BenchError
 from bench.figures import figure_stem, make_figure, save_figure
 from bench.method import METHODS
-from bench.records import RecordSet, RunView, preset_label
+from bench.paper import PAPER_DIR
+from bench.records import RecordSet, RunView
 from bench.sweep import find_sweep, parse_sweep
 from bench.table_specs import TABLES, Group, Row
 from bench.tables import BuiltTable, Slot, build_table, render_latex, render_markdown, selector
@@ -34,19 +35,14 @@ def sweep_views(name: str) -> tuple[RunView, ...]:
     """The runs a shipped sweep file plans (without checking data roots)."""
     views = []
     for cell in parse_sweep(find_sweep(name)).cells:
-        preset = resolve_preset(cell.preset, cell.overrides)
-        models = {"ft_arch": preset.ft_arch, "fb_arch": preset.fb_arch}
-        default = {**models, "ft_init": "scratch", "fb_init": "scratch"}
+        method = METHODS.get(cell.method)
+        preset = dataclasses.asdict(resolve_preset(cell.preset, cell.overrides))
+        if not method.trainable:  # as RunConfig.canonical stores it
+            preset = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
+        params = method.resolve_params(cell.params)
         views.append(
-            RunView(
-                cell.method,
-                METHODS.get(cell.method).resolve_params(cell.params),
-                cell.protocol,
-                cell.dataset,
-                preset_label(dataclasses.asdict(preset)),
-                cell.seed,
-                {k: cell.evaluation.get(k) or v for k, v in default.items()},
-                default,
+            RunView.of(
+                cell.method, params, cell.protocol, cell.dataset, preset, cell.seed, cell.evaluation
             )
         )
     return tuple(views)
@@ -58,7 +54,11 @@ def run_command(row: Row, slot: Slot) -> str:
     for key, value in slot.column.evaluation.items():
         options.append(f"--{key.replace('_', '-')} {value}")
     options += [f"--protocol {slot.column.protocol}", f"--dataset {slot.group.dataset}"]
-    options.append(f"--preset {slot.preset.partition('[')[0]}")
+    name, _, changes = slot.preset.partition("[")
+    options.append(f"--preset {name}")
+    options += [f"--set {change}" for change in changes.rstrip("]").split()]
+    if slot.group.dataset != "synthetic":
+        options.append("--data-root NAME=DIR ...")
     return f"bench run --method {row.method} " + " ".join(options)
 
 
@@ -162,7 +162,7 @@ def write_report(
         "## Tables",
     ]
     for number, spec in TABLES.items():
-        built = build_table(spec, records, with_paper=True, preset=preset)
+        built = build_table(spec, records, with_paper=PAPER_DIR.is_dir(), preset=preset)
         has_ours = any(c.ours for c in built.cells.values())
         lines += ["", f"### Table {number}", ""]
         if has_ours:

@@ -26,6 +26,7 @@ class BuiltCell:
     ours: Stat | None
     drop: float | None  # raw mean minus ours (positive: lower than raw), as the paper prints
     paper: PaperCell | None
+    paired: bool = True  # whether `drop` compares with raw over the same seeds
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,9 @@ def selector(row: Row, group: Group, column: Column) -> Selector:
 def build_table(
     spec: TableSpec, records: RecordSet, with_paper: bool = False, preset: str | None = None
 ) -> BuiltTable:
-    """Fill `spec` from `records`: groups with records are shown (all groups when none has
-    any); rows of methods privbench has, plus published-only rows under `with_paper`."""
+    """Fill `spec` from `records`. Shown: the groups that records feed (when none is fed, the
+    real-data groups under `with_paper`, else the synthetic ones), and the rows of methods
+    privbench has, plus published-only rows under `with_paper`."""
     published = paper_table(spec.number) if with_paper else {}
     presets = {
         g.dataset: records.preset_for(g.dataset, preset, g.preset) for g in spec.groups if g.dataset
@@ -110,12 +112,6 @@ def _cell(
     row: Row, slot: Slot, records: RecordSet, published: dict[PaperKey, PaperCell]
 ) -> BuiltCell:
     column = slot.column
-    ours = raw = None
-    if slot.group.dataset:
-        chosen = selector(row, slot.group, column)
-        ours = records.stat(chosen, column.metric, slot.preset)
-        if ours is not None and row.method != "raw":
-            raw = records.stat(chosen.with_method("raw", {}), column.metric, slot.preset)
     key = PaperKey(
         row.method,
         params_key(row.params),
@@ -124,8 +120,20 @@ def _cell(
         column.paper_arch,
         column.paper_init,
     )
-    drop = raw.mean - ours.mean if ours is not None and raw is not None else None
-    return BuiltCell(ours, drop, published.get(key))
+    paper = published.get(key)
+    if not slot.group.dataset:
+        return BuiltCell(None, None, paper)
+    chosen = selector(row, slot.group, column)
+    ours = records.stat(chosen, column.metric, slot.preset)
+    if ours is None or row.method == "raw":
+        return BuiltCell(ours, None, paper)
+    reference = chosen.with_method("raw", {})
+    raw = records.stat(reference, column.metric, slot.preset, ours.seeds)
+    paired = raw is not None and raw.n == ours.n
+    if not paired:  # raw lacks some of these seeds: compare with what it has
+        raw = records.stat(reference, column.metric, slot.preset)
+    drop = None if raw is None else raw.mean - ours.mean
+    return BuiltCell(ours, drop, paper, paired or raw is None)
 
 
 def format_ours(cell: BuiltCell, metric: str) -> str:
@@ -138,7 +146,7 @@ def format_ours(cell: BuiltCell, metric: str) -> str:
         text += f" ± {cell.ours.std:.{digits}f}"
     if cell.drop is not None:
         arrow = "↓" if cell.drop >= 0 else "↑"
-        text += f" ({arrow} {abs(cell.drop):.{digits}f})"
+        text += f" ({arrow} {abs(cell.drop):.{digits}f}{'' if cell.paired else '*'})"
     return text
 
 
@@ -171,10 +179,15 @@ def _caption(table: BuiltTable) -> str:
 def footnotes(table: BuiltTable) -> list[str]:
     """What a reader needs beside the numbers: units, sources, presets and seeds, oddities."""
     notes = [
-        "Top-1 and cMAP in %, F1 as a fraction; (↓ x) is the drop from raw data "
-        "(raw minus value, as the paper prints it); "
+        "Top-1 and cMAP in %, F1 as a fraction; (↓ x) is the drop from raw data over the same "
+        "seeds (raw minus value, as the paper prints it); "
         f"{MISSING} marks a cell with no record.",
     ]
+    if any(not c.paired for c in table.cells.values()):
+        notes.append(
+            "A starred drop (x*): raw has no run of some of the cell's seeds, so the drop is "
+            "from raw's mean over the seeds it has."
+        )
     seeds = sorted({s for c in table.cells.values() if c.ours for s in c.ours.seeds})
     if seeds:
         read = sorted({f"{s.group.dataset} at preset {s.preset}" for s in table.slots})
@@ -327,12 +340,16 @@ def render_csv(table: BuiltTable) -> str:
     return out.getvalue()
 
 
+RENDERERS = {"md": render_markdown, "latex": render_latex, "csv": render_csv}
+
+
+def check_format(fmt: str) -> None:
+    """An error unless `fmt` is one of FORMATS."""
+    if fmt not in FORMATS:
+        raise BenchError(f"--format {fmt}: must be one of {', '.join(FORMATS)}")
+
+
 def render(table: BuiltTable, fmt: str, fragment: bool = False) -> str:
-    """`table` in one of FORMATS."""
-    if fmt == "md":
-        return render_markdown(table)
-    if fmt == "latex":
-        return render_latex(table, fragment)
-    if fmt == "csv":
-        return render_csv(table)
-    raise BenchError(f"--format {fmt}: must be one of {', '.join(FORMATS)}")
+    """`table` in one of FORMATS (`fragment`: LaTeX without the document around it)."""
+    check_format(fmt)
+    return render_latex(table, fragment) if fmt == "latex" else RENDERERS[fmt](table)

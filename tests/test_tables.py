@@ -35,7 +35,8 @@ def results(tmp_path: Path) -> Path:
     store_record(root, "raw", (0.90, 0.80, 0.70), seed=0)
     store_record(root, "raw", (0.94, 0.84, 0.74), seed=1)
     store_record(root, "downsample", (0.50, 0.40, 0.30), params={"factor": 2})
-    store_record(root, "spact", (0.70, 0.50, 0.40))
+    store_record(root, "spact", (0.70, 0.50, 0.40), seed=0)
+    store_record(root, "spact", (0.74, 0.54, 0.44), seed=2)  # raw has no seed 2
     store_record(root, "penalty", (0.80, 0.52, 0.41), params={"B": 0.3}, seed=0)
     store_record(root, "penalty", (0.84, 0.56, 0.45), params={"B": 0.3}, seed=1)
     store_record(root, "penalty", (0.10, 0.10, 0.10), params={"B": 0.3, "lam": 0.5})  # Table 3's
@@ -77,14 +78,24 @@ def test_table_matches_golden_file(results: Path, args: list[str], golden: str) 
 def test_table_cells_are_means_over_seeds_with_the_drop_from_raw(results: Path) -> None:
     code, out = bench("table", "1", "--records", str(results))
     assert code == 0
-    lines = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
-    # B = 0.3: top-1 82.00 ± 2.83 over seeds 0 and 1; raw is 92.00, so the drop is 10.00
-    assert "| 82.00 ± 2.83 (↓ 10.00)" in lines["Ours (B = 0.3)"]
-    assert "| 0.430 ± 0.028 (↓ 0.290)" in lines["Ours (B = 0.3)"]
-    assert "| 92.00 ± 2.83 " in lines["Raw data"]
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
+    assert list(rows)[2:] == [
+        "Raw data", "Downsample-2x", "Downsample-4x", "Obf-Blackening", "Obf-StrongBlur",
+        "Obf-WeakBlur", "VITA", "SPAct", "Ours (B = 0.3)", "Ours (B = 0.5)", "Ours (B = 0.7)",
+        "Ours (B = 0.9)",
+    ]  # fmt: skip
+    assert "| 92.00 ± 2.83 " in rows["Raw data"]
+    # B = 0.3: top-1 82.00 ± 2.83 over seeds 0 and 1; raw over the same seeds is 92.00
+    assert "| 82.00 ± 2.83 (↓ 10.00)" in rows["Ours (B = 0.3)"]
+    assert "| 0.430 ± 0.028 (↓ 0.290)" in rows["Ours (B = 0.3)"]
+    # one seed: compared with raw's run of that seed (90.00), not raw's mean
+    assert "| 50.00 (↓ 40.00) " in rows["Downsample-2x"]
+    # seeds 0 and 2, raw has no seed 2: drop from raw's mean over its seeds, starred
+    assert "| 72.00 ± 2.83 (↓ 20.00*) " in rows["SPAct"]
+    assert "A starred drop (x*): raw has no run of some" in out
     # no record: a dash in every column; the lambda / detached / ResNet-18 runs are elsewhere
-    assert lines["Ours (B = 0.5)"].count("–") == 3
-    assert "10.00 " not in out and "20.00" not in out and "30.00" not in out
+    assert rows["Ours (B = 0.5)"].count("–") == 3
+    assert "| 10.00 " not in out and "| 20.00 " not in out and "| 30.00 " not in out
     assert "STPrivacy" not in out  # published numbers only: shown with --paper
 
 
@@ -108,15 +119,91 @@ def test_table_without_records_shows_the_published_table(tmp_path: Path) -> None
 
 
 def test_table_rejects_mixed_presets_and_unknown_input(results: Path) -> None:
-    store_record(results, "raw", (0.5, 0.5, 0.5), overrides={"action_epochs": "1"})
+    store_record(results, "penalty", (0.5, 0.5, 0.5), overrides={"action_epochs": "1"})
     code, out = bench("table", "1", "--records", str(results))
     assert code == 2 and "pass --preset" in out and "tiny[action_epochs=1]" in out
     code, out = bench("table", "1", "--records", str(results), "--preset", "tiny")
     assert code == 0 and "92.00 ± 2.83" in out
+    code, out = bench("table", "1", "--records", str(results), "--preset", "small")
+    assert code == 2 and "no records at it" in out and "tiny" in out
     code, out = bench("table", "4", "--records", str(results))
     assert code == 2 and "1, 2, 3, 5, 6, 7, 8" in out
     code, out = bench("table", "1", "--format", "html", "--records", str(results))
     assert code == 2 and "md, latex, csv" in out
+
+
+def test_fixed_methods_serve_every_anonymizer_training_setting(tmp_path: Path) -> None:
+    """`--set anon_epochs=1` changes the learned runs only; raw (which never trains an
+    anonymizer) is the reference of both settings."""
+    root = tmp_path / "results"
+    store_record(root, "raw", (0.90, 0.80, 0.70))
+    store_record(root, "penalty", (0.80, 0.60, 0.50), params={"B": 0.3})
+    store_record(
+        root, "penalty", (0.70, 0.50, 0.40), params={"B": 0.3}, overrides={"anon_epochs": "1"}
+    )
+    code, out = bench("table", "1", "--records", str(root), "--preset", "tiny[anon_epochs=1]")
+    assert code == 0, out
+    assert "| 90.00 " in out and "| 70.00 (↓ 20.00) " in out
+    assert "synthetic at preset tiny[anon_epochs=1]" in out
+    code, out = bench("table", "1", "--records", str(root), "--preset", "tiny")
+    assert code == 0 and "| 80.00 (↓ 10.00) " in out
+
+
+def test_unreadable_records_are_skipped_with_a_warning(results: Path) -> None:
+    (results / "records" / "0000000000000000.json").write_text("{ not json")
+    (results / "records" / "1111111111111111.json").write_text('{"method": "raw"}')
+    code, out = bench("table", "1", "--records", str(results))
+    assert code == 0
+    assert "skipped: record" in out and "is corrupt" in out and "predates" in out
+    assert "| 92.00 ± 2.83 " in out
+
+
+def test_columns_select_their_protocol_and_evaluation_models(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    stored(
+        root,
+        make_record(
+            "raw", top1=0.60, evaluation={"ft_arch": "r2plus1d_18", "ft_init": "kinetics400"}
+        ),
+        make_record(
+            "penalty",
+            {"B": 0.3},
+            top1=0.55,
+            evaluation={"ft_arch": "r2plus1d_18", "ft_init": "kinetics400"},
+        ),
+        make_record("penalty", {"B": 0.3}, top1=0.40, evaluation={"ft_arch": "r2plus1d_18"}),
+        make_record("penalty", {"B": 0.3}, cmap=0.30, f1=0.2, protocol="pretrained-attack-novel"),
+        make_record(
+            "penalty",
+            {"B": 0.3},
+            cmap=0.45,
+            f1=0.3,
+            evaluation={"fb_arch": "resnet50", "fb_init": "imagenet"},
+        ),
+    )
+
+    def cells(number: str) -> dict[tuple[str, str, str], str]:
+        code, out = bench("table", number, "--format", "csv", "--records", str(root))
+        assert code == 0, out
+        return {
+            (r["row"], r["column"], r["metric"]): r["mean"]
+            for r in csv.DictReader(io.StringIO(out))
+        }
+
+    assert cells("5") == {
+        ("Raw data", "R(2+1)D-18 K400", "action_top1"): "60",
+        ("Ours (B = 0.3)", "R(2+1)D-18 K400", "action_top1"): "55",
+        ("Ours (B = 0.3)", "R(2+1)D-18", "action_top1"): "40",
+    }
+    assert cells("6") == {
+        ("Ours (B = 0.3)", "cMAP (↓%)", "privacy_cmap"): "30",
+        ("Ours (B = 0.3)", "F1 (↓)", "privacy_f1"): "0.2",
+    }
+    assert cells("8") == {
+        ("Ours (B = 0.3)", "cMAP (↓%)", "privacy_cmap"): "45",
+        ("Ours (B = 0.3)", "F1 (↓)", "privacy_f1"): "0.3",
+    }
+    assert cells("7") == {}
 
 
 def test_table_writes_a_file(results: Path, tmp_path: Path) -> None:
