@@ -672,9 +672,12 @@ def table(
         bool, typer.Option("--fragment", help="LaTeX: only the table, not a whole document.")
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None,
 ) -> None:
-    """Rebuild one of the paper's tables from the records, in the paper's layout."""
+    """Rebuild one of the paper's tables from the records, in the paper's layout (a method
+    the paper lacks gets its own rows)."""
     check_format(format_)
+    load_plugins(plugin)
     built = build_table(table_spec(number), load_records(records, preset), paper, preset)
     write_text(render(built, format_, fragment), out)
 
@@ -721,8 +724,10 @@ def report(
         Path | None,
         typer.Option(help="frames: where the dataset is cached; default $BENCH_CACHE_DIR."),
     ] = None,
+    plugin: Annotated[list[Path] | None, typer.Option(help=PLUGIN_HELP)] = None,
 ) -> None:
     """One Markdown report: every table and figure the records feed, and what is missing."""
+    load_plugins(plugin)
     loaded = load_records(records, preset)
     formats = ("png", "pdf") if pdf else ("png",)
     makers = report_figures(loaded, preset, cache_dir, formats)

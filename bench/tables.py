@@ -12,7 +12,7 @@ from tabulate import tabulate
 from bench.errors import BenchError
 from bench.method import METHODS
 from bench.paper import PaperCell, PaperKey, paper_table, params_key
-from bench.records import METRIC_DECIMALS, RecordSet, Selector, Stat
+from bench.records import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
 from bench.table_specs import TABLES, Column, Group, Row, TableSpec
 
 FORMATS = ("md", "latex", "csv")
@@ -72,13 +72,34 @@ def selector(row: Row, group: Group, column: Column) -> Selector:
     return Selector(row.method, row.params, column.protocol, group.dataset, column.evaluation)
 
 
+def extra_rows(spec: TableSpec, records: RecordSet) -> tuple[Row, ...]:
+    """A row per (method, non-default parameters) of the methods `spec` has no row for, among
+    the records of its datasets and protocols: how a new method joins the paper's tables."""
+    in_spec = {row.method for row in spec.rows}
+    datasets = {g.dataset for g in spec.groups}
+    protocols = {c.protocol for g in spec.groups for c in g.columns}
+    found: dict[str, Row] = {}
+    for view in records.views:
+        defaults = full_params(view.method, {})
+        if view.method in in_spec or defaults is None:
+            continue
+        if view.dataset in datasets and view.protocol in protocols:
+            changed = {k: v for k, v in view.params.items() if defaults.get(k) != v}
+            shown = ", ".join(f"{k}={v}" for k, v in changed.items())
+            label = f"{view.method} ({shown})" if shown else view.method
+            found[label] = Row(label, view.method, changed)
+    return tuple(found[label] for label in sorted(found))
+
+
 def build_table(
     spec: TableSpec, records: RecordSet, with_paper: bool = False, preset: str | None = None
 ) -> BuiltTable:
     """Fill `spec` from `records`. Shown: the groups that records feed (when none is fed, the
-    real-data groups under `with_paper`, else the synthetic ones), and the rows of methods
-    privbench has, plus published-only rows under `with_paper`."""
+    real-data groups under `with_paper`, else the synthetic ones); the rows of methods
+    privbench has, plus published-only rows under `with_paper`; and a row per setting of any
+    other method (a new baseline, a plug-in) with records under the table's protocols."""
     published = paper_table(spec.number) if with_paper else {}
+    rows = (*spec.rows, *extra_rows(spec, records))
     presets = {
         g.dataset: records.preset_for(g.dataset, preset, g.preset) for g in spec.groups if g.dataset
     }
@@ -86,8 +107,8 @@ def build_table(
         Slot(g, c, presets.get(g.dataset, g.preset)) for g in spec.groups for c in g.columns
     ]
     cells = {
-        (r, s): _cell(spec.rows[r], slot, records, published)
-        for r in range(len(spec.rows))
+        (r, s): _cell(rows[r], slot, records, published)
+        for r in range(len(rows))
         for s, slot in enumerate(all_slots)
     }
     fed = {slot.group.title for (_, s), c in cells.items() if c.ours for slot in [all_slots[s]]}
@@ -96,12 +117,12 @@ def build_table(
     shown_slots = [s for s, slot in enumerate(all_slots) if slot.group.title in fed]
     shown_rows = [
         r
-        for r, row in enumerate(spec.rows)
+        for r, row in enumerate(rows)
         if row.method in METHODS.names() or any(cells[r, s].paper for s in shown_slots)
     ]
     return BuiltTable(
         spec,
-        tuple(spec.rows[r] for r in shown_rows),
+        tuple(rows[r] for r in shown_rows),
         tuple(all_slots[s] for s in shown_slots),
         {(i, j): cells[r, s] for i, r in enumerate(shown_rows) for j, s in enumerate(shown_slots)},
         with_paper,

@@ -201,6 +201,11 @@ def test_plugin_file_outside_the_tree_runs_through_known(tmp_path: Path, cache_d
     assert len(rec["config"]["plugin_source"]) == 64
     assert str(plugin) in rec["provenance"]["plugins"]
     assert 0.0 <= rec["metrics"]["privacy_cmap"] <= 1.0
+    # the new method joins the paper's tables as its own row, beside raw and the drop from it
+    code, out = bench("table", "1", "--plugin", str(plugin), "--records", str(results))
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if line.startswith("| pixelate (block=8) "))
+    assert f"{100 * rec['metrics']['privacy_cmap']:.2f} (↓ " in row
 
 
 def test_guide_shows_the_example_plugin_verbatim() -> None:
