@@ -73,9 +73,9 @@ def selector(row: Row, group: Group, column: Column) -> Selector:
 
 
 def extra_rows(spec: TableSpec, records: RecordSet) -> tuple[Row, ...]:
-    """A row per (method, non-default parameters) of the methods `spec` has no row for, among
-    the records of its datasets and protocols: how a new method joins the paper's tables."""
-    in_spec = {row.method for row in spec.rows}
+    """A row per (method, non-default parameters) of the methods no paper table has, among the
+    records of `spec`'s datasets and protocols: how a new method joins the paper's tables."""
+    in_spec = {row.method for table in TABLES.values() for row in table.rows}
     datasets = {g.dataset for g in spec.groups}
     protocols = {c.protocol for g in spec.groups for c in g.columns}
     found: dict[str, Row] = {}
