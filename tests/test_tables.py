@@ -295,3 +295,10 @@ def test_every_printed_drop_adds_up_or_is_noted() -> None:
         tolerance = sum(map(half_ulp, (reference, r["value"], r["printed_drop"]))) + 1e-9
         assert error <= tolerance or r["note"], r
     assert checked > 150
+
+
+def test_only_methods_no_paper_table_has_get_extra_rows(results: Path) -> None:
+    code, out = bench("table", "3", "--records", str(results))
+    assert code == 0
+    assert "Downsample" not in out and "downsample" not in out  # a Table 1 row, not Table 3's
+    assert "| λ = 0.5 " in out and "| 10.00 " in out
