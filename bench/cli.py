@@ -21,7 +21,8 @@ from bench.config import PRESET_KEYS, PRESETS
 from bench.data import DATASETS
 from bench.datacheck import check_tree
 from bench.errors import BenchError
-from bench.figures import figure_stem, make_figure, save_figure
+from bench.figure_kit import save_figure
+from bench.figures import figure_stem, make_figure
 from bench.loading import measure_loading
 from bench.method import METHODS
 from bench.models.action import ACTION_ARCHS

@@ -2,76 +2,45 @@
 
 * `pareto_figure`: action top-1 against privacy cMAP, one point per method setting, with the
   Pareto front (Tables 1 and 2 as one picture);
-* `frames_figure`: raw test frames and the same frames through each penalty setting's stored
-  fA* (Figure 2);
+* `frames_figure` (in `bench.frames_figure`): raw test frames and the same frames through each
+  penalty setting's stored fA* (Figure 2);
 * `curves_figure`: training losses of fA, fB and fT per minimax epoch (Figure 5);
 * `ablation_figure`: top-1 and cMAP against B and against lambda (Figure 3, Table 3).
 
 Each returns a matplotlib `Figure` built without pyplot (no global state, no display);
-`save_figure` writes it as PNG and / or PDF.
+`bench.figure_kit.save_figure` writes it as PNG and / or PDF.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from rich.console import Console
 
-from bench.cache import default_cache_dir, ensure_cache_dir
-from bench.config import PRESET_KEYS, PRESETS, Preset
-from bench.data import DATASETS, Benchmark, to_float_clip, to_uint8
 from bench.errors import BenchError
-from bench.fits import CHECKPOINT
+from bench.figure_kit import (
+    CMAP_AXIS,
+    FALLBACK_PRESET,
+    TOP1_AXIS,
+    budget_rows,
+    nothing_to_draw,
+    row_selector,
+)
+from bench.frames_figure import frames_figure
 from bench.method import METHODS
 from bench.protocol import PROTOCOLS
 from bench.records import RecordSet, Selector, Stat
-from bench.runtime import RunContext, make_progress
-from bench.store import ResultsStore
 from bench.table_specs import FIXED, OURS, RAW, SPACT, VITA, Row
 
-TOP1_AXIS = "action top-1 (%)"
-CMAP_AXIS = "privacy cMAP (%)"
-FALLBACK_PRESET = "tiny"
-
-
-def budget_rows(*budgets: float) -> tuple[Row, ...]:
-    """The penalty method at each budget B (other parameters at their defaults), 'B = 0.3'."""
-    return tuple(Row(f"B = {b:g}", "penalty", {"B": b}) for b in budgets)
-
-
 PARETO_ROWS: tuple[Row, ...] = (RAW, *FIXED, VITA, SPACT, *OURS)
-FRAME_ROWS = budget_rows(0.3, 0.5, 0.7, 0.9)
 CURVE_ROWS = budget_rows(0.5, 0.7, 0.9)
 SWEEP_OF_PROTOCOL = {"known": "table1", "novel": "table2"}
-
-
-def _selector(row: Row, protocol: str, dataset: str) -> Selector:
-    return Selector(row.method, dict(row.params), protocol, dataset)
-
-
-def save_figure(
-    fig: Figure, path_stem: Path | str, formats: Sequence[str] = ("png",)
-) -> list[Path]:
-    """Write `fig` as `<path_stem>.<format>` for each format (png, pdf); the paths written."""
-    supported = fig.canvas.get_supported_filetypes()
-    unknown = [f for f in formats if f not in supported]
-    if unknown:
-        raise BenchError(f"figure format '{unknown[0]}' is not supported; use png or pdf")
-    stem = Path(path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.parent / f"{stem.name}.{fmt}" for fmt in formats]
-    for path, fmt in zip(paths, formats, strict=True):
-        fig.savefig(path, format=fmt, dpi=150)
-    return paths
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -107,14 +76,14 @@ def pareto_figure(
     preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
     points = []
     for row in rows:
-        selector = _selector(row, protocol, dataset)
+        selector = row_selector(row, protocol, dataset)
         cmap = records.stat(selector, "privacy_cmap", preset)
         top1 = records.stat(selector, "action_top1", preset)
         if cmap is not None and top1 is not None:
             points.append(_Point(row, cmap, top1))
     if not points:
         sweep = SWEEP_OF_PROTOCOL.get(protocol, "table1")
-        raise _nothing("no records of the Pareto settings", dataset, protocol, preset, sweep)
+        raise nothing_to_draw("no records of the Pareto settings", dataset, protocol, preset, sweep)
     fig = Figure(figsize=(8, 6), layout="constrained")
     ax = fig.add_subplot()
     families: set[str] = set()
@@ -225,12 +194,14 @@ def curves_figure(
     preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
     runs = {}
     for row in rows:
-        chosen = records.select(_selector(row, protocol, dataset), preset)
+        chosen = records.select(row_selector(row, protocol, dataset), preset)
         histories = [r["history"]["minimax"] for r in chosen if r["history"].get("minimax")]
         if histories:
             runs[row.label] = histories
     if not runs:
-        raise _nothing("no minimax training history of the settings", dataset, protocol, preset)
+        raise nothing_to_draw(
+            "no minimax training history of the settings", dataset, protocol, preset
+        )
     fig = Figure(figsize=(14, 4.2), layout="constrained")
     for ax, (key, title) in zip(fig.subplots(1, len(_LOSS_PANELS)), _LOSS_PANELS, strict=True):
         for i, (label, histories) in enumerate(runs.items()):
@@ -277,7 +248,7 @@ def ablation_figure(
     by_b = _swept(records, penalty, "B", {}, preset)
     by_lam = _swept(records, penalty, "lam", {"B": lam_budget}, preset)
     if not by_b and not by_lam:
-        raise _nothing("no penalty records", dataset, protocol, preset, "figure3", "table3")
+        raise nothing_to_draw("no penalty records", dataset, protocol, preset, "figure3", "table3")
     raw = Selector("raw", {}, protocol, dataset)
     fig = Figure(figsize=(12, 4.8), layout="constrained")
     left, right = fig.subplots(1, 2, sharey=True)
@@ -336,132 +307,6 @@ def _draw_ablation(
     ax.set_xlabel(xlabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-
-
-def frames_figure(
-    records: RecordSet,
-    dataset: str = "synthetic",
-    preset: str | None = None,
-    rows: Sequence[Row] = FRAME_ROWS,
-    clips: int = 4,
-    cache_dir: Path | None = None,
-) -> Figure:
-    """Middle frames of test clips of `clips` classes: raw, then through each stored fA*.
-
-    A row per setting whose learned fA* is stored under the results dir's fits/; runs on CPU.
-    """
-    if records.root is None:
-        raise BenchError("frames need records read with RecordSet.load (its fits/ holds fA*)")
-    preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
-    fitted = [
-        (w, r) for w in rows if (r := _fitted_record(records, w, dataset, preset)) is not None
-    ]
-    if not fitted:
-        raise _nothing(f"no stored anonymizer under {records.root}/fits", dataset, "any", preset)
-    config = fitted[0][1]["config"]
-    run_preset = _preset_of(config["preset"])
-    with tempfile.TemporaryDirectory() as run_dir:
-        ctx = _cpu_context(run_preset, ensure_cache_dir(cache_dir or default_cache_dir()), run_dir)
-        roots = {name: Path(folder) for name, folder in config.get("data_roots", {}).items()}
-        data = DATASETS.get(dataset)(roots).load("known", ctx)
-        frames, classes = _middle_frames(data, clips, run_preset.frame_size)
-        grid = [("raw", to_uint8(frames))]
-        grid += [(w.label, _anonymized(records.root, r, frames, ctx)) for w, r in fitted]
-    return _draw_grid(grid, classes, f"Anonymized test frames ({dataset}, {preset})")
-
-
-def _fitted_record(
-    records: RecordSet, row: Row, dataset: str, preset: str
-) -> Mapping[str, Any] | None:
-    """A record of `row` (any protocol, 'known' first) whose fA* checkpoint is stored."""
-    assert records.root is not None
-    protocols = sorted({v.protocol for v in records.views}, key=lambda p: (p != "known", p))
-    for protocol in protocols:
-        for record in records.select(_selector(row, protocol, dataset), preset):
-            if record.get("fit_key") and _checkpoint(records.root, record).is_file():
-                return record
-    return None
-
-
-def _checkpoint(root: Path, record: Mapping[str, Any]) -> Path:
-    return ResultsStore(root).fit_dir(record["fit_key"]) / CHECKPOINT
-
-
-def _preset_of(values: Mapping[str, Any]) -> Preset:
-    """The preset a record ran at, rebuilt from its config (JSON lists back to tuples)."""
-    changes: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in PRESET_KEYS
-    }
-    if values["name"] not in PRESETS:
-        raise BenchError(
-            f"record made at preset '{values['name']}', which this version does not have; "
-            f"known presets: {', '.join(PRESETS)}"
-        )
-    return dataclasses.replace(PRESETS[values["name"]], **changes)
-
-
-def _cpu_context(preset: Preset, cache_dir: Path, run_dir: str) -> RunContext:
-    console = Console(quiet=True)
-    device = torch.device("cpu")
-    return RunContext(preset, device, 0, cache_dir, Path(run_dir), console, make_progress(console))
-
-
-def _middle_frames(data: Benchmark, n: int, size: int) -> tuple[torch.Tensor, list[str]]:
-    """Float (n, C, 1, size, size) middle frames of the first test video of n classes."""
-    test = data.action.splits.test
-    first: dict[int, int] = {}
-    for i, label in enumerate(test.labels.tolist()):
-        first.setdefault(int(label), i)
-    chosen = [first[c] for c in sorted(first)[:n]]
-    middle = [torch.tensor([test.videos.length(i) // 2]) for i in chosen]
-    frames = [
-        to_float_clip(test.videos.read(i, m), size) for i, m in zip(chosen, middle, strict=True)
-    ]
-    return torch.stack(frames), [data.action.classes[int(test.labels[i])] for i in chosen]
-
-
-@torch.no_grad()
-def _anonymized(
-    root: Path, record: Mapping[str, Any], frames: torch.Tensor, ctx: RunContext
-) -> torch.Tensor:
-    """`frames` through the record's stored fA*, as uint8."""
-    method = METHODS.get(record["method"])(**record["params"])
-    path = _checkpoint(root, record)
-    try:
-        method.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), ctx)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise BenchError(
-            f"stored anonymizer {path} is unreadable ({type(exc).__name__}); delete "
-            f"{path.parent} and rerun its run with --force"
-        ) from None
-    return to_uint8(method.anonymize(frames))
-
-
-def _draw_grid(
-    rows: Sequence[tuple[str, torch.Tensor]], classes: Sequence[str], title: str
-) -> Figure:
-    """An image grid: one labelled row per (label, uint8 (N, C, 1, H, W)) pair."""
-    n = len(classes)
-    fig = Figure(figsize=(1.6 * n + 1.0, 1.6 * len(rows) + 0.8), layout="constrained")
-    axes = fig.subplots(len(rows), n, squeeze=False)
-    for r, (label, frames) in enumerate(rows):
-        for c in range(n):
-            ax = axes[r][c]
-            ax.imshow(frames[c, :, 0].permute(1, 2, 0).numpy(), interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(classes[c], fontsize=9)
-        axes[r][0].set_ylabel(label)
-    fig.suptitle(title)
-    return fig
-
-
-def _nothing(what: str, dataset: str, protocol: str, preset: str, *sweeps: str) -> BenchError:
-    """The error for a figure with nothing to draw, naming the sweeps that fill it."""
-    suffix = "-paper" if preset.startswith("paper") else ""
-    names = " and ".join(f"`bench sweep {s}{suffix}`" for s in sweeps or ("table1",))
-    return BenchError(f"{what} ({dataset}, {protocol}, {preset}); run {names} first")
 
 
 FIGURE_KINDS = ("pareto", "frames", "curves", "ablation")

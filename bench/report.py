@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bench.config import ANONYMIZER_TRAINING_KEYS, resolve_preset
 from bench.errors import BenchError
-from bench.figures import figure_stem, make_figure, save_figure
+from bench.figure_kit import save_figure
+from bench.figures import figure_stem, make_figure
 from bench.method import METHODS
 from bench.paper import PAPER_DIR
 from bench.records import RecordSet, RunView

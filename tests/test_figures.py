@@ -18,15 +18,10 @@ from torch import nn
 from bench.config import PRESETS
 from bench.data import DATASETS, to_float_clip, to_uint8
 from bench.errors import BenchError
-from bench.figures import (
-    ablation_figure,
-    curves_figure,
-    frames_figure,
-    pareto_figure,
-    pareto_front,
-    save_figure,
-)
+from bench.figure_kit import save_figure
+from bench.figures import ablation_figure, curves_figure, pareto_figure, pareto_front
 from bench.fits import CHECKPOINT
+from bench.frames_figure import frames_figure
 from bench.models.anonymizer import FrameAnonymizer
 from bench.records import RecordSet
 from bench.store import ResultsStore

@@ -65,14 +65,29 @@ def test_report_has_every_table_and_figure_the_records_feed(results: Path, tmp_p
     # missing cells name what fills them: the shipped sweep when it plans the cell ...
     assert "- Synthetic A / P1: no record for Downsample-2x, Downsample-4x" in report
     assert "`bench sweep table1`" in report
-    # ... else the exact run
-    assert (
-        "`bench run --method penalty --B 0.3 --lam 0.1 --protocol known --dataset synthetic"
-        in report
-    )
+    assert "- Synthetic A / P1: no record for λ = 0.0, λ = 0.1" in report
+    assert "`bench sweep table3`" in report
     assert "UCF101 / VISPR1, PA-HMDB, VPHMDB: no records: `bench sweep table1-paper" in report
     # figures: drawn where records feed them, else why not
     for name in ("pareto-known", "curves-known", "ablation-known"):
         assert f"(figures/{name}.png)" in report
         assert (out / "figures" / f"{name}.png").is_file()
     assert "Not drawn: no stored anonymizer" in report
+
+
+def test_report_names_the_exact_run_where_no_sweep_plans_the_cell(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    fast = {"anon_epochs": "1"}  # no shipped sweep runs at this setting
+    stored(
+        root,
+        make_record("raw", top1=0.98, cmap=0.99, overrides=fast),
+        make_record("penalty", {"B": 0.5}, top1=0.94, cmap=0.90, overrides=fast),
+    )
+    code, text = bench("report", "--records", str(root), "--out", str(tmp_path / "report"))
+    assert code == 0, text
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| Raw data " in report and "94.00 (↓ 4.00)" in report  # raw serves the setting
+    assert (
+        "`bench run --method penalty --B 0.3 --protocol known --dataset synthetic --preset tiny "
+        "--set anon_epochs=1`"
+    ) in report
