@@ -166,7 +166,7 @@ def format_ours(cell: BuiltCell, metric: str) -> str:
     if cell.ours.n > 1:
         text += f" ± {cell.ours.std:.{digits}f}"
     if cell.drop is not None:
-        arrow = "↓" if cell.drop >= 0 else "↑"
+        arrow = "↑" if round(cell.drop, digits) < 0 else "↓"  # 0.00 prints as a drop
         text += f" ({arrow} {abs(cell.drop):.{digits}f}{'' if cell.paired else '*'})"
     return text
 
