@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from bench.errors import BenchError
 from bench.figure_kit import (
@@ -90,17 +92,9 @@ def pareto_figure(
     for point in points:
         _draw_point(ax, point, families)
     xy = [(p.cmap.mean, p.top1.mean) for p in points]
-    placed: list[tuple[float, float]] = []
-    for anchor, names in _label_groups(xy, [p.row.label for p in points]):
-        crowded = any(_near(anchor, other, xy, 0.05) for other in placed)
-        ax.annotate(  # left of the point when a label is already printed close by
-            ", ".join(names),
-            anchor,
-            xytext=(-5, 4) if crowded else (5, 4),
-            textcoords="offset points",
-            ha="right" if crowded else "left",
-        )
-        placed.append(anchor)
+    ax.margins(0.1)  # room for the point labels; limits settle before labels are measured
+    ax.autoscale_view()
+    _place_labels(fig, ax, _label_groups(xy, [p.row.label for p in points]))
     front = [points[i] for i in pareto_front(xy)]
     xs, ys = [p.cmap.mean for p in front], [p.top1.mean for p in front]
     ax.step(
@@ -110,7 +104,6 @@ def pareto_figure(
     ax.set_xlabel(f"{CMAP_AXIS}, lower is better ←")
     ax.set_ylabel(f"{TOP1_AXIS}, higher is better ↑")
     ax.set_title(f"Action vs privacy trade-off ({dataset}, {protocol}, {preset})")
-    ax.margins(0.1)  # room for the point labels
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return fig
@@ -123,6 +116,34 @@ def _near(
     span_x = (max(x for x, _ in xy) - min(x for x, _ in xy)) or 1.0
     span_y = (max(y for _, y in xy) - min(y for _, y in xy)) or 1.0
     return abs(a[0] - b[0]) <= share * span_x and abs(a[1] - b[1]) <= share * span_y
+
+
+# where a point's label may go, in points from it, in order of preference
+_LABEL_OFFSETS = ((5, 4, "left"), (5, -13, "left"), (-5, 4, "right"), (-5, -13, "right"))
+
+
+def _place_labels(
+    fig: Figure, ax: Axes, groups: Sequence[tuple[tuple[float, float], list[str]]]
+) -> None:
+    """Each label at the first offset where it overlaps no label placed before it."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes: list[Bbox] = []
+    for anchor, names in groups:
+        for dx, dy, ha in _LABEL_OFFSETS:
+            text = ax.annotate(
+                ", ".join(names), anchor, xytext=(dx, dy), textcoords="offset points", ha=ha
+            )
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in boxes):
+                break
+            text.remove()
+        else:  # crowded everywhere: the first choice
+            dx, dy, ha = _LABEL_OFFSETS[0]
+            text = ax.annotate(
+                ", ".join(names), anchor, xytext=(dx, dy), textcoords="offset points", ha=ha
+            )
+            box = text.get_window_extent(renderer)
+        boxes.append(box)
 
 
 def _label_groups(
