@@ -53,6 +53,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+warnings = Console(stderr=True)  # notes that must not mix into a table printed to stdout
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -642,7 +643,7 @@ def load_records(folder: Path | None, preset: str | None) -> RecordSet:
     """The records of a results dir, warning about unreadable ones; `--preset` checked."""
     loaded = RecordSet.load(folder)
     for reason in loaded.skipped:
-        console.print(f"[yellow]skipped:[/] {escape(reason)}", soft_wrap=True)
+        warnings.print(f"[yellow]skipped:[/] {escape(reason)}", soft_wrap=True)
     loaded.check_preset(preset)
     return loaded
 
