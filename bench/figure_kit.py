@@ -9,7 +9,6 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from bench.errors import BenchError
-from bench.records import Selector
 from bench.table_specs import Row
 
 TOP1_AXIS = "action top-1 (%)"
@@ -20,11 +19,6 @@ FALLBACK_PRESET = "tiny"
 def budget_rows(*budgets: float) -> tuple[Row, ...]:
     """The penalty method at each budget B (other parameters at their defaults), 'B = 0.3'."""
     return tuple(Row(f"B = {b:g}", "penalty", {"B": b}) for b in budgets)
-
-
-def row_selector(row: Row, protocol: str, dataset: str) -> Selector:
-    """The runs of `row`'s method setting under `protocol` on `dataset` (default models)."""
-    return Selector(row.method, dict(row.params), protocol, dataset)
 
 
 def save_figure(

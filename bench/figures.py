@@ -32,7 +32,6 @@ from bench.figure_kit import (
     TOP1_AXIS,
     budget_rows,
     nothing_to_draw,
-    row_selector,
 )
 from bench.frames_figure import frames_figure
 from bench.method import METHODS
@@ -78,7 +77,7 @@ def pareto_figure(
     preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
     points = []
     for row in rows:
-        selector = row_selector(row, protocol, dataset)
+        selector = row.selector(protocol, dataset)
         cmap = records.stat(selector, "privacy_cmap", preset)
         top1 = records.stat(selector, "action_top1", preset)
         if cmap is not None and top1 is not None:
@@ -215,7 +214,7 @@ def curves_figure(
     preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
     runs = {}
     for row in rows:
-        chosen = records.select(row_selector(row, protocol, dataset), preset)
+        chosen = records.select(row.selector(protocol, dataset), preset)
         histories = [r["history"]["minimax"] for r in chosen if r["history"].get("minimax")]
         if histories:
             runs[row.label] = histories

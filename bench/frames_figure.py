@@ -17,7 +17,7 @@ from bench.cache import default_cache_dir, ensure_cache_dir
 from bench.config import PRESET_KEYS, PRESETS, Preset
 from bench.data import DATASETS, Benchmark, to_float_clip, to_uint8
 from bench.errors import BenchError
-from bench.figure_kit import FALLBACK_PRESET, budget_rows, nothing_to_draw, row_selector
+from bench.figure_kit import FALLBACK_PRESET, budget_rows, nothing_to_draw
 from bench.fits import CHECKPOINT
 from bench.method import METHODS
 from bench.records import RecordSet
@@ -69,7 +69,7 @@ def _fitted_record(
     assert records.root is not None
     protocols = sorted({v.protocol for v in records.views}, key=lambda p: (p != "known", p))
     for protocol in protocols:
-        for record in records.select(row_selector(row, protocol, dataset), preset):
+        for record in records.select(row.selector(protocol, dataset), preset):
             if record.get("fit_key") and _checkpoint(records.root, record).is_file():
                 return record
     return None

@@ -162,11 +162,14 @@ class RecordSet:
         records: Iterable[Mapping[str, Any]],
         root: Path | None = None,
         skipped: Iterable[str] = (),
+        views: Iterable[RunView] | None = None,
     ) -> None:
         self.records = list(records)
         self.root = root
         self.skipped = list(skipped)  # records that could not be read, with why
-        self.views = [RunView.of_record(r) for r in self.records]
+        self.views = (
+            list(views) if views is not None else [RunView.of_record(r) for r in self.records]
+        )
         self._shared = {v.preset: v.shared_preset for v in self.views}
 
     @classmethod
@@ -179,18 +182,19 @@ class RecordSet:
         if not (root / "records").is_dir() and any(root.glob("*.json")):
             root = root.parent  # given the records folder itself
         store = ResultsStore(root)
-        records, skipped = [], []
+        records, views, skipped = [], [], []
         for path in sorted(store.records_dir.glob("*.json")):
             try:
                 record = store.load(path.stem)
-                RunView.of_record(record)
+                view = RunView.of_record(record)
             except BenchError as exc:
                 skipped.append(str(exc))
             except (KeyError, TypeError):
                 skipped.append(f"record '{path}' predates this version's format; rerun its run")
             else:
                 records.append(record)
-        return cls(records, root, skipped)
+                views.append(view)
+        return cls(records, root, skipped, views)
 
     def shared_of(self, preset: str) -> str:
         """`preset`'s label without the anonymizer-training settings."""
@@ -206,7 +210,7 @@ class RecordSet:
 
     def check_preset(self, requested: str | None) -> None:
         """An error when `--preset` names a preset no record was run at."""
-        found = sorted({p for v in self.views for p in self.presets(v.dataset)})
+        found = sorted({p for d in {v.dataset for v in self.views} for p in self.presets(d)})
         if requested is not None and found and requested not in found:
             raise BenchError(
                 f"--preset {requested}: no records at it; records were run at {', '.join(found)}"

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.records import Selector
+
 TOP1, CMAP, F1 = "action_top1", "privacy_cmap", "privacy_f1"
 METRIC_HEADERS = {TOP1: "Top-1 (↑%)", CMAP: "cMAP (↓%)", F1: "F1 (↓)"}
 
@@ -24,6 +26,13 @@ class Row:
     label: str
     method: str
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    def selector(
+        self, protocol: str, dataset: str, evaluation: Mapping[str, str] | None = None
+    ) -> Selector:
+        """The runs of this setting under `protocol` on `dataset` (default models unless
+        `evaluation` names some)."""
+        return Selector(self.method, dict(self.params), protocol, dataset, dict(evaluation or {}))
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def table_spec(number: int) -> TableSpec:
 
 def selector(row: Row, group: Group, column: Column) -> Selector:
     """The runs that feed (row, column of group)."""
-    return Selector(row.method, row.params, column.protocol, group.dataset, column.evaluation)
+    return row.selector(column.protocol, group.dataset, column.evaluation)
 
 
 def extra_rows(spec: TableSpec, records: RecordSet) -> tuple[Row, ...]:
