@@ -704,6 +704,7 @@ def figure(
     ] = None,
 ) -> None:
     """Draw one of the paper's figures from the records (PNG, and PDF with --pdf)."""
+    DATASETS.get(dataset)  # an unknown name is an error, not an empty figure
     loaded = load_records(records, preset)
     drawn = make_figure(kind, loaded, dataset, protocol, preset, cache_dir)
     folder = out or (loaded.root or Path("results")) / "figures"

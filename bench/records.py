@@ -177,8 +177,9 @@ class RecordSet:
         """The records under `folder` (a results dir holding records/, or the records dir);
         unreadable ones are skipped and listed in `skipped`."""
         root = Path(folder) if folder is not None else default_results_dir()
-        if not root.exists():
-            raise BenchError(f"--records {root}: no such folder; pass the results dir of your runs")
+        if not root.is_dir():
+            what = "is a file, not a folder" if root.exists() else "no such folder"
+            raise BenchError(f"--records {root}: {what}; pass the results dir of your runs")
         if not (root / "records").is_dir() and any(root.glob("*.json")):
             root = root.parent  # given the records folder itself
         store = ResultsStore(root)

@@ -46,6 +46,7 @@ def test_figure_writes_png_and_pdf(results: Path, tmp_path: Path) -> None:
         (["histogram"], "figures: pareto, frames, curves, ablation"),
         (["curves", "--protocol", "novel"], "bench sweep"),
         (["pareto", "--protocol", "pretrained-attack"], "scores no action top-1"),
+        (["pareto", "--dataset", "ucf101"], "unknown dataset 'ucf101'; known datasets:"),
     ],
 )
 def test_figure_errors_are_one_line(results: Path, args: list[str], message: str) -> None:

@@ -130,6 +130,11 @@ def test_table_rejects_mixed_presets_and_unknown_input(results: Path) -> None:
     assert code == 2 and "1, 2, 3, 5, 6, 7, 8" in out
     code, out = bench("table", "1", "--format", "html", "--records", str(results))
     assert code == 2 and "md, latex, csv" in out
+    code, out = bench("table", "1", "--records", str(results / "records" / "x.json"))
+    assert code == 2 and "no such folder" in out
+    (results / "notes.txt").write_text("")
+    code, out = bench("table", "1", "--records", str(results / "notes.txt"))
+    assert code == 2 and "is a file, not a folder" in out
 
 
 def test_fixed_methods_serve_every_anonymizer_training_setting(tmp_path: Path) -> None:
