@@ -1,3 +1,25 @@
-"""privbench: a benchmark suite for privacy-preserving action recognition."""
+"""privbench: a benchmark suite for privacy-preserving action recognition.
+
+The Python API (`bench.run`, `bench.config`, `bench.records`, `bench.table`, `bench.figure`)
+lives in `bench.api` and is imported on first use, so `import bench` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = ("BenchError", "Record", "RecordSet", "config", "figure", "records", "run", "table")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from bench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'bench' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -32,7 +32,9 @@ from typing import Any
 
 from bench.datasets.vispr import vispr1_groups
 
-from bench.catalog import (
+from bench.contract.dataset import DATASETS, PrivacyData, Splits
+from bench.contract.errors import BenchError
+from bench.data.catalog import (
     LAYOUTS,
     Catalog,
     ImageItem,
@@ -44,9 +46,7 @@ from bench.catalog import (
     read_lines,
     require_dir,
 )
-from bench.data import DATASETS, PrivacyData, Splits
-from bench.errors import BenchError
-from bench.realdata import RealBenchmark, Source, scan
+from bench.data.real_benchmark import RealBenchmark, Source, scan
 
 EXPECTED = "<action>/<name>.avi and testTrainMulti_7030_splits/<action>_test_split1.txt"
 PA_ATTRIBUTES = ("gender", "face", "nudity", "skin_color", "relationship")

@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.cache import atomic_save_npz
-from bench.data import (
+from bench.contract.context import RunContext
+from bench.contract.dataset import (
     DATASETS,
     ActionData,
     Benchmark,
@@ -53,9 +53,9 @@ from bench.data import (
     Splits,
     VideoArray,
 )
-from bench.errors import BenchError
-from bench.frames import TensorFrames
-from bench.runtime import RunContext
+from bench.contract.errors import BenchError
+from bench.data.cache import atomic_save_npz
+from bench.data.frame_store import TensorFrames
 
 GENERATOR_VERSION = 2  # 2: person masks include the companion and earrings
 SIZE = 32

@@ -8,7 +8,7 @@ Tree (ROOT is what `--root` / `--data-root ucf101=` points at):
     ROOT/ucfTrainTestlist/testlist0{1,2,3}.txt  "ApplyEyeMakeup/v_..._g01_c01.avi" (no label)
 
 Test labels come from the class folder. Val is carved from train by whole groups (`gXX`),
-10 % per class, seed 0 (`bench.catalog.carve_val`). The `ucf101-vispr1` benchmark is the
+10 % per class, seed 0 (`bench.data.catalog.carve_val`). The `ucf101-vispr1` benchmark is the
 paper's Table 1 "UCF101 / VISPR1" setting: split 1 with the VISPR1 attributes.
 """
 
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.catalog import (
+from bench.contract.dataset import DATASETS
+from bench.contract.errors import BenchError
+from bench.data.catalog import (
     LAYOUTS,
     Catalog,
     Layout,
@@ -27,9 +29,7 @@ from bench.catalog import (
     read_lines,
     require_dir,
 )
-from bench.data import DATASETS
-from bench.errors import BenchError
-from bench.realdata import RealBenchmark, Source
+from bench.data.real_benchmark import RealBenchmark, Source
 
 EXPECTED = "UCF-101/<Class>/*.avi and ucfTrainTestlist/{classInd,trainlist01,testlist01}.txt"
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.catalog import LAYOUTS, Catalog, ImageItem, Layout, ScanOptions, require_dir
-from bench.errors import BenchError
+from bench.contract.errors import BenchError
+from bench.data.catalog import LAYOUTS, Catalog, ImageItem, Layout, ScanOptions, require_dir
 
 VISPR1 = (
     "a4_gender",

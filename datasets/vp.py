@@ -29,10 +29,10 @@ from typing import Any
 
 from bench.datasets.vispr import PRIVACY_GROUPS, vispr1_groups
 
-from bench.catalog import LAYOUTS, Catalog, ImageItem, Layout, ScanOptions
-from bench.data import DATASETS, PrivacyData, Splits
-from bench.errors import BenchError
-from bench.realdata import RealBenchmark, Source, scan
+from bench.contract.dataset import DATASETS, PrivacyData, Splits
+from bench.contract.errors import BenchError
+from bench.data.catalog import LAYOUTS, Catalog, ImageItem, Layout, ScanOptions
+from bench.data.real_benchmark import RealBenchmark, Source, scan
 
 VP_ATTRIBUTES = ("face", "skin_color", "gender", "nudity", "relationship")
 

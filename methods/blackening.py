@@ -5,7 +5,7 @@ baseline blackens the region found by an off-the-shelf person detector; here the
 the dataset's person masks (exact on the synthetic benchmark, which renders them), grown by
 `margin` pixels as a detector's region is looser than the silhouette. A dataset without
 person masks falls back to the whole frame (every pixel black: the no-information lower
-bound); the record's `notes.region` says which was used. See `bench.obfuscation`.
+bound); the record's `notes.region` says which was used. See `bench.engine.person_region`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import ClassVar
 
 import torch
 
-from bench.data import Benchmark
-from bench.method import METHODS, Method, Param
-from bench.obfuscation import log_region, person_region
-from bench.runtime import RunContext
+from bench.contract.context import RunContext
+from bench.contract.dataset import Benchmark
+from bench.contract.method import METHODS, Method, Param
+from bench.engine.person_region import log_region, person_region
 
 
 @METHODS.register("blackening")

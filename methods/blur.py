@@ -20,12 +20,12 @@ from typing import Any, ClassVar
 import kornia
 import torch
 
-from bench.config import Preset
-from bench.data import Benchmark, map_frames
-from bench.errors import BenchError
-from bench.method import METHODS, Method, Param
-from bench.obfuscation import log_region, person_region
-from bench.runtime import RunContext
+from bench.contract.config import Preset
+from bench.contract.context import RunContext
+from bench.contract.dataset import Benchmark, map_frames
+from bench.contract.errors import BenchError
+from bench.contract.method import METHODS, Method, Param
+from bench.engine.person_region import log_region, person_region
 
 SIGMA_PER_SIDE = {"strong": 1 / 16, "weak": 1 / 32}
 

@@ -2,7 +2,7 @@
 
 fA (UNet++) minimises  L_T - L_B + lambda * max(0, RMS(X - fA(X)) - B)   (paper eqs. 3-4)
 with fT, fB frozen (step 1), then fT (cross-entropy) and fB (NT-Xent, eq. 6, temperature
-0.1) are updated with fA frozen (step 2); see `bench.minimax`. It is SPAct's loop (methods/
+0.1) are updated with fA frozen (step 2); see `bench.engine.minimax`. It is SPAct's loop (methods/
 spact.py) plus the penalty, computed per clip and reaching fA's gradient.
 `penalty_grad=detached` reproduces the official code, where the penalty is a Python float
 and so never changes fA (an ablation, labelled in the record).
@@ -15,9 +15,9 @@ from typing import ClassVar
 import torch
 from bench.methods.spact import SPAct
 
-from bench.losses import budget_penalty
-from bench.method import METHODS, Param
-from bench.minimax import ExtraLoss
+from bench.contract.method import METHODS, Param
+from bench.engine.losses import budget_penalty
+from bench.engine.minimax import ExtraLoss
 
 
 @METHODS.register("penalty")

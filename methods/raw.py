@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.method import METHODS, Method
+from bench.contract.method import METHODS, Method
 
 
 @METHODS.register("raw")

@@ -1,6 +1,6 @@
 """SPAct-style self-supervised anonymizer (Dave, Chen & Shah, CVPR 2022).
 
-The shared minimax loop of `bench.minimax` with the self-supervised budget branch:
+The shared minimax loop of `bench.engine.minimax` with the self-supervised budget branch:
 * fA minimises  L_T(fT(fA(X))) - w * L_B(fB(fA(X)))          (SPAct eq. 3, w = omega)
 * fT minimises the cross-entropy L_T; fB minimises NT-Xent L_B (SPAct eq. 2: two frames of
   the same clip are the positive pair, the other clips of the batch the negatives).
@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from bench.method import METHODS, Param
-from bench.minimax import (
+from bench.contract.context import RunContext
+from bench.contract.method import METHODS, Param
+from bench.engine.minimax import (
     BUDGET_WEIGHT_PARAM,
     LR_PARAM,
     AdversarialMethod,
     BudgetBranch,
     SelfSupervisedBudget,
 )
-from bench.runtime import RunContext
 
 
 @METHODS.register("spact")

@@ -1,6 +1,6 @@
 """VITA-style adversarial anonymizer (Wu, Wang, Wang, Wang & Jin, TPAMI 2020).
 
-The shared minimax loop of `bench.minimax` with a *supervised* budget branch: an ensemble of
+The shared minimax loop of `bench.engine.minimax` with a *supervised* budget branch: an ensemble of
 M attribute classifiers f_b^1..f_b^M (the preset's fB architecture, multi-label heads) that
 sees fA's output on the private training images and their privacy labels.
 * fA minimises  L_T(fT(fA(X))) + gamma * max_i -H(f_b^i(fA(Z)))
@@ -31,14 +31,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from bench.data import Benchmark, Images
-from bench.errors import BenchError
-from bench.method import METHODS, Param
-from bench.minimax import LR_PARAM, AdversarialMethod, BudgetBranch
+from bench.contract.context import RunContext, autocast
+from bench.contract.dataset import Benchmark
+from bench.contract.errors import BenchError
+from bench.contract.method import METHODS, Param
+from bench.engine.clips import Images
+from bench.engine.fresh_models import make_optimizer
+from bench.engine.minimax import LR_PARAM, AdversarialMethod, BudgetBranch
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.privacy import AttributeClassifier
-from bench.runtime import RunContext, autocast
-from bench.training import make_optimizer
 
 
 def negative_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -78,7 +79,7 @@ class SupervisedEnsembleBudget(BudgetBranch):
     def _build(self) -> None:
         p = self.ctx.preset
         self.models = [
-            AttributeClassifier(p.fb_arch, self.n_attributes).to(self.ctx.device)
+            AttributeClassifier(p.aux_fb_arch, self.n_attributes).to(self.ctx.device)
             for _ in range(self.n_models)
         ]
         self.opts = [make_optimizer(m, p.lr_budget, p.weight_decay) for m in self.models]

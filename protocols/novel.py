@@ -7,12 +7,12 @@ set that fA never saw (synthetic B + P2; HMDB51 + VISPR2): does the anonymizer g
 
 from __future__ import annotations
 
-from bench.data import DatasetFamily
-from bench.evaluation import evaluate_on
-from bench.fits import fit_or_reuse
-from bench.method import Method
-from bench.protocol import PROTOCOLS, Protocol
-from bench.runtime import RunContext
+from bench.contract.context import RunContext
+from bench.contract.dataset import DatasetFamily
+from bench.contract.method import Method
+from bench.contract.protocol import PROTOCOLS, Protocol
+from bench.engine.fits import fit_or_reuse
+from bench.engine.scoring import evaluate_on
 
 
 @PROTOCOLS.register("novel")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from bench.data import DatasetFamily
-from bench.evaluation import pretrained_attack
-from bench.fits import fit_or_reuse
-from bench.method import Method
-from bench.protocol import PROTOCOLS, Protocol
-from bench.runtime import RunContext
+from bench.contract.context import RunContext
+from bench.contract.dataset import DatasetFamily
+from bench.contract.method import Method
+from bench.contract.protocol import PROTOCOLS, Protocol
+from bench.engine.fits import fit_or_reuse
+from bench.engine.scoring import pretrained_attack
 
 ATTACK_METRICS = ("privacy_cmap", "privacy_f1", "raw_privacy_cmap", "raw_privacy_f1")
 

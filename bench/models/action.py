@@ -3,7 +3,7 @@
 Architectures of the paper's Table 5: R3D-18, R(2+1)D-18 and MViTv2-S (torchvision), I3D-R50
 (pytorchvideo), C3D (Tran et al. 2015, no package ships it), plus a narrow 3D CNN for the tiny
 preset. `init='kinetics400'` loads the published Kinetics-400 checkpoint from a local file
-(`bench.weights`) and replaces the classification layer.
+(`bench.models.weights`) and replaces the classification layer.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import video as tv_video
 
-from bench.errors import BenchError
-from bench.weights import PretrainedWeights, load_into
+from bench.contract.errors import BenchError
+from bench.models.weights import PretrainedWeights, load_into
 
 ACTION_INITS = ("scratch", "kinetics400")
 

@@ -6,7 +6,7 @@ import segmentation_models_pytorch as smp
 import torch
 from torch import nn
 
-from bench.data import map_frames
+from bench.contract.dataset import map_frames
 
 
 class FrameAnonymizer(nn.Module):

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torchvision import models as tv_models
 
-from bench.errors import BenchError
-from bench.weights import PretrainedWeights, load_into
+from bench.contract.errors import BenchError
+from bench.models.weights import PretrainedWeights, load_into
 
 
 def _conv2d(cin: int, cout: int) -> nn.Sequential:

@@ -1,0 +1,156 @@
+"""The Python API: the runs, records, tables and figures of the CLI, by keyword.
+
+    import bench
+
+    rec = bench.run(method="penalty", B=0.3, protocol="known", seed=0)
+    rec.metrics["privacy_cmap"]
+    runs = bench.records("results")
+    print(bench.table(1, runs, format="latex"))
+    bench.figure("pareto", runs).savefig("pareto.png")
+
+Method parameters are keywords too (`B=0.3`, `factor=4`), exactly as `bench run --B 0.3`;
+`settings` are the `--set` overrides of the preset. Everything is validated as on the CLI
+and a bad value raises `BenchError` with the same one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from rich.console import Console
+
+from bench.contract.config import RunConfig
+from bench.contract.errors import BenchError
+from bench.contract.plugins import load_plugin
+from bench.data.cache import default_cache_dir
+from bench.engine.runner import Record, build_config, execute
+from bench.reports.figure_specs import FigureRequest, make_figure
+from bench.reports.tables import build_table, check_format, render, table_spec
+from bench.store.reading import RecordSet
+from bench.store.results import ResultsStore, default_results_dir
+
+__all__ = ["BenchError", "Record", "RecordSet", "config", "figure", "records", "run", "table"]
+
+
+def _setting_text(value: Any) -> str:
+    """A `settings` value as `--set KEY=VALUE` spells it (True -> 'true', (32, 16) -> '32,16')."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def config(
+    method: str = "penalty",
+    *,
+    protocol: str = "known",
+    dataset: str = "synthetic",
+    preset: str = "tiny",
+    seed: int = 0,
+    settings: Mapping[str, Any] | None = None,
+    data_roots: Mapping[str, str | Path] | None = None,
+    ft_arch: str | None = None,
+    fb_arch: str | None = None,
+    ft_init: str | None = None,
+    fb_init: str | None = None,
+    plugins: Sequence[str | Path] = (),
+    **params: Any,
+) -> RunConfig:
+    """The validated config of one cell, as `bench run` with the same options builds it."""
+    for plugin in plugins:
+        load_plugin(Path(plugin))
+    return build_config(
+        method,
+        params,
+        protocol,
+        dataset,
+        preset,
+        {k: _setting_text(v) for k, v in (settings or {}).items()},
+        seed,
+        {k: str(v) for k, v in (data_roots or {}).items()},
+        {"ft_arch": ft_arch, "fb_arch": fb_arch, "ft_init": ft_init, "fb_init": fb_init},
+    )
+
+
+def run(
+    method: str = "penalty",
+    *,
+    protocol: str = "known",
+    dataset: str = "synthetic",
+    preset: str = "tiny",
+    seed: int = 0,
+    settings: Mapping[str, Any] | None = None,
+    data_roots: Mapping[str, str | Path] | None = None,
+    ft_arch: str | None = None,
+    fb_arch: str | None = None,
+    ft_init: str | None = None,
+    fb_init: str | None = None,
+    plugins: Sequence[str | Path] = (),
+    results_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "auto",
+    force: bool = False,
+    quiet: bool = False,
+    **params: Any,
+) -> Record:
+    """Run one cell (or read its stored record) and return the record, as `bench run` does
+    (without the raw reference; run `method="raw"` for it)."""
+    cfg = config(
+        method,
+        protocol=protocol,
+        dataset=dataset,
+        preset=preset,
+        seed=seed,
+        settings=settings,
+        data_roots=data_roots,
+        ft_arch=ft_arch,
+        fb_arch=fb_arch,
+        ft_init=ft_init,
+        fb_init=fb_init,
+        plugins=plugins,
+        **params,
+    )
+    store = ResultsStore(Path(results_dir) if results_dir else default_results_dir())
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    return execute(cfg, store, cache, device, force=force, console=Console(quiet=quiet))
+
+
+def records(results_dir: str | Path | None = None) -> RecordSet:
+    """The readable records of a results dir (default $BENCH_RESULTS_DIR or ./results);
+    unreadable ones are listed in `.skipped`."""
+    return RecordSet.load(Path(results_dir) if results_dir else None)
+
+
+def table(
+    number: int,
+    runs: RecordSet | None = None,
+    *,
+    format: str = "md",
+    paper: bool = False,
+    preset: str | None = None,
+    fragment: bool = False,
+) -> str:
+    """The paper's Table `number` from `runs` (default: `records()`), as `bench table` prints it."""
+    check_format(format)
+    found = records() if runs is None else runs
+    found.check_preset(preset)
+    return render(build_table(table_spec(number), found, paper, preset), format, fragment)
+
+
+def figure(
+    name: str,
+    runs: RecordSet | None = None,
+    *,
+    dataset: str = "synthetic",
+    protocol: str = "known",
+    preset: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> Figure:
+    """One of the paper's figures (see `bench.reports.figure_specs.FIGURES`) from `runs`."""
+    found = records() if runs is None else runs
+    request = FigureRequest(dataset, protocol, preset, Path(cache_dir) if cache_dir else None)
+    return make_figure(name, found, request)

@@ -1,0 +1,119 @@
+"""What every command shares: the consoles, user-error handling, option parsing and the
+options spelled the same on every command (results dir, cache dir, plug-ins, data roots)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.contract.config import PRESET_KEYS
+from bench.contract.errors import BenchError
+from bench.contract.plugins import load_plugin
+
+console = Console()
+warnings = Console(stderr=True)  # notes that must not mix into a table printed to stdout
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """BenchError -> one red line and exit 2; Ctrl-C -> one line and exit 130 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BenchError as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: finished records are kept; this run wrote none")
+            raise typer.Exit(130) from None
+
+    wrapper.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
+    """['k=v', ...] -> {'k': 'v'}; malformed entries are user errors."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BenchError(f"{option} '{pair}': expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def method_options(args: list[str]) -> dict[str, str]:
+    """The `--NAME VALUE` / `--NAME=VALUE` tokens left over by `bench run`: method parameters."""
+    out: dict[str, str] = {}
+    tokens = list(args)
+    while tokens:
+        token = tokens.pop(0)
+        if not token.startswith("--") or len(token) == 2:
+            raise BenchError(f"unexpected argument '{token}'; see `bench run --help`")
+        name, sep, value = token[2:].partition("=")
+        name = name.replace("-", "_")  # --n-budget and --n_budget are the same parameter
+        if not sep:
+            if not tokens or tokens[0].startswith("--"):
+                raise BenchError(f"--{name}: expected a value (--{name} VALUE)")
+            value = tokens.pop(0)
+        out[name] = value
+    return out
+
+
+def load_plugins(paths: list[Path] | None) -> None:
+    """Import every `--plugin` file."""
+    for path in paths or []:
+        load_plugin(path)
+
+
+def listing(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Table:
+    """A table of registered plug-ins (or shipped files), one row each."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+PluginOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        help="A .py file that registers extra methods (or protocols / datasets); repeatable."
+    ),
+]
+ResultsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--results-dir",
+        help="Results root (records/, runs/, fits/); default $BENCH_RESULTS_DIR or ./results.",
+    ),
+]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Dataset / pretrained cache; default $BENCH_CACHE_DIR or ~/.cache/privbench."
+    ),
+]
+DataRootOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Folder of a real dataset, NAME=DIR (repeatable), e.g. ucf101=/data/UCF101."),
+]
+DeviceOption = Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda, cuda:N.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a preset value, KEY=VALUE (repeatable). Keys: " + ", ".join(PRESET_KEYS),
+    ),
+]

@@ -1,0 +1,130 @@
+"""`bench table`, `bench figure` and `bench report`: read records, never train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from bench.cli.common import (
+    PluginOption,
+    ResultsDirOption,
+    console,
+    load_plugins,
+    user_errors,
+    warnings,
+)
+from bench.contract.dataset import DATASETS
+from bench.reports.figure_kit import save_figure
+from bench.reports.figure_specs import FIGURES, FigureRequest, figure_spec
+from bench.reports.report import report_figures, write_report
+from bench.reports.tables import build_table, check_format, render, table_spec
+from bench.store.reading import RecordSet
+
+PresetOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Read records of this preset (e.g. tiny); needed only when a dataset's records "
+        "come from several."
+    ),
+]
+FramesCacheOption = Annotated[
+    Path | None,
+    typer.Option(help="frames: where the dataset is cached; default $BENCH_CACHE_DIR."),
+]
+
+
+def load_records(folder: Path | None, preset: str | None) -> RecordSet:
+    """The records of a results dir, warning about unreadable ones; `--preset` checked."""
+    loaded = RecordSet.load(folder)
+    for reason in loaded.skipped:
+        warnings.print(f"[yellow]skipped:[/] {escape(reason)}", soft_wrap=True)
+    loaded.check_preset(preset)
+    return loaded
+
+
+def write_text(text: str, out: Path | None) -> None:
+    """`text` to the file `out` (folders created), or to stdout as is (no rich markup)."""
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out}")
+
+
+@user_errors
+def table(
+    number: Annotated[int, typer.Argument(help="The paper's table: 1, 2, 3, 5, 6, 7 or 8.")],
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="md, latex (booktabs) or csv (long form).")
+    ] = "md",
+    results_dir: ResultsDirOption = None,
+    paper: Annotated[
+        bool, typer.Option("--paper", help="Put the published numbers beside ours.")
+    ] = False,
+    preset: PresetOption = None,
+    fragment: Annotated[
+        bool, typer.Option("--fragment", help="LaTeX: only the table, not a whole document.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Rebuild one of the paper's tables from the records, in the paper's layout (a method
+    the paper lacks gets its own rows)."""
+    check_format(format_)
+    load_plugins(plugin)
+    built = build_table(table_spec(number), load_records(results_dir, preset), paper, preset)
+    write_text(render(built, format_, fragment), out)
+
+
+FIGURE_HELP = "; ".join(f"{name}: {spec.help}" for name, spec in FIGURES.items())
+
+
+@user_errors
+def figure(
+    name: Annotated[str, typer.Argument(metavar="NAME", help=f"The figure. {FIGURE_HELP}.")],
+    results_dir: ResultsDirOption = None,
+    dataset: Annotated[str, typer.Option(help="Whose records to draw.")] = "synthetic",
+    protocol: Annotated[
+        str, typer.Option(help="pareto / curves / ablation: which protocol's records.")
+    ] = "known",
+    preset: PresetOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the files; default <results dir>/figures.")
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF.")] = False,
+    cache_dir: FramesCacheOption = None,
+) -> None:
+    """Draw one of the paper's figures from the records (PNG, and PDF with --pdf)."""
+    spec = figure_spec(name)
+    DATASETS.get(dataset)  # an unknown name is an error, not an empty figure
+    loaded = load_records(results_dir, preset)
+    drawn = spec.draw(loaded, FigureRequest(dataset, protocol, preset, cache_dir))
+    folder = out or (loaded.root or Path("results")) / "figures"
+    formats = ("png", "pdf") if pdf else ("png",)
+    for path in save_figure(drawn, folder / spec.stem(protocol, dataset), formats):
+        console.print(f"wrote {path}")
+
+
+@user_errors
+def report(
+    results_dir: ResultsDirOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for report.md, tables/ and figures/; default the results dir."),
+    ] = None,
+    preset: PresetOption = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write each figure as PDF.")] = False,
+    cache_dir: FramesCacheOption = None,
+    plugin: PluginOption = None,
+) -> None:
+    """One Markdown report: every table and figure the records feed, and what is missing."""
+    load_plugins(plugin)
+    loaded = load_records(results_dir, preset)
+    formats = ("png", "pdf") if pdf else ("png",)
+    makers = report_figures(loaded, preset, cache_dir, formats)
+    path = write_report(loaded, out or loaded.root or Path("results"), makers, preset)
+    console.print(f"wrote {path}")

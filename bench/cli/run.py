@@ -1,0 +1,252 @@
+"""`bench run` (one cell) and `bench sweep` (every cell of a sweep file)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bench.cli.common import (
+    CacheDirOption,
+    DataRootOption,
+    DeviceOption,
+    PluginOption,
+    ResultsDirOption,
+    SetOption,
+    console,
+    listing,
+    load_plugins,
+    method_options,
+    parse_pairs,
+    user_errors,
+)
+from bench.contract.config import PRESETS
+from bench.contract.errors import BenchError
+from bench.contract.method import METHODS
+from bench.contract.protocol import PROTOCOLS
+from bench.data.cache import default_cache_dir
+from bench.engine.runner import Record, build_config, execute, reference_config
+from bench.engine.sweep import (
+    PlannedCell,
+    find_sweep,
+    parse_shard,
+    parse_sweep,
+    shipped_sweeps,
+    sweep_plan,
+)
+from bench.models.action import ACTION_ARCHS
+from bench.models.privacy import PRIVACY_ARCHS
+from bench.store.results import ResultsStore, default_results_dir
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+METRIC_LABELS = {
+    "action_top1": "action top-1 ↑",
+    "privacy_cmap": "privacy cMAP ↓",
+    "privacy_f1": "privacy F1 ↓",
+    "raw_privacy_cmap": "cMAP on raw images",
+    "raw_privacy_f1": "F1 on raw images",
+}
+
+
+def summary_table(outcome: Record, reference: Record | None) -> Table:
+    """The protocol's metrics of the run next to the raw reference."""
+    columns = PROTOCOLS.get(outcome.data["protocol"]).metrics
+    table = Table(title="Result (test split)")
+    table.add_column("method")
+    table.add_column("params", overflow="fold")
+    for column in columns:
+        table.add_column(METRIC_LABELS.get(column, column), justify="right")
+    for row in [outcome] + ([reference] if reference else []):
+        rec, m = row.data, row.metrics
+        params = " ".join(f"{k}={v}" for k, v in rec["params"].items()) or "-"
+        table.add_row(rec["method"], params, *(_fmt(m[c]) if c in m else "–" for c in columns))
+    return table
+
+
+def method_parameters_epilog() -> str:
+    """The help's closing text: each method's `--NAME VALUE` parameters, from the registry."""
+    lines = [
+        "Method parameters are `--NAME VALUE` options declared by the method "
+        "(`bench methods NAME` shows their defaults and ranges):"
+    ]
+    for name, cls in METHODS.items():
+        names = " ".join(f"--{p}" for p in cls.params) or "(none)"
+        lines.append(f"{name}: {names}")
+    return "\n\n".join(lines)
+
+
+FtArchOption = Annotated[
+    str | None,
+    typer.Option(
+        help=f"fT' (fresh action eval model) architecture: {', '.join(ACTION_ARCHS)}; "
+        "default: the preset's aux_ft_arch."
+    ),
+]
+FbArchOption = Annotated[
+    str | None,
+    typer.Option(
+        help=f"fB' (fresh privacy eval model) architecture: {', '.join(PRIVACY_ARCHS)}; "
+        "default: the preset's aux_fb_arch."
+    ),
+]
+FtInitOption = Annotated[
+    str,
+    typer.Option(help="fT' initialisation: scratch, or kinetics400 (a local checkpoint file)."),
+]
+FbInitOption = Annotated[
+    str,
+    typer.Option(help="fB' initialisation: scratch, or imagenet (a local checkpoint file)."),
+]
+
+
+@user_errors
+def run(
+    ctx: typer.Context,
+    method: Annotated[
+        str, typer.Option(help="Anonymization method (see `bench methods`).")
+    ] = "penalty",
+    protocol: Annotated[
+        str, typer.Option(help="Evaluation protocol (see `bench protocols`).")
+    ] = "known",
+    dataset: Annotated[str, typer.Option(help="Dataset family.")] = "synthetic",
+    preset: Annotated[str, typer.Option(help=f"Scale preset: {', '.join(PRESETS)}.")] = "tiny",
+    set_: SetOption = None,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice of the run.")] = 0,
+    device: DeviceOption = "auto",
+    results_dir: ResultsDirOption = None,
+    cache_dir: CacheDirOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute even if the record exists.")
+    ] = False,
+    reference: Annotated[
+        bool, typer.Option(help="Also show (and if needed compute) the raw-data reference.")
+    ] = True,
+    plugin: PluginOption = None,
+    data_root: DataRootOption = None,
+    ft_arch: FtArchOption = None,
+    fb_arch: FbArchOption = None,
+    ft_init: FtInitOption = "scratch",
+    fb_init: FbInitOption = "scratch",
+) -> None:
+    """Train and evaluate one method under one protocol; store and print the record."""
+    load_plugins(plugin)
+    params: dict[str, Any] = method_options(ctx.args)
+    cfg = build_config(
+        method,
+        params,
+        protocol,
+        dataset,
+        preset,
+        parse_pairs(set_ or [], "--set"),
+        seed,
+        parse_pairs(data_root or [], "--data-root"),
+        {"ft_arch": ft_arch, "fb_arch": fb_arch, "ft_init": ft_init, "fb_init": fb_init},
+    )
+    store = ResultsStore(results_dir or default_results_dir())
+    cache = cache_dir or default_cache_dir()
+    ref_cfg = reference_config(cfg) if reference and method != "raw" else None
+    if ref_cfg is not None and not store.exists(ref_cfg.key()):
+        console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
+        execute(ref_cfg, store, cache, device, console=console)
+    label = ", ".join(f"{k}={v}" for k, v in cfg.params)
+    console.print(
+        f"[bold]{method}[/] ({label or 'no parameters'}) / {protocol} / {dataset} / {preset}"
+    )
+    outcome = execute(cfg, store, cache, device, force=force, console=console)
+    if outcome.reused:
+        console.print("[dim]record exists: showing the stored result (use --force to rerun)[/]")
+    ref = execute(ref_cfg, store, cache, device, console=console) if ref_cfg else None
+    console.print(summary_table(outcome, ref))
+    console.print(f"record {'(stored)' if outcome.reused else 'written to'}: {outcome.path}")
+    if ref is not None:
+        console.print(f"raw reference record: {ref.path}")
+
+
+@user_errors
+def sweep(
+    file: Annotated[
+        str | None,
+        typer.Argument(help="A sweep .toml file, or the name of a shipped one (see --list)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the cells and which are done; run nothing.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Run only every N-th cell, starting at the I-th: I/N (e.g. 2/4)."),
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the shipped sweep files.")] = False,
+    device: DeviceOption = "auto",
+    results_dir: ResultsDirOption = None,
+    cache_dir: CacheDirOption = None,
+    data_root: DataRootOption = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Run every cell of a sweep file that has no record yet (resumable, shardable)."""
+    if list_ or file is None:
+        list_sweeps()
+        return
+    load_plugins(plugin)
+    plan = parse_sweep(find_sweep(file), parse_pairs(data_root or [], "--data-root"))
+    store = ResultsStore(results_dir or default_results_dir())
+    cells = sweep_plan(plan.cells, parse_shard(shard), store)
+    mine = [c for c in cells if c.mine]
+    todo = [c for c in mine if not c.done]
+    console.print(
+        f"[bold]{plan.path.name}[/]: {plan.description}\n{len(cells)} cells; this shard "
+        f"{len(mine)}; done {len(mine) - len(todo)}; to run {len(todo)}"
+    )
+    if dry_run:
+        console.print(sweep_table(cells))
+        return
+    failed = 0
+    cache = cache_dir or default_cache_dir()
+    for n, planned in enumerate(todo, 1):
+        console.rule(f"[{n}/{len(todo)}] {planned.cell.label()}")
+        try:
+            outcome = execute(planned.config, store, cache, device, console=console)
+        except BenchError as exc:
+            failed += 1
+            console.print(f"[bold red]cell failed:[/] {escape(str(exc))}", soft_wrap=True)
+            continue
+        console.print(summary_table(outcome, None))
+    console.print(
+        f"sweep {plan.path.name}: ran {len(todo) - failed}, skipped {len(mine) - len(todo)} "
+        f"(done), failed {failed}"
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+def list_sweeps() -> None:
+    """The shipped sweep files and what each reproduces."""
+    rows = []
+    for name, path in sorted(shipped_sweeps().items()):
+        parsed = parse_sweep(path)
+        rows.append((name, str(len(parsed.cells)), parsed.description))
+    console.print(
+        listing("Shipped sweeps (bench sweep NAME)", ("name", "cells", "description"), rows)
+    )
+
+
+def sweep_table(cells: list[PlannedCell]) -> Table:
+    """Every cell with its key and status."""
+    table = Table(title="Cells")
+    for column in ("#", "cell", "key", "status"):
+        table.add_column(column, overflow="fold")
+    for i, planned in enumerate(cells, 1):
+        status = (
+            "[green]done[/]"
+            if planned.done
+            else "to run"
+            if planned.mine
+            else "[dim]other shard[/]"
+        )
+        table.add_row(str(i), planned.cell.label(), planned.config.key(), status)
+    return table

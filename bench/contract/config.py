@@ -1,0 +1,354 @@
+"""Run configuration: scale presets and the frozen, validated config of one benchmark cell."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from bench import __version__
+from bench.contract.errors import BenchError
+from bench.models.action import ACTION_ARCHS, ACTION_INITS, action_checkpoint
+from bench.models.privacy import PRIVACY_ARCHS, PRIVACY_INITS, privacy_checkpoint
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes, schedules and architectures shared by every method and protocol at one scale."""
+
+    name: str
+    # clips
+    frame_size: int
+    frames: int
+    skip: int
+    eval_clips: int
+    ssl_frame_gap: int
+    # architectures of the auxiliary fT / fB that train fA in the minimax game (and, unless
+    # --ft-arch / --fb-arch choose others, of the fresh evaluation models fT' / fB')
+    aux_ft_arch: str
+    aux_fb_arch: str
+    anon_encoder: str
+    anon_depth: int
+    anon_decoder: tuple[int, ...]
+    anon_residual: bool
+    # anonymizer training (Algorithm 1)
+    identity_epochs: int
+    warmup_epochs: int
+    anon_epochs: int
+    anon_batch: int
+    anon_augment: bool  # random erase / crop / flip / colour jitter on anonymizer-training clips
+    lr_anon: float
+    lr_budget: float
+    lr_utility: float
+    temperature: float
+    # evaluation: fresh fT' and fB'
+    action_epochs: int
+    action_batch: int
+    lr_action: float
+    privacy_epochs: int
+    privacy_batch: int
+    lr_privacy: float
+    weight_decay: float
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        name="tiny",
+        frame_size=32,
+        frames=8,
+        skip=1,
+        eval_clips=3,
+        ssl_frame_gap=4,
+        aux_ft_arch="tiny",
+        aux_fb_arch="tiny",
+        anon_encoder="resnet18",
+        anon_depth=3,
+        anon_decoder=(32, 16, 8),
+        anon_residual=True,
+        identity_epochs=0,  # the residual fA starts as the exact identity
+        warmup_epochs=2,
+        anon_epochs=12,
+        anon_batch=16,
+        anon_augment=False,  # the synthetic attributes are pixel patterns; see the README
+        lr_anon=3e-3,
+        lr_budget=1e-3,
+        lr_utility=1e-3,
+        temperature=0.1,
+        action_epochs=30,
+        action_batch=16,
+        lr_action=2e-3,
+        privacy_epochs=30,
+        privacy_batch=32,
+        lr_privacy=2e-3,
+        weight_decay=1e-4,
+    ),
+    "paper": Preset(
+        name="paper",
+        frame_size=224,
+        frames=16,
+        skip=4,
+        eval_clips=10,
+        ssl_frame_gap=4,
+        aux_ft_arch="r3d_18",
+        aux_fb_arch="resnet50",
+        anon_encoder="resnet18",
+        anon_depth=5,
+        anon_decoder=(256, 128, 64, 32, 16),
+        anon_residual=False,
+        identity_epochs=100,
+        warmup_epochs=0,
+        anon_epochs=100,
+        anon_batch=8,
+        anon_augment=True,
+        lr_anon=1e-4,
+        lr_budget=1e-3,
+        lr_utility=1e-4,
+        temperature=0.1,
+        action_epochs=100,
+        action_batch=16,
+        lr_action=1e-4,
+        privacy_epochs=100,
+        privacy_batch=32,
+        lr_privacy=1e-3,
+        weight_decay=1e-4,
+    ),
+}
+
+PRESET_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Preset) if f.name != "name")
+
+# Preset keys renamed so that the auxiliary models are not mistaken for the evaluation ones
+# (--ft-arch / --fb-arch): old spelling -> new one. Records written before keep the old.
+RENAMED_PRESET_KEYS: dict[str, str] = {"ft_arch": "aux_ft_arch", "fb_arch": "aux_fb_arch"}
+
+
+def upgrade_preset_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A stored preset dict with renamed keys under their current names (older records)."""
+    return {RENAMED_PRESET_KEYS.get(k, k): v for k, v in values.items()}
+
+
+# Preset fields only the learned methods read: left out of a fixed method's cache key, so
+# changing them (e.g. `--set anon_epochs=24`) does not recompute raw or blur records.
+ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
+    "ssl_frame_gap",
+    "anon_encoder",
+    "anon_depth",
+    "anon_decoder",
+    "anon_residual",
+    "identity_epochs",
+    "warmup_epochs",
+    "anon_epochs",
+    "anon_batch",
+    "anon_augment",
+    "lr_anon",
+    "lr_budget",
+    "lr_utility",
+    "temperature",
+)
+
+
+# Preset fields only the fresh evaluation models fT' / fB' read: left out of the key of a
+# learned fA*, so every protocol and evaluation setting reuses one fitted anonymizer.
+EVALUATION_KEYS: tuple[str, ...] = (
+    "eval_clips",
+    "action_epochs",
+    "action_batch",
+    "lr_action",
+    "privacy_epochs",
+    "privacy_batch",
+    "lr_privacy",
+)
+
+
+def _coerce(key: str, raw: str, current: Any) -> Any:
+    """Parse a `--set` value to the type of the preset field it overrides."""
+    try:
+        if isinstance(current, bool):
+            return raw.lower() in {"1", "true", "yes"}
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, tuple):
+            return tuple(int(v) for v in raw.split(","))
+    except ValueError:
+        kind = "comma-separated integers" if isinstance(current, tuple) else type(current).__name__
+        raise BenchError(f"--set {key}={raw}: expected {kind}") from None
+    return raw
+
+
+def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
+    """The named preset with `--set KEY=VALUE` overrides applied and validated."""
+    if name not in PRESETS:
+        raise BenchError(f"unknown preset '{name}'; known presets: {', '.join(sorted(PRESETS))}")
+    preset = PRESETS[name]
+    changes: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        if key in RENAMED_PRESET_KEYS:
+            model = "fT" if key == "ft_arch" else "fB"
+            raise BenchError(
+                f"--set {key}: renamed --set {RENAMED_PRESET_KEYS[key]} (the auxiliary {model} "
+                f"that trains the anonymizer); the fresh {model}' is --{key.replace('_', '-')}"
+            )
+        if key not in PRESET_KEYS:
+            raise BenchError(
+                f"--set {key}: unknown setting; known settings: {', '.join(PRESET_KEYS)}"
+            )
+        changes[key] = _coerce(key, raw, getattr(preset, key))
+    preset = replace(preset, **changes)
+    _validate_preset(preset)
+    return preset
+
+
+def _validate_preset(p: Preset) -> None:
+    for key, value, known in (
+        ("aux_ft_arch", p.aux_ft_arch, ACTION_ARCHS),
+        ("aux_fb_arch", p.aux_fb_arch, PRIVACY_ARCHS),
+    ):
+        if value not in known:
+            raise BenchError(
+                f"--set {key}={value}: unknown architecture; known: {', '.join(known)}"
+            )
+    positive = [
+        k
+        for k in PRESET_KEYS
+        if isinstance(getattr(p, k), (int, float)) and not isinstance(getattr(p, k), bool)
+    ]
+    allow_zero = {"warmup_epochs", "identity_epochs", "anon_epochs", "weight_decay"}
+    for key in positive:
+        value = getattr(p, key)
+        if value < 0 or (value == 0 and key not in allow_zero):
+            raise BenchError(
+                f"--set {key}={value}: must be {'>= 0' if key in allow_zero else '> 0'}"
+            )
+    if p.ssl_frame_gap >= p.frames:
+        raise BenchError(
+            f"--set ssl_frame_gap={p.ssl_frame_gap}: must be smaller than frames={p.frames}"
+        )
+    if p.frame_size % (2**p.anon_depth):
+        raise BenchError(
+            f"frame_size={p.frame_size} must be divisible by 2**anon_depth={2**p.anon_depth} "
+            "(UNet++ downsamples that many times); change --set frame_size or anon_depth"
+        )
+    if len(p.anon_decoder) != p.anon_depth:
+        raise BenchError(
+            f"anon_decoder has {len(p.anon_decoder)} entries but anon_depth={p.anon_depth}; "
+            "give one decoder width per level"
+        )
+
+
+@dataclass(frozen=True)
+class EvalModels:
+    """Architectures and initialisations of the fresh evaluation models fT' and fB'.
+
+    Independent of the auxiliary fT / fB that train a learned fA (the preset's aux_ft_arch /
+    aux_fb_arch), as in the paper's Tables 5, 7 and 8: one fA*, several evaluation models.
+    """
+
+    ft_arch: str
+    fb_arch: str
+    ft_init: str = "scratch"
+    fb_init: str = "scratch"
+
+    @classmethod
+    def resolve(
+        cls,
+        preset: Preset,
+        ft_arch: str | None = None,
+        fb_arch: str | None = None,
+        ft_init: str | None = None,
+        fb_init: str | None = None,
+    ) -> EvalModels:
+        """Validated choices; an unset architecture is the preset's, an unset init 'scratch'."""
+        models = cls(
+            ft_arch or preset.aux_ft_arch,
+            fb_arch or preset.aux_fb_arch,
+            ft_init or "scratch",
+            fb_init or "scratch",
+        )
+        for option, value, known in (
+            ("--ft-arch", models.ft_arch, ACTION_ARCHS),
+            ("--fb-arch", models.fb_arch, PRIVACY_ARCHS),
+            ("--ft-init", models.ft_init, ACTION_INITS),
+            ("--fb-init", models.fb_init, PRIVACY_INITS),
+        ):
+            if value not in known:
+                raise BenchError(f"{option} {value}: must be one of {', '.join(known)}")
+        action_checkpoint(models.ft_arch, models.ft_init)  # the pair has a published checkpoint
+        privacy_checkpoint(models.fb_arch, models.fb_init)
+        return models
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one benchmark cell's result."""
+
+    method: str
+    protocol: str
+    dataset: str
+    preset: Preset
+    params: tuple[tuple[str, Any], ...] = ()
+    seed: int = 0
+    trains_anonymizer: bool = True
+    plugin_source: str = ""  # hash of the --plugin files defining its parts; "" if built in
+    data_roots: tuple[tuple[str, str], ...] = ()  # --data-root NAME=DIR of real datasets
+    evaluation: EvalModels | None = None  # None: the preset's architectures, from scratch
+
+    @property
+    def eval_models(self) -> EvalModels:
+        """The evaluation models, resolved."""
+        return self.evaluation or EvalModels.resolve(self.preset)
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        """Method parameters as a plain dict."""
+        return dict(self.params)
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-ready dict that fully describes the run (the cache key is its hash)."""
+        preset = dataclasses.asdict(self.preset)
+        if not self.trains_anonymizer:
+            preset = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
+        out = {
+            "method": self.method,
+            "params": dict(sorted(self.params)),
+            "protocol": self.protocol,
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "preset": preset,
+            "evaluation": dataclasses.asdict(self.eval_models),
+        }
+        if self.plugin_source:
+            out["plugin_source"] = self.plugin_source
+        if self.data_roots:
+            out["data_roots"] = dict(self.data_roots)
+        return out
+
+    def key(self) -> str:
+        """Stable identifier: hash of the canonical config plus the code version."""
+        return _digest(self.canonical())
+
+    def fit_key(self) -> str:
+        """Identifier of the learned fA* alone: the config minus protocol and evaluation."""
+        config = self.canonical()
+        del config["protocol"], config["evaluation"]
+        config["preset"] = {k: v for k, v in config["preset"].items() if k not in EVALUATION_KEYS}
+        return _digest(config)
+
+    def with_method(
+        self, method: str, params: dict[str, Any], trains_anonymizer: bool
+    ) -> RunConfig:
+        """The same cell with another built-in method (see `runner.reference_config`)."""
+        return replace(
+            self,
+            method=method,
+            params=tuple(sorted(params.items())),
+            trains_anonymizer=trains_anonymizer,
+        )
+
+
+def _digest(config: dict[str, Any]) -> str:
+    """16 hex digits of sha256 over a config and the code version."""
+    payload = json.dumps({"config": config, "version": __version__}, sort_keys=True, default=list)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -1,0 +1,123 @@
+"""Per-run context: device, mixed precision, seeding, progress bars, stage timings and logs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bench.contract.config import EvalModels, Preset
+from bench.contract.errors import BenchError
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """'auto' picks CUDA when available, else CPU; 'cpu' / 'cuda' / 'cuda:N' are checked."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise BenchError(f"unknown device '{requested}'; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BenchError(
+            f"device '{requested}' requested but CUDA is not available; use --device cpu"
+        )
+    return device
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on CUDA; a no-op elsewhere (CPU runs stay in fp32)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_progress(console: Console) -> Progress:
+    """The rich progress display used for every long stage."""
+    return Progress(
+        TextColumn("[bold]{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@dataclass
+class RunContext:
+    """What every method and protocol needs to run one cell."""
+
+    preset: Preset
+    device: torch.device
+    seed: int
+    cache_dir: Path
+    run_dir: Path
+    console: Console
+    progress: Progress
+    timings: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    evaluation: EvalModels | None = None  # fT' / fB' choices; None: the preset's, from scratch
+    fit_dir: Path | None = None  # where a learned fA* of this config is stored for reuse
+
+    @property
+    def eval_models(self) -> EvalModels:
+        """The fresh evaluation models' architectures and initialisations."""
+        return self.evaluation or EvalModels.resolve(self.preset)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage; its wall seconds land in the record's `timings`."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 3)
+
+    def task(self, description: str, total: int) -> TaskID:
+        """A new progress bar."""
+        return self.progress.add_task(description, total=total, info="")
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Run-local space for large intermediates (anonymized copies); removed after the run."""
+        return self.run_dir / "scratch"
+
+    def note(self, key: str, text: str) -> None:
+        """A fact about how the run went (e.g. a fallback taken); lands in the record's `notes`."""
+        self.notes[key] = text
+
+    def log(self, stage: str, **values: float) -> None:
+        """Append one row of per-epoch values to the stage's history and the run log."""
+        row = {k: round(float(v), 5) for k, v in values.items()}
+        self.history.setdefault(stage, []).append(row)
+        with (self.run_dir / "log.jsonl").open("a") as fh:
+            fh.write(json.dumps({"stage": stage, **row}) + "\n")

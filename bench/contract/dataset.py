@@ -1,0 +1,147 @@
+"""What a dataset family yields: video / image sets, their splits, the benchmark bundle a
+protocol consumes, the `DatasetFamily` plug-in base, and clip / frame conversions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from bench.contract.errors import BenchError
+from bench.contract.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.contract.context import RunContext
+
+
+class FrameSource(Protocol):
+    """Videos of uint8 frames (T, H, W, C), all of one frame size."""
+
+    def __len__(self) -> int: ...
+
+    def length(self, i: int) -> int:
+        """Number of frames of video `i` (in the original frame rate)."""
+        ...
+
+    def read(self, i: int, indices: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 (T, H, W, C) frames of video `i` at `indices` (every stored frame if None)."""
+        ...
+
+
+@dataclass(frozen=True)
+class VideoArray:
+    """Videos (uint8 frames) with int labels (N,); masks mark people (N, T, H, W) where known."""
+
+    videos: FrameSource
+    labels: torch.Tensor
+    person_masks: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+
+@dataclass(frozen=True)
+class ImageArray:
+    """Images (one-frame videos of uint8 frames) with multi-hot float targets (N, A)."""
+
+    images: FrameSource
+    targets: torch.Tensor
+    person_masks: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image(self, i: int) -> torch.Tensor:
+        """uint8 (H, W, C) image `i`."""
+        return self.images.read(i)[0]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """train / val / test of one set; model selection only ever looks at val."""
+
+    train: Any
+    val: Any
+    test: Any
+
+
+@dataclass(frozen=True)
+class ActionData:
+    """An action-recognition set (UCF101 role)."""
+
+    name: str
+    classes: tuple[str, ...]
+    splits: Splits
+
+
+@dataclass(frozen=True)
+class PrivacyData:
+    """A multi-label private-attribute set (VISPR role)."""
+
+    name: str
+    attributes: tuple[str, ...]
+    splits: Splits
+    # Where test uses other labels (PA-HMDB scored by a VISPR1 classifier): the test
+    # attributes and, for each, the indices of `attributes` whose max predicts it.
+    test_attributes: tuple[str, ...] | None = None
+    test_groups: tuple[tuple[int, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What a protocol trains and scores on: one action set and one private set."""
+
+    action: ActionData
+    privacy: PrivacyData
+
+
+class DatasetFamily:
+    """Plug-in base: a dataset family that yields benchmarks for the protocols' roles."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    roles: ClassVar[tuple[str, ...]] = ("known",)  # 'known'; 'novel' where a second set exists
+
+    def __init__(self, roots: Mapping[str, Path] | None = None) -> None:
+        if roots:
+            raise BenchError(f"dataset '{self.name}' reads no --data-root; drop the option")
+
+    def check_roles(self, roles: tuple[str, ...], protocol: str) -> None:
+        """Fail before any work when `protocol` needs a setting this dataset lacks."""
+        missing = [r for r in roles if r not in self.roles]
+        if missing:
+            raise BenchError(
+                f"dataset '{self.name}' has no '{missing[0]}' setting, which protocol "
+                f"'{protocol}' needs; its settings: {', '.join(self.roles)}"
+            )
+
+    def load(self, role: str, ctx: RunContext) -> Benchmark:
+        """The benchmark for `role` ('known' or 'novel'); `ctx` gives cache dir, preset, notes."""
+        raise NotImplementedError
+
+
+DATASETS: Registry[DatasetFamily] = Registry("dataset", "bench.datasets")
+
+
+def to_float_clip(frames_thwc: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (T, H, W, C) -> float (C, T, size, size) in [0, 1]."""
+    clip = frames_thwc.permute(3, 0, 1, 2).float().div_(255.0)
+    if clip.shape[-1] != size or clip.shape[-2] != size:
+        clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False)
+    return clip
+
+
+def map_frames(fn: Callable[[torch.Tensor], torch.Tensor], clips: torch.Tensor) -> torch.Tensor:
+    """Apply an image function (N, C, H, W) -> (N, C', H, W) to every frame of (N, C, T, H, W)."""
+    n, c, t, h, w = clips.shape
+    out = fn(clips.transpose(1, 2).reshape(n * t, c, h, w))
+    return out.reshape(n, t, out.shape[1], h, w).transpose(1, 2)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Float in [0, 1] -> uint8, rounding (how an anonymized stream is stored)."""
+    return x.clamp(0, 1).mul(255.0).round().to(torch.uint8)

@@ -1,0 +1,149 @@
+"""Method plug-in base: declarative parameters (`Param`), fit(), anonymize(), the registry."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from bench.contract.config import Preset
+from bench.contract.context import RunContext
+from bench.contract.dataset import Benchmark
+from bench.contract.errors import BenchError
+from bench.contract.registry import Registry
+
+NONE_WORDS = frozenset({"none", "null", "auto", "preset", ""})
+
+
+@dataclass(frozen=True)
+class Param:
+    """One method parameter: default, help text, type and validity range.
+
+    A default of None means "derived" (e.g. from the preset or another parameter); such a
+    parameter names its `kind`, and the words none / auto / preset select the default again.
+    """
+
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    kind: type | None = None
+    exclusive_minimum: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default is None and self.kind is None:
+            raise TypeError("Param(None, ...) needs kind=<type> (e.g. kind=float)")
+
+    @property
+    def type(self) -> type:
+        """The Python type values are coerced to."""
+        return self.kind or type(self.default)
+
+    def describe_default(self) -> str:
+        """The default as shown to users."""
+        return "derived" if self.default is None else str(self.default)
+
+    def describe_range(self) -> str:
+        """Allowed values in words, e.g. '> 0' or 'one of 2, 4'."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        return " and ".join(bounds) or "any"
+
+    def parse(self, name: str, raw: Any) -> Any:
+        """Coerce `raw` to the parameter's type and validate it (BenchError on a bad value)."""
+        if raw is None or (
+            self.default is None and isinstance(raw, str) and raw.lower() in NONE_WORDS
+        ):
+            if self.default is None:
+                return None
+            raise BenchError(f"--{name}: a value is required")
+        try:
+            value = _coerce(self.type, raw)
+        except (TypeError, ValueError, KeyError):
+            raise BenchError(f"--{name}={raw}: expected {self.type.__name__}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BenchError(f"--{name}={raw}: must be a finite number")
+        if self.choices is not None and value not in self.choices:
+            raise BenchError(f"--{name}={raw}: must be {self.describe_range()}")
+        too_small = self.minimum is not None and (
+            value <= self.minimum if self.exclusive_minimum else value < self.minimum
+        )
+        if too_small or (self.maximum is not None and value > self.maximum):
+            raise BenchError(f"--{name}={raw}: must be {self.describe_range()}")
+        return value
+
+
+def _coerce(kind: type, raw: Any) -> Any:
+    """`raw` (often a CLI string) as a value of `kind`; 2.0 is an int, 2.5 is not."""
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    if kind is bool:
+        return {"true": True, "1": True, "false": False, "0": False}[str(raw).lower()]
+    if kind is int:
+        number = float(raw)
+        if not number.is_integer():
+            raise ValueError(raw)
+        return int(number)
+    return kind(raw)
+
+
+class Method:
+    """An anonymization method: learns (or not) fA*, then maps clips to anonymized clips."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, **values: Any) -> None:
+        self.values = self.resolve_params(values)
+
+    @classmethod
+    def resolve_params(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with `raw`, every value validated; unknown names are errors."""
+        unknown = sorted(set(raw) - set(cls.params))
+        if unknown:
+            known = ", ".join(cls.params) or "none"
+            raise BenchError(
+                f"method '{cls.name}' has no parameter '{unknown[0]}' (and --{unknown[0]} is "
+                f"not a `bench run` option); its parameters: {known}"
+            )
+        values = {k: p.parse(k, raw.get(k, p.default)) for k, p in cls.params.items()}
+        cls.validate(values)
+        return values
+
+    @classmethod
+    def validate(cls, values: dict[str, Any]) -> None:
+        """Checks that involve several parameters; raise BenchError naming the fix."""
+
+    @classmethod
+    def check_preset(cls, values: dict[str, Any], preset: Preset) -> None:
+        """Checks of the parameters against the preset (e.g. frame size); BenchError if bad."""
+
+    def fit(self, data: Benchmark, ctx: RunContext) -> None:
+        """Learn fA* from the benchmark's training splits (no-op for fixed transforms)."""
+
+    def state_dict(self) -> dict[str, torch.Tensor] | None:
+        """What fit() learned, so other protocols can reuse it; None: refit in every run."""
+        return None
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], ctx: RunContext) -> None:
+        """Restore what fit() learned (the inverse of `state_dict`)."""
+
+    def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, C, T, H, W) in [0, 1] -> anonymized clips of the same shape.
+
+        `masks` (N, 1, T, H, W) in {0, 1} marks people where the dataset knows them, else None.
+        """
+        raise NotImplementedError
+
+
+METHODS: Registry[Method] = Registry("method", "bench.methods")

@@ -1,0 +1,46 @@
+"""The user cache dir (datasets, pretrained anonymizers) and atomic array files in it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bench.contract.errors import BenchError
+
+CACHE_ENV = "BENCH_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """`$BENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/privbench`, else `~/.cache/privbench`."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "privbench"
+
+
+def ensure_cache_dir(path: Path) -> Path:
+    """Create the cache dir or fail with a message naming the fix."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(
+            f"cache dir '{path}' cannot be created ({exc.strerror}); "
+            "pass --cache-dir or set BENCH_CACHE_DIR to a writable folder"
+        ) from None
+    return path
+
+
+def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save arrays as an uncompressed .npz via a temp file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,204 @@
+"""Decode a catalog once into uint8 packs at the working resolution (`bench data prepare`).
+
+Each split becomes a `PackedFrames` under `<cache>/prepared/<dataset>-<fingerprint>/`, at
+the working frame size (centre crop of 0.8, resized; paper section 4.2) and keeping every
+`stride`-th frame (the clip skip rate, so a clip reads consecutive stored frames). Training
+then reads memory-mapped frames instead of decoding. Corrupt or zero-length files are
+skipped with a warning, listed in the pack's index and counted in the run record; they never
+stop a run. Preparing again with the same files, size and stride reuses the packs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.io import ImageReadMode, decode_image
+
+from bench.contract.errors import BenchError
+from bench.data.catalog import Catalog, ImageItem, VideoItem
+from bench.data.decoding import CorruptVideo, VideoDecoder, get_decoder
+from bench.data.frame_store import PackedFrames, SubsetFrames, to_working_size
+
+Report = Callable[[str, int], Callable[[], None]]  # (description, total) -> advance
+
+
+@dataclass(frozen=True)
+class PreparedSplit:
+    """One split's frames with its labels (action) or targets (privacy), and what was skipped."""
+
+    frames: SubsetFrames
+    labels: torch.Tensor
+    skipped: tuple[str, ...]
+
+
+def pack_path(catalog: Catalog, split: str, size: int, stride: int, cache_dir: Path) -> Path:
+    """Where a split's pack lives (without suffix)."""
+    folder = cache_dir / "prepared" / f"{catalog.name}-{catalog.fingerprint()}"
+    return folder / f"{split}-{size}px-stride{stride}"
+
+
+def prepare_split(
+    catalog: Catalog,
+    split: str,
+    size: int,
+    stride: int,
+    cache_dir: Path,
+    report: Report,
+    workers: int = 2,
+    decoder: str = "auto",
+) -> PreparedSplit:
+    """The split's pack, read from the cache or decoded now."""
+    items = catalog.splits[split]
+    path = pack_path(catalog, split, size, stride, cache_dir)
+    if not path.with_suffix(".json").is_file():
+        _build(items, path, size, stride, report, workers, get_decoder(decoder), catalog, split)
+    pack = PackedFrames.open(path)
+    index = json.loads(path.with_suffix(".json").read_text())
+    kept = index["kept"]
+    if catalog.kind == "action":
+        labels = torch.tensor([items[k].label for k in kept], dtype=torch.long)
+    else:
+        width = len(items[0].targets)  # test may use other attributes (PA-HMDB)
+        labels = torch.tensor([items[k].targets for k in kept], dtype=torch.float32)
+        labels = labels.reshape(len(kept), width)
+    return PreparedSplit(SubsetFrames(pack, index["slots"]), labels, tuple(index["skipped"]))
+
+
+class _Probe(Dataset[tuple[int, Any]]):
+    def __init__(self, items: list[Any], decoder: VideoDecoder) -> None:
+        self.items, self.decoder = items, decoder
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[int, Any]:
+        item = self.items[i]
+        if isinstance(item, ImageItem) and not item.from_video:
+            return i, 1
+        if item.path.stat().st_size == 0:
+            return i, CorruptVideo(item.path, "zero-length file")
+        try:
+            return i, self.decoder.probe(item.path).frames
+        except CorruptVideo as e:
+            return i, e
+
+
+class _Decode(Dataset[tuple[int, Any]]):
+    def __init__(
+        self,
+        items: list[Any],
+        lengths: dict[int, int],
+        decoder: VideoDecoder,
+        size: int,
+        stride: int,
+    ) -> None:
+        self.items, self.lengths, self.decoder = items, lengths, decoder
+        self.size, self.stride = size, stride
+        self.order = sorted(lengths)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, n: int) -> tuple[int, Any]:
+        i = self.order[n]
+        item = self.items[i]
+        try:
+            frames = self._frames(item, self.lengths[i])
+        except CorruptVideo as e:
+            return i, e
+        return i, to_working_size(frames, self.size)
+
+    def _frames(self, item: Any, length: int) -> np.ndarray:
+        if isinstance(item, VideoItem):
+            return self.decoder.read(item.path, range(0, length, self.stride))
+        if item.frame is not None:
+            return self.decoder.read(item.path, [min(item.frame, length - 1)])
+        if item.position is not None:
+            return self.decoder.read(item.path, [round(item.position * (length - 1))])
+        try:
+            image = decode_image(str(item.path), mode=ImageReadMode.RGB)
+        except (RuntimeError, OSError) as e:
+            raise CorruptVideo(item.path, f"unreadable image ({e})") from None
+        return image.permute(1, 2, 0).unsqueeze(0).numpy()
+
+
+def probe_items(
+    items: list[Any],
+    report: Report,
+    description: str,
+    workers: int = 2,
+    decoder: VideoDecoder | None = None,
+) -> tuple[dict[int, int], list[str]]:
+    """(frame count per readable item index, 'path: reason' per unreadable file)."""
+    decoder = decoder or get_decoder()
+    lengths: dict[int, int] = {}
+    skipped: list[str] = []
+    advance = report(description, len(items))
+    for i, result in DataLoader(_Probe(items, decoder), num_workers=workers, collate_fn=_first):
+        if isinstance(result, CorruptVideo):
+            skipped.append(f"{result.path}: {result.reason}")
+        else:
+            lengths[i] = result
+        advance()
+    return lengths, skipped
+
+
+def _first(batch: list[tuple[int, Any]]) -> tuple[int, Any]:
+    return batch[0]
+
+
+def _build(
+    items: list[Any],
+    path: Path,
+    size: int,
+    stride: int,
+    report: Report,
+    workers: int,
+    decoder: VideoDecoder,
+    catalog: Catalog,
+    split: str,
+) -> None:
+    if not items:
+        raise BenchError(f"{catalog.name} {split} split has no items; check the tree")
+    lengths, skipped = probe_items(
+        items, report, f"{catalog.name} {split}: probe", workers, decoder
+    )
+    kept_items = sorted(lengths)
+    if not kept_items:
+        raise BenchError(
+            f"{catalog.name} {split}: none of its {len(items)} files is readable (e.g. "
+            f"{skipped[0]}); `bench data check` lists what is wrong"
+        )
+    video = catalog.kind == "action"
+    pack_lengths = [lengths[i] if video else 1 for i in kept_items]
+    pack = PackedFrames.allocate(pack_lengths, (size, size, 3), stride if video else 1, path)
+    slot = {i: n for n, i in enumerate(kept_items)}
+    failed: set[int] = set()
+    advance = report(f"{catalog.name} {split}: decode", len(kept_items))
+    decode = _Decode(items, lengths, decoder, size, stride)
+    for i, result in DataLoader(decode, num_workers=workers, collate_fn=_first):
+        if isinstance(result, CorruptVideo):
+            skipped.append(f"{result.path}: {result.reason}")
+            failed.add(i)
+        else:
+            stored = PackedFrames.stored_count(pack_lengths[slot[i]], pack.stride)
+            pack.write(slot[i], _fit_length(result, stored))
+        advance()
+    good = [i for i in kept_items if i not in failed]
+    # "kept": catalog item indices; "slots": where each sits in the pack (same order)
+    pack.finish({"kept": good, "slots": [slot[i] for i in good], "skipped": sorted(skipped)})
+
+
+def _fit_length(frames: torch.Tensor, stored: int) -> torch.Tensor:
+    """Frames padded with the last one (or cut) to the slot's length: headers can miscount."""
+    if frames.shape[0] >= stored:
+        return frames[:stored]
+    pad = frames[-1:].expand(stored - frames.shape[0], -1, -1, -1)
+    return torch.cat([frames, pad])

@@ -1,0 +1,6 @@
+"""The engine that runs one benchmark cell: the runner and sweeps, learned fits and their
+reuse, the minimax game, anonymizing splits, training and scoring the fresh fT' / fB',
+clip sampling, augmentation, losses and metrics.
+
+May import: `bench.contract`, `bench.models`, `bench.data`, `bench.store`, `bench.engine`.
+"""

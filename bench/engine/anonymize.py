@@ -1,0 +1,106 @@
+"""Applying a method's fA to whole splits: every frame of every video or image through
+`Method.anonymize`, stored as uint8 like a released stream (memory-mapped when large)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from bench.contract.context import RunContext, autocast
+from bench.contract.dataset import (
+    FrameSource,
+    ImageArray,
+    Splits,
+    VideoArray,
+    to_float_clip,
+    to_uint8,
+)
+from bench.contract.method import Method
+from bench.data.frame_store import PackedFrames
+
+
+def mask_clips(masks: torch.Tensor, size: int) -> torch.Tensor:
+    """Person masks (N, T, H, W) -> float (N, 1, T, size, size) in {0, 1} (nearest resize)."""
+    m = masks.float().unsqueeze(1)
+    if m.shape[-2:] != (size, size):
+        m = F.interpolate(m, size=(m.shape[2], size, size), mode="nearest")
+    return m
+
+
+IN_MEMORY_BYTES = 1 << 30  # anonymized sets larger than this are memory-mapped under scratch/
+
+
+def _equal_length_groups(source: FrameSource, batch: int) -> list[list[int]]:
+    """Consecutive videos of equal length, at most `batch` per group."""
+    groups: list[list[int]] = []
+    for i in range(len(source)):
+        last = groups[-1] if groups else None
+        if last and len(last) < batch and source.length(last[0]) == source.length(i):
+            last.append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+@torch.no_grad()
+def _anonymize_source(
+    method: Method,
+    source: FrameSource,
+    masks: torch.Tensor | None,
+    ctx: RunContext,
+    batch: int,
+    name: str,
+) -> PackedFrames:
+    """Every stored frame of every video through the method, kept as uint8 at the preset's size.
+
+    Methods are frame-wise, so a long video is passed in pieces of at most `max_frames`.
+    """
+    size = ctx.preset.frame_size
+    lengths = [source.length(i) for i in range(len(source))]
+    stride = getattr(source, "stride", 1)
+    frame_bytes = size * size * 3
+    stored = sum(PackedFrames.stored_count(n, stride) for n in lengths)
+    path = ctx.scratch_dir / name if stored * frame_bytes > IN_MEMORY_BYTES else None
+    out = PackedFrames.allocate(lengths, (size, size, 3), stride, path)
+    max_frames = batch * 16
+    for group in _equal_length_groups(source, batch):
+        clips = torch.stack([to_float_clip(source.read(i), size) for i in group])
+        m = None if masks is None else mask_clips(masks[group], size)
+        pieces = []
+        for t0 in range(0, clips.shape[2], max(1, max_frames // len(group))):
+            t1 = t0 + max(1, max_frames // len(group))
+            piece_masks = None if m is None else m[:, :, t0:t1].to(ctx.device)
+            with autocast(ctx.device):
+                anon = method.anonymize(clips[:, :, t0:t1].to(ctx.device), piece_masks).float()
+            pieces.append(to_uint8(anon).cpu())
+        for i, video in zip(group, torch.cat(pieces, dim=2).permute(0, 2, 3, 4, 1), strict=True):
+            out.write(i, video)
+    return out.finish()
+
+
+def anonymize_videos(
+    method: Method, data: VideoArray, ctx: RunContext, batch: int = 16, name: str = "videos"
+) -> VideoArray:
+    """Every video passed through the method, stored as uint8 like a released stream."""
+    anon = _anonymize_source(method, data.videos, data.person_masks, ctx, batch, name)
+    return VideoArray(anon, data.labels)
+
+
+def anonymize_images(
+    method: Method, data: ImageArray, ctx: RunContext, batch: int = 64, name: str = "images"
+) -> ImageArray:
+    """Every image passed through the method as a one-frame clip, stored as uint8."""
+    masks = None if data.person_masks is None else data.person_masks.unsqueeze(1)
+    return ImageArray(_anonymize_source(method, data.images, masks, ctx, batch, name), data.targets)
+
+
+def anonymized_splits(method: Method, splits: Splits, ctx: RunContext, videos: bool) -> Splits:
+    """train / val / test passed through the method."""
+    apply = anonymize_videos if videos else anonymize_images
+    kind = "videos" if videos else "images"
+    return Splits(
+        *(
+            apply(method, getattr(splits, name), ctx, name=f"{kind}-{name}")
+            for name in ("train", "val", "test")
+        )
+    )

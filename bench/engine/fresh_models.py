@@ -1,0 +1,174 @@
+"""Fresh evaluation models: train fT' / fB' on (anonymized) data, select on val, score on test."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from bench.contract.context import RunContext, autocast
+from bench.contract.dataset import ImageArray, VideoArray
+from bench.engine.clips import EvalClips, Images, TrainClips
+from bench.engine.metrics import class_mean_ap, macro_f1, video_top1
+
+
+def _loader(ds: Dataset[Any], batch: int, shuffle: bool, seed: int) -> DataLoader[Any]:
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(ds, batch_size=batch, shuffle=shuffle, generator=gen, num_workers=0)
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW, as used by every loop of the benchmark."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def supervised_loss(
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], ctx: RunContext
+) -> Callable[[nn.Module, Any], torch.Tensor]:
+    """Loss of a model on an (inputs, targets) batch under `criterion`."""
+
+    def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        inputs, targets = batch
+        return criterion(model(inputs.to(ctx.device)), targets.to(ctx.device))
+
+    return loss_fn
+
+
+def fit_and_select(
+    ctx: RunContext,
+    stage: str,
+    model: nn.Module,
+    loader: DataLoader[Any],
+    loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+    validate: Callable[[nn.Module], float],
+    epochs: int,
+    lr: float,
+) -> tuple[nn.Module, float]:
+    """Train for `epochs`, keep the weights with the best validation score; returns (model, best)."""
+    model.to(ctx.device)
+    opt = make_optimizer(model, lr, ctx.preset.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.15
+    )
+    best_score, best_state = -np.inf, copy.deepcopy(model.state_dict())
+    bar = ctx.task(stage, epochs)
+    for epoch in range(epochs):
+        model.train()
+        losses = []
+        for batch in loader:
+            with autocast(ctx.device):
+                loss = loss_fn(model, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        score = validate(model)
+        if score > best_score:
+            best_score, best_state = score, copy.deepcopy(model.state_dict())
+        ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
+        ctx.progress.update(bar, advance=1, info=f"loss {np.mean(losses):.3f} val {score:.3f}")
+    model.load_state_dict(best_state)
+    return model, float(best_score)
+
+
+@torch.no_grad()
+def _predict(
+    model: nn.Module, ds: Dataset[Any], ctx: RunContext, batch: int
+) -> list[tuple[Any, ...]]:
+    """(float logits, *rest of the batch) for every batch of `ds`, in order."""
+    model.eval()
+    out = []
+    for inputs, *rest in _loader(ds, batch, False, 0):
+        with autocast(ctx.device):
+            logits = model(inputs.to(ctx.device))
+        out.append((logits.float().cpu(), *rest))
+    return out
+
+
+def predict_clips(model: nn.Module, data: VideoArray, ctx: RunContext) -> tuple[np.ndarray, ...]:
+    """Softmax per evaluation clip, with each clip's video index."""
+    p = ctx.preset
+    ds = EvalClips(data, p.frames, p.skip, p.frame_size, p.eval_clips)
+    batches = _predict(model, ds, ctx, p.action_batch * 2)
+    probs = np.concatenate([logits.softmax(1).numpy() for logits, _, _ in batches])
+    return probs, np.concatenate([vid.numpy() for _, _, vid in batches])
+
+
+def action_top1(model: nn.Module, data: VideoArray, ctx: RunContext) -> float:
+    """Video-level top-1 of `model` on `data`."""
+    probs, vids = predict_clips(model, data, ctx)
+    return video_top1(probs, vids, data.labels.numpy())
+
+
+def train_action_model(
+    ctx: RunContext, model: nn.Module, train: VideoArray, val: VideoArray, stage: str
+) -> nn.Module:
+    """Train fT' with cross-entropy on random clips; keep the epoch with the best val top-1."""
+    p = ctx.preset
+    loader = _loader(
+        TrainClips(train, p.frames, p.skip, p.frame_size), p.action_batch, True, ctx.seed
+    )
+
+    model, _ = fit_and_select(
+        ctx,
+        stage,
+        model,
+        loader,
+        supervised_loss(F.cross_entropy, ctx),
+        lambda m: action_top1(m, val, ctx),
+        p.action_epochs,
+        p.lr_action,
+    )
+    return model
+
+
+def predict_attributes(model: nn.Module, data: ImageArray, ctx: RunContext) -> np.ndarray:
+    """Sigmoid scores (N, A) of an attribute classifier."""
+    ds = Images(data, ctx.preset.frame_size)
+    batches = _predict(model, ds, ctx, ctx.preset.privacy_batch * 2)
+    return np.concatenate([logits.sigmoid().numpy() for logits, _ in batches])
+
+
+def privacy_scores(
+    model: nn.Module,
+    data: ImageArray,
+    ctx: RunContext,
+    groups: tuple[tuple[int, ...], ...] | None = None,
+) -> dict[str, float]:
+    """cMAP and macro F1 of an attribute classifier on `data`.
+
+    With `groups`, `data` is labelled in another attribute space and attribute j is predicted
+    by the max score over the classifier's outputs `groups[j]`.
+    """
+    probs = predict_attributes(model, data, ctx)
+    if groups is not None:
+        probs = np.stack([probs[:, list(g)].max(1) for g in groups], axis=1)
+    targets = data.targets.numpy()
+    return {"cmap": class_mean_ap(probs, targets), "f1": macro_f1(probs, targets)}
+
+
+def train_privacy_model(
+    ctx: RunContext, model: nn.Module, train: ImageArray, val: ImageArray, stage: str
+) -> nn.Module:
+    """Train fB' with multi-label BCE; keep the epoch with the best val cMAP."""
+    p = ctx.preset
+    loader = _loader(Images(train, p.frame_size), p.privacy_batch, True, ctx.seed)
+
+    model, _ = fit_and_select(
+        ctx,
+        stage,
+        model,
+        loader,
+        supervised_loss(F.binary_cross_entropy_with_logits, ctx),
+        lambda m: privacy_scores(m, val, ctx)["cmap"],
+        p.privacy_epochs,
+        p.lr_privacy,
+    )
+    return model

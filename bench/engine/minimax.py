@@ -1,0 +1,396 @@
+"""The adversarial anonymizer training loop shared by the learned methods (Algorithm 1).
+
+1. Identity pretraining of fA with L1 reconstruction (paper eq. 5); cached per preset, data
+   and seed, since every learned method and every B starts from the same fA0.
+2. Warm-up: fT (cross-entropy) and the budget branch are trained on fA0's output with fA
+   frozen; the tiny stand-in for the paper's Kinetics-400 / SimCLR initialisations.
+3. Minimax, per batch of action clips X (and the budget branch's own batch Z):
+   step 1 updates fA on  L_T(fT(fA(X))) + w * adversary(fA, Z) + extra(X, fA(X)),
+          fT and fB frozen;
+   step 2 updates fT on L_T and the budget branch on its own loss, fA frozen.
+What differs between methods is only the budget branch (`BudgetBranch`), the weight w, the
+`extra` term and fA's learning rate:
+* SPAct / penalty: `SelfSupervisedBudget`, adversary = -NT-Xent on two frames of the same clip,
+  `ssl_frame_gap` frames apart (paper supp. B); penalty adds the RMS hinge as `extra`.
+* VITA: a supervised ensemble on the private images (methods/vita.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from bench.contract.context import RunContext, autocast, seed_everything
+from bench.contract.dataset import Benchmark, VideoArray
+from bench.contract.errors import BenchError
+from bench.contract.method import Method, Param
+from bench.engine.augment import augmenting_collate
+from bench.engine.clips import TrainClips
+from bench.engine.fresh_models import make_optimizer
+from bench.engine.losses import nt_xent, rms_per_sample
+from bench.models.action import build_action_model
+from bench.models.anonymizer import FrameAnonymizer
+from bench.models.privacy import BudgetModel
+
+ExtraLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def build_anonymizer(ctx: RunContext) -> FrameAnonymizer:
+    """A UNet++ anonymizer sized by the preset."""
+    p = ctx.preset
+    return FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder, p.anon_residual)
+
+
+def _clip_loader(
+    ctx: RunContext, train: VideoArray
+) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
+    p = ctx.preset
+    gen = torch.Generator().manual_seed(ctx.seed)
+    ds = TrainClips(train, p.frames, p.skip, p.frame_size)
+    collate = augmenting_collate(p.frame_size) if p.anon_augment else None
+    loader = DataLoader(
+        ds,
+        batch_size=p.anon_batch,
+        shuffle=True,
+        generator=gen,
+        drop_last=True,
+        collate_fn=collate,
+    )
+    if len(loader) == 0:
+        raise BenchError(
+            f"anon_batch={p.anon_batch} exceeds the {len(train)} training videos; "
+            "lower --set anon_batch"
+        )
+    return loader
+
+
+def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
+    """fA0: the anonymizer trained to reproduce its input (L1), loaded from cache when present."""
+    p = ctx.preset
+    if p.identity_epochs == 0:  # nothing to learn or cache (e.g. the residual tiny fA)
+        return build_anonymizer(ctx).to(ctx.device)
+    recipe = {
+        "encoder": p.anon_encoder,
+        "depth": p.anon_depth,
+        "decoder": list(p.anon_decoder),
+        "residual": p.anon_residual,
+        "epochs": p.identity_epochs,
+        "lr": p.lr_anon,
+        "batch": p.anon_batch,
+        "frames": p.frames,
+        "size": p.frame_size,
+        "data": data.action.name,
+        "n_train": len(data.action.splits.train),
+        "seed": ctx.seed,
+    }
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    path = ctx.cache_dir / f"anonymizer-identity-{digest}.pt"
+    fa = build_anonymizer(ctx)
+    if path.is_file():
+        try:
+            fa.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return fa.to(ctx.device)
+        except (RuntimeError, EOFError, OSError):
+            path.unlink(missing_ok=True)  # corrupt cache entry: retrain below
+    fa.to(ctx.device)
+    opt = make_optimizer(fa, p.lr_anon * 3, 0.0)
+    loader = _clip_loader(ctx, data.action.splits.train)
+    bar = ctx.task("fA identity pretraining", p.identity_epochs)
+    for epoch in range(p.identity_epochs):
+        losses = []
+        for clips, _ in loader:
+            clips = clips.to(ctx.device)
+            with autocast(ctx.device):
+                loss = F.l1_loss(fa(clips), clips)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        ctx.log("identity", epoch=epoch, l1=float(np.mean(losses)))
+        ctx.progress.update(bar, advance=1, info=f"L1 {np.mean(losses):.4f}")
+    tmp = path.with_suffix(".tmp")
+    torch.save(fa.state_dict(), tmp)
+    tmp.replace(path)
+    return fa
+
+
+class BudgetBranch:
+    """The privacy side of the game: its models, its batches and both of its losses."""
+
+    def setup(self, ctx: RunContext, data: Benchmark) -> None:
+        """Build models and optimizers on ctx.device."""
+        raise NotImplementedError
+
+    def sample(self, clips: torch.Tensor) -> Any:
+        """The branch's batch for this step (the action clips themselves, or its own data)."""
+        return clips
+
+    def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
+        """What fA minimises for privacy (fB frozen, gradient flows into fA).
+
+        `anon` is fA(X) of this step's action clips, already computed by the loop; a branch
+        with its own data passes `batch` through `fa` instead.
+        """
+        raise NotImplementedError
+
+    def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
+        """One optimizer step of the budget model(s) on fA's frozen output; its loss.
+
+        `anon` is fA(X) of the action clips, computed without gradient.
+        """
+        raise NotImplementedError
+
+    def modules(self) -> list[nn.Module]:
+        """Every budget model (frozen during step 1)."""
+        raise NotImplementedError
+
+    def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
+        """Hook after each minimax epoch (e.g. model restarting)."""
+
+
+def _frame_pair(clips: torch.Tensor, gap: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two frames `gap` apart from every clip (same random offset for the batch)."""
+    start = int(torch.randint(0, clips.shape[2] - gap, ()).item())
+    return clips[:, :, start], clips[:, :, start + gap]
+
+
+class SelfSupervisedBudget(BudgetBranch):
+    """SPAct's fB: a projection network trained with NT-Xent on two frames of a clip.
+
+    fB minimises NT-Xent (SPAct eq. 2, paper eq. 6); fA maximises it, so adversary = -L_B.
+    """
+
+    def __init__(self, temperature: float) -> None:
+        self.temperature = temperature
+
+    def setup(self, ctx: RunContext, data: Benchmark) -> None:
+        """One BudgetModel of the preset's fB architecture and its AdamW optimizer."""
+        self.ctx = ctx
+        self.fb = BudgetModel(ctx.preset.aux_fb_arch).to(ctx.device)
+        self.opt = make_optimizer(self.fb, ctx.preset.lr_budget, ctx.preset.weight_decay)
+
+    def loss(self, anon: torch.Tensor) -> torch.Tensor:
+        """NT-Xent between two frames of every anonymized clip."""
+        f1, f2 = _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
+        return nt_xent(self.fb(f1), self.fb(f2), self.temperature)
+
+    def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
+        """-L_B(fB(fA(X)))."""
+        return -self.loss(anon)
+
+    def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
+        """fB minimises L_B on fA(X)."""
+        with autocast(self.ctx.device):
+            lb = self.loss(anon)
+        self.opt.zero_grad(set_to_none=True)
+        lb.backward()
+        self.opt.step()
+        return lb.item()
+
+    def modules(self) -> list[nn.Module]:
+        """[fB]."""
+        return [self.fb]
+
+
+def _set_trainable(modules: list[nn.Module], flag: bool) -> None:
+    for module in modules:
+        for param in module.parameters():
+            param.requires_grad_(flag)
+
+
+@dataclass
+class Utility:
+    """fT and its optimizer."""
+
+    ft: nn.Module
+    opt: torch.optim.Optimizer
+
+
+class MinimaxTrainer:
+    """Runs Algorithm 1 for any budget branch; methods differ in branch, weight, extra and lr."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        budget: BudgetBranch,
+        budget_weight: float = 1.0,
+        extra: ExtraLoss | None = None,
+        lr: float | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.budget = budget
+        self.budget_weight = budget_weight
+        self.extra = extra
+        self.lr = ctx.preset.lr_anon if lr is None else lr
+
+    def _update_utility(self, u: Utility, anon: torch.Tensor, labels: torch.Tensor) -> float:
+        """Step 2 for fT: minimise L_T on the frozen fA(X)."""
+        with autocast(self.ctx.device):
+            lt = F.cross_entropy(u.ft(anon), labels)
+        u.opt.zero_grad(set_to_none=True)
+        lt.backward()
+        u.opt.step()
+        return lt.item()
+
+    def _update_anonymizer(
+        self,
+        fa: FrameAnonymizer,
+        opt_a: torch.optim.Optimizer,
+        u: Utility,
+        clips: torch.Tensor,
+        labels: torch.Tensor,
+        batch: Any,
+    ) -> dict[str, float]:
+        """Step 1: fT and fB frozen; fA minimises L_T + w * adversary + extra."""
+        frozen = [u.ft, *self.budget.modules()]
+        _set_trainable(frozen, False)
+        with autocast(self.ctx.device):
+            anon = fa(clips)
+            lt = F.cross_entropy(u.ft(anon), labels)
+            adversary = self.budget.adversary(fa, batch, anon)
+            extra = self.extra(clips, anon) if self.extra else torch.zeros((), device=clips.device)
+            loss = lt + self.budget_weight * adversary + extra
+        opt_a.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_a.step()
+        _set_trainable(frozen, True)
+        rms = rms_per_sample(clips, anon.detach()).mean().item()
+        return {
+            "loss_a": loss.item(),
+            "adversary": float(adversary.item()),
+            "extra": float(extra.item()),
+            "rms": rms,
+        }
+
+    def _update_branches(
+        self, u: Utility, fa: FrameAnonymizer, clips: torch.Tensor, labels: torch.Tensor, batch: Any
+    ) -> tuple[float, float]:
+        """Step 2: fT on L_T and the budget branch on its own loss, fA frozen."""
+        with torch.no_grad(), autocast(self.ctx.device):
+            anon = fa(clips)
+        return self._update_utility(u, anon, labels), self.budget.update(fa, batch, anon)
+
+    def train(self, data: Benchmark) -> FrameAnonymizer:
+        """Pretrain, warm up and run the minimax game; returns the learned fA*."""
+        ctx, p = self.ctx, self.ctx.preset
+        with ctx.stage("identity_pretraining"):
+            fa = identity_pretrained(ctx, data)
+        if p.identity_epochs:
+            # fA0 is trained now or read from the cache, which draws fewer random numbers:
+            # reseed so what follows does not depend on the cache's state.
+            seed_everything(ctx.seed)
+        ft = build_action_model(p.aux_ft_arch, len(data.action.classes)).to(ctx.device)
+        u = Utility(ft, make_optimizer(ft, p.lr_utility, p.weight_decay))
+        self.budget.setup(ctx, data)
+        opt_a = make_optimizer(fa, self.lr, 0.0)
+        loader = _clip_loader(ctx, data.action.splits.train)
+        with ctx.stage("warmup"):
+            bar = ctx.task("fT / fB warm-up", p.warmup_epochs)
+            for epoch in range(p.warmup_epochs):
+                fa.eval()
+                rows = []
+                for clips, labels in loader:
+                    clips, labels = clips.to(ctx.device), labels.to(ctx.device)
+                    rows.append(
+                        self._update_branches(u, fa, clips, labels, self.budget.sample(clips))
+                    )
+                lt, lb = np.mean(rows, axis=0)
+                ctx.log("warmup", epoch=epoch, loss_t=lt, loss_b=lb)
+                ctx.progress.update(bar, advance=1, info=f"L_T {lt:.3f} L_B {lb:.3f}")
+        with ctx.stage("minimax"):
+            bar = ctx.task("anonymizer minimax", p.anon_epochs)
+            for epoch in range(p.anon_epochs):
+                fa.train()
+                steps = []
+                for clips, labels in loader:
+                    clips, labels = clips.to(ctx.device), labels.to(ctx.device)
+                    batch = self.budget.sample(clips)
+                    row = self._update_anonymizer(fa, opt_a, u, clips, labels, batch)
+                    row["loss_t"], row["loss_b"] = self._update_branches(
+                        u, fa, clips, labels, batch
+                    )
+                    steps.append(row)
+                mean = {k: float(np.mean([s[k] for s in steps])) for k in steps[0]}
+                ctx.log("minimax", epoch=epoch, **mean)
+                info = f"L_T {mean['loss_t']:.2f} L_B {mean['loss_b']:.2f} RMS {mean['rms']:.3f}"
+                ctx.progress.update(bar, advance=1, info=info)
+                if epoch < p.anon_epochs - 1:  # a hook between epochs, not after the last
+                    self.budget.end_epoch(fa, epoch)
+        fa.eval()
+        return fa
+
+
+LR_PARAM = Param(
+    None,
+    "fA learning rate (default: the preset's lr_anon)",
+    minimum=0.0,
+    exclusive_minimum=True,
+    kind=float,
+)
+BUDGET_WEIGHT_PARAM = Param(1.0, "weight w of the budget (privacy) term in fA's loss", minimum=0.0)
+
+
+class AdversarialMethod(Method):
+    """Base of the learned methods: fit() runs the shared minimax loop, anonymize() applies fA*.
+
+    Subclasses supply `budget_branch()` and optionally `extra_loss()`; their params must
+    include `lr` and `budget_weight` (use LR_PARAM / BUDGET_WEIGHT_PARAM).
+    """
+
+    trainable: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = {"lr", "budget_weight"} - set(cls.params)
+        if missing:
+            raise TypeError(f"{cls.__name__}.params must declare {sorted(missing)}")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self.fa: FrameAnonymizer | None = None
+
+    def budget_branch(self, ctx: RunContext) -> BudgetBranch:
+        """The privacy side of the game for this method."""
+        raise NotImplementedError
+
+    def extra_loss(self) -> ExtraLoss | None:
+        """An extra term of fA's loss, extra(X, fA(X)), or None."""
+        return None
+
+    def fit(self, data: Benchmark, ctx: RunContext) -> None:
+        """Learn fA* with the shared minimax loop."""
+        trainer = MinimaxTrainer(
+            ctx,
+            self.budget_branch(ctx),
+            budget_weight=self.values["budget_weight"],
+            extra=self.extra_loss(),
+            lr=self.values["lr"],
+        )
+        self.fa = trainer.train(data)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """fA*'s weights."""
+        if self.fa is None:
+            raise BenchError(f"method '{self.name}': state_dict() called before fit()")
+        return self.fa.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], ctx: RunContext) -> None:
+        """fA* rebuilt at the preset's size from saved weights, on ctx.device, in eval mode."""
+        fa = build_anonymizer(ctx)
+        fa.load_state_dict(state)
+        self.fa = fa.to(ctx.device).eval()
+
+    def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """fA*(clips), frame-wise."""
+        if self.fa is None:
+            raise BenchError(f"method '{self.name}': anonymize() called before fit()")
+        return self.fa(clips)

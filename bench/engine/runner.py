@@ -1,0 +1,189 @@
+"""Run one benchmark cell: reuse its record, or train, evaluate and store a new one."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench.contract.config import EvalModels, RunConfig, resolve_preset
+from bench.contract.context import RunContext, make_progress, seed_everything, select_device
+from bench.contract.dataset import DATASETS
+from bench.contract.errors import BenchError
+from bench.contract.method import METHODS
+from bench.contract.plugins import plugin_digest
+from bench.contract.protocol import PROTOCOLS
+from bench.data.cache import ensure_cache_dir
+from bench.engine.scoring import check_checkpoints
+from bench.store.provenance import provenance
+from bench.store.results import ResultsStore
+
+
+@dataclass(frozen=True)
+class Record:
+    """A run's stored record (`data`, as JSON), its file, and whether it was read from the
+    store rather than computed now."""
+
+    data: dict[str, Any]
+    path: Path
+    reused: bool
+
+    @property
+    def key(self) -> str:
+        """The record's key (hash of the resolved config and the code version)."""
+        return str(self.data["key"])
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The protocol's metrics, as fractions in [0, 1]."""
+        return dict(self.data["metrics"])
+
+
+def build_config(
+    method: str,
+    params: dict[str, Any],
+    protocol: str,
+    dataset: str,
+    preset: str,
+    overrides: dict[str, str],
+    seed: int,
+    data_roots: dict[str, str] | None = None,
+    evaluation: dict[str, str | None] | None = None,
+) -> RunConfig:
+    """A validated RunConfig: names checked, parameters resolved to their full set of values.
+
+    `evaluation` holds ft_arch / fb_arch / ft_init / fb_init of the fresh fT' and fB'.
+    """
+    if seed < 0:
+        raise BenchError(f"--seed {seed}: must be >= 0")
+    cls = METHODS.get(method)
+    values = cls.resolve_params(params)
+    roots = resolve_roots(data_roots or {})
+    protocol_cls = PROTOCOLS.get(protocol)
+    parts = (cls, protocol_cls, DATASETS.get(dataset))
+    # checks that the dataset gets the roots it reads, and no others, and has the settings
+    parts[2](roots).check_roles(protocol_cls.roles, protocol)
+    resolved = resolve_preset(preset, overrides)
+    cls.check_preset(values, resolved)
+    return RunConfig(
+        method=method,
+        protocol=protocol,
+        dataset=dataset,
+        preset=resolved,
+        params=tuple(sorted(values.items())),
+        seed=seed,
+        trains_anonymizer=cls.trainable,
+        plugin_source=plugin_digest(parts),
+        data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
+        evaluation=EvalModels.resolve(resolved, **(evaluation or {})),
+    )
+
+
+def resolve_roots(raw: dict[str, str]) -> dict[str, Path]:
+    """`--data-root NAME=DIR` values as absolute folders; a missing folder is a user error."""
+    roots = {}
+    for name, folder in raw.items():
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise BenchError(f"--data-root {name}={folder}: no such folder")
+        roots[name] = path
+    return roots
+
+
+def reference_config(cfg: RunConfig) -> RunConfig:
+    """The raw-data reference of a cell: the same protocol, data, preset and seed."""
+    return cfg.with_method("raw", {}, trains_anonymizer=METHODS.get("raw").trainable)
+
+
+def execute(
+    cfg: RunConfig,
+    store: ResultsStore,
+    cache_dir: Path,
+    device: str = "auto",
+    force: bool = False,
+    console: Console | None = None,
+) -> Record:
+    """The record of `cfg`: stored one unless `force`, else computed and written atomically."""
+    console = console or Console()
+    key = cfg.key()
+    if store.exists(key) and not force:
+        return Record(store.load(key), store.record_path(key), reused=True)
+    check_checkpoints(cfg.eval_models, cache_dir)
+    store.ensure_writable()
+    ensure_cache_dir(cache_dir)
+    torch_device = select_device(device)
+    method = METHODS.get(cfg.method)(**cfg.param_dict)
+    protocol = PROTOCOLS.get(cfg.protocol)()
+    dataset = DATASETS.get(cfg.dataset)({k: Path(v) for k, v in cfg.data_roots})
+    run_dir = store.run_dir(key)
+    (run_dir / "log.jsonl").unlink(missing_ok=True)
+    seed_everything(cfg.seed)
+    started = time.perf_counter()
+    with make_progress(console) as progress:
+        ctx = RunContext(
+            cfg.preset,
+            torch_device,
+            cfg.seed,
+            cache_dir,
+            run_dir,
+            console,
+            progress,
+            evaluation=cfg.eval_models,
+            fit_dir=store.fit_dir(cfg.fit_key()) if method.trainable else None,
+        )
+        try:
+            metrics = protocol.run(method, dataset, ctx)
+        finally:
+            shutil.rmtree(ctx.scratch_dir, ignore_errors=True)
+    ctx.timings["total"] = round(time.perf_counter() - started, 3)
+    record = new_record(
+        cfg,
+        metrics,
+        timings=ctx.timings,
+        history=ctx.history,
+        notes=ctx.notes,
+        environment=provenance(torch_device),
+        run_dir=str(run_dir),
+    )
+    path = store.save(record)
+    return Record(record, path, reused=False)
+
+
+def new_record(
+    cfg: RunConfig,
+    metrics: dict[str, float],
+    *,
+    timings: dict[str, float] | None = None,
+    history: dict[str, list[dict[str, float]]] | None = None,
+    notes: dict[str, str] | None = None,
+    environment: dict[str, Any] | None = None,
+    run_dir: str = "",
+    created: str | None = None,
+) -> dict[str, Any]:
+    """The record of a finished run of `cfg`: what the store keeps and the tables read."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return {
+        "key": cfg.key(),
+        "method": cfg.method,
+        "params": cfg.param_dict,
+        "protocol": cfg.protocol,
+        "dataset": cfg.dataset,
+        "preset": cfg.preset.name,
+        "seed": cfg.seed,
+        "evaluation": dataclasses.asdict(cfg.eval_models),
+        "fit_key": cfg.fit_key() if cfg.trains_anonymizer else None,
+        "config": cfg.canonical(),
+        "metrics": metrics,
+        "timings": timings or {},
+        "history": history or {},
+        "notes": notes or {},
+        "provenance": environment or {},
+        "run_dir": run_dir,
+        "created": created or now,
+    }

@@ -1,0 +1,278 @@
+"""Sweep files: the cartesian product of runs a TOML file lists, run resumably and in shards.
+
+    description = "Table 2 on the synthetic benchmark"
+    protocol = "novel"                # a value or a list, for each of the keys below
+    dataset = "synthetic"
+    preset = "tiny"
+    seed = [0]
+    # ft_arch / fb_arch / ft_init / fb_init: the fresh fT' / fB' (default: the preset's)
+
+    [set]                             # preset overrides for every cell (bench run --set)
+    anon_epochs = 12
+
+    [data_root]                       # real datasets (bench run --data-root)
+    ucf101 = "/data/UCF101"
+
+    [[method]]
+    name = "raw"
+
+    [[method]]
+    name = "penalty"
+    B = [0.3, 0.5, 0.7, 0.9]          # every list multiplies the cells
+
+    [[grid]]                          # optional: several products in one file; each grid
+    ft_arch = "r2plus1d_18"           # overrides the top-level keys above (and may list
+    ft_init = "kinetics400"           # its own [[grid.method]] tables)
+
+Without [[grid]] the file is one grid. The cells are the union of every grid's product.
+
+A cell is done when its record exists, so an interrupted sweep resumes where it stopped, and
+`--shard i/n` runs every n-th cell: independent processes share a sweep without talking to each
+other (records are one file per cell, written atomically).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench.contract.config import RunConfig
+from bench.contract.errors import BenchError
+from bench.engine.runner import build_config
+from bench.store.results import ResultsStore
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+AXES = ("protocol", "dataset", "preset", "seed", "ft_arch", "fb_arch", "ft_init", "fb_init")
+TOP_KEYS = {"description", "method", "set", "data_root", "grid", *AXES}
+GRID_KEYS = {"method", *AXES}
+DEFAULTS: dict[str, Any] = {
+    "protocol": "known",
+    "dataset": "synthetic",
+    "preset": "tiny",
+    "seed": 0,
+    "ft_arch": None,
+    "fb_arch": None,
+    "ft_init": "scratch",
+    "fb_init": "scratch",
+}
+EVALUATION_AXES = ("ft_arch", "fb_arch", "ft_init", "fb_init")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a sweep: everything `bench run` would be given."""
+
+    method: str
+    params: dict[str, Any]
+    protocol: str
+    dataset: str
+    preset: str
+    seed: int
+    evaluation: dict[str, Any]
+    overrides: dict[str, str] = field(default_factory=dict)
+    data_roots: dict[str, str] = field(default_factory=dict)
+
+    def config(self) -> RunConfig:
+        """The validated RunConfig (BenchError names the problem)."""
+        return build_config(
+            self.method,
+            self.params,
+            self.protocol,
+            self.dataset,
+            self.preset,
+            self.overrides,
+            self.seed,
+            self.data_roots,
+            self.evaluation,
+        )
+
+    def label(self) -> str:
+        """A short human-readable name."""
+        params = " ".join(f"{k}={v}" for k, v in self.params.items())
+        models = " ".join(
+            f"{k}={v}" for k, v in self.evaluation.items() if v not in (None, "scratch")
+        )
+        parts = [self.method, params, self.protocol, self.dataset, self.preset, f"seed={self.seed}"]
+        return " ".join(p for p in [*parts, models] if p)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A parsed sweep file."""
+
+    path: Path
+    description: str
+    cells: tuple[Cell, ...]
+
+
+def find_sweep(name: str) -> Path:
+    """A sweep file path, or the name of a shipped one (`bench sweep --list`)."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    shipped = shipped_sweeps()
+    stem = name.removesuffix(".toml")
+    if stem in shipped:
+        return shipped[stem]
+    raise BenchError(
+        f"no sweep file '{name}'; give a .toml path or one of: {', '.join(sorted(shipped))}"
+    )
+
+
+def shipped_sweeps() -> dict[str, Path]:
+    """The sweep files that come with privbench, by name."""
+    folder = resources.files("bench") / "sweeps"
+    return {
+        Path(entry.name).stem: Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
+
+
+def _values(raw: Any) -> list[Any]:
+    return list(raw) if isinstance(raw, list) else [raw]
+
+
+def _product(options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the listed values (scalars count as one-element lists)."""
+    keys = list(options)
+    return [
+        dict(zip(keys, combo, strict=True))
+        for combo in itertools.product(*(_values(options[k]) for k in keys))
+    ]
+
+
+def parse_sweep(path: Path, data_roots: dict[str, str] | None = None) -> Sweep:
+    """Read a sweep file into cells; structural mistakes are BenchErrors naming the key."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"sweep file '{path}' cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"sweep file '{path}' is not valid TOML: {exc}") from None
+    unknown = sorted(set(doc) - TOP_KEYS)
+    if unknown:
+        raise BenchError(
+            f"sweep file '{path}': unknown key '{unknown[0]}'; known keys: {', '.join(sorted(TOP_KEYS))}"
+        )
+    for table in ("set", "data_root"):
+        if not isinstance(doc.get(table, {}), dict):
+            raise BenchError(f"sweep file '{path}': [{table}] must be a table of KEY = VALUE")
+    overrides = {k: _setting(v) for k, v in doc.get("set", {}).items()}
+    roots = {k: str(v) for k, v in doc.get("data_root", {}).items()} | (data_roots or {})
+    cells = []
+    for grid in doc.get("grid") or [{}]:
+        unknown = sorted(set(grid) - GRID_KEYS)
+        if unknown:
+            raise BenchError(
+                f"sweep file '{path}': [[grid]] key '{unknown[0]}' is not one of "
+                f"{', '.join(sorted(GRID_KEYS))}"
+            )
+        methods = grid.get("method", doc.get("method"))
+        if not isinstance(methods, list) or not methods:
+            raise BenchError(f"sweep file '{path}' lists no [[method]] tables; add at least one")
+        axes = {k: grid.get(k, doc.get(k, DEFAULTS[k])) for k in AXES}
+        cells += _grid_cells(path, methods, axes, overrides, roots)
+    return Sweep(path, str(doc.get("description", "")), tuple(cells))
+
+
+def _grid_cells(
+    path: Path,
+    methods: list[Any],
+    axes: dict[str, Any],
+    overrides: dict[str, str],
+    roots: dict[str, str],
+) -> list[Cell]:
+    """The product of one grid's methods (with their parameter lists) and axes."""
+    cells = []
+    for entry in methods:
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise BenchError(f"sweep file '{path}': every [[method]] needs a name = \"...\"")
+        params = {k: v for k, v in entry.items() if k != "name"}
+        for method_params in _product(params):
+            for combo in _product(axes):
+                cells.append(
+                    Cell(
+                        method=str(entry["name"]),
+                        params=method_params,
+                        protocol=combo["protocol"],
+                        dataset=combo["dataset"],
+                        preset=combo["preset"],
+                        seed=_seed(path, combo["seed"]),
+                        evaluation={k: combo[k] for k in EVALUATION_AXES},
+                        overrides=overrides,
+                        data_roots=roots,
+                    )
+                )
+    return cells
+
+
+def _seed(path: Path, value: Any) -> int:
+    """A seed from the file; anything but an integer is a user error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BenchError(f"sweep file '{path}': seed {value!r} must be an integer")
+    return value
+
+
+def _setting(value: Any) -> str:
+    """A [set] value as `--set` would give it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def parse_shard(raw: str | None) -> tuple[int, int]:
+    """'i/n' -> (i, n) with 1 <= i <= n; None -> (1, 1)."""
+    if raw is None:
+        return 1, 1
+    index, sep, count = raw.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = 0, 0
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise BenchError(f"--shard {raw}: expected I/N with 1 <= I <= N, e.g. --shard 1/4")
+    return i, n
+
+
+def in_shard(position: int, shard: tuple[int, int]) -> bool:
+    """Whether the cell at 0-based `position` belongs to shard (i, n): every n-th from i."""
+    i, n = shard
+    return position % n == i - 1
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """A sweep cell with its validated config, and whether it is done and in this shard."""
+
+    cell: Cell
+    config: RunConfig
+    done: bool
+    mine: bool
+
+
+def sweep_plan(
+    cells: tuple[Cell, ...], shard: tuple[int, int], store: ResultsStore
+) -> list[PlannedCell]:
+    """Validate every cell before anything runs; drop repeats (same key) keeping the first."""
+    planned: list[PlannedCell] = []
+    seen: set[str] = set()
+    for cell in cells:
+        config = cell.config()
+        key = config.key()
+        if key in seen:
+            continue
+        seen.add(key)
+        position = len(planned)
+        planned.append(PlannedCell(cell, config, store.exists(key), in_shard(position, shard)))
+    return planned

@@ -1,0 +1,273 @@
+"""Selecting stored records for tables and figures, and averaging them over seeds.
+
+Tables and figures never train: they read records (see `bench.store.results`) and pick the ones a cell
+asks for with a `Selector`. A selector names a method with some of its parameters, a protocol,
+a dataset and some evaluation-model choices; everything it leaves out must be at its default
+(the method's defaults, the preset's fT' / fB' from scratch), so Table 1's "B = 0.3" row never
+picks up the lambda ablation or the ResNet-152 column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.contract.config import (
+    ANONYMIZER_TRAINING_KEYS,
+    PRESETS,
+    EvalModels,
+    upgrade_preset_values,
+)
+from bench.contract.errors import BenchError
+from bench.contract.method import METHODS
+from bench.store.results import ResultsStore, default_results_dir
+
+# How the paper prints each metric: percent for top-1 and cMAP, a fraction for F1.
+METRIC_SCALE = {"action_top1": 100.0, "privacy_cmap": 100.0, "privacy_f1": 1.0}
+METRIC_DECIMALS = {"action_top1": 2, "privacy_cmap": 2, "privacy_f1": 3}
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The fields of a run that selectors look at (from a record or a planned sweep cell)."""
+
+    method: str
+    params: Mapping[str, Any]
+    protocol: str
+    dataset: str
+    preset: str  # see `preset_label`
+    shared_preset: str  # the label without the anonymizer-training settings
+    trains: bool  # whether the run trains an anonymizer (its preset has those settings)
+    seed: int
+    evaluation: Mapping[str, str]
+    default_evaluation: Mapping[str, str]  # what `evaluation` is when no model is chosen
+
+    @classmethod
+    def of(
+        cls,
+        method: str,
+        params: Mapping[str, Any],
+        protocol: str,
+        dataset: str,
+        preset: Mapping[str, Any],
+        seed: int,
+        evaluation: Mapping[str, str | None],
+    ) -> RunView:
+        """A view from a run's parts; `preset` holds the values its config stores."""
+        preset = upgrade_preset_values(dict(preset))
+        default = dataclasses.asdict(EvalModels(preset["aux_ft_arch"], preset["aux_fb_arch"]))
+        shared = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
+        return cls(
+            method,
+            params,
+            protocol,
+            dataset,
+            preset_label(preset),
+            preset_label(shared),
+            len(shared) < len(preset),
+            seed,
+            {k: evaluation.get(k) or v for k, v in default.items()},
+            default,
+        )
+
+    @classmethod
+    def of_record(cls, record: Mapping[str, Any]) -> RunView:
+        """The view of a stored record."""
+        return cls.of(
+            record["method"],
+            record["params"],
+            record["protocol"],
+            record["dataset"],
+            record["config"]["preset"],
+            record["seed"],
+            record["evaluation"],
+        )
+
+
+def preset_label(values: Mapping[str, Any]) -> str:
+    """'tiny' for the named preset as shipped, 'tiny[anon_epochs=1 frames=16]' with `--set`
+    changes (written as `--set` takes them).
+
+    Runs with changed settings are other experiments; tables keep them apart. A fixed method's
+    config leaves out the anonymizer-training settings, so its label never lists them.
+    """
+    name = values["name"]
+    shipped = dataclasses.asdict(PRESETS[name]) if name in PRESETS else {}
+    changed = [
+        f"{k}={setting_text(v)}"
+        for k, v in sorted(values.items())
+        if k != "name" and (k not in shipped or setting_text(v) != setting_text(shipped[k]))
+    ]
+    return f"{name}[{' '.join(changed)}]" if changed else name
+
+
+def setting_text(value: Any) -> str:
+    """A preset value as `--set KEY=VALUE` takes it ('3,32' for a list)."""
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def full_params(method: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`params` completed with the method's defaults; None for a method that is not registered."""
+    if method not in METHODS.names():
+        return None
+    return METHODS.get(method).resolve_params(dict(params))
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which runs feed one table cell or figure point (all seeds of them)."""
+
+    method: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    protocol: str = "known"
+    dataset: str = "synthetic"
+    evaluation: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, run: RunView, preset: str, shared: str | None = None) -> bool:
+        """Whether `run` is one of the runs this selector means at `preset`. A fixed method's
+        run also matches when its preset is `shared`: `preset` without the anonymizer-training
+        settings, which fixed methods never use."""
+        at_preset = run.preset == preset or (not run.trains and run.preset == (shared or preset))
+        if not at_preset or (run.method, run.protocol, run.dataset) != (
+            self.method,
+            self.protocol,
+            self.dataset,
+        ):
+            return False
+        return dict(run.params) == full_params(self.method, self.params) and dict(
+            run.evaluation
+        ) == {**run.default_evaluation, **self.evaluation}
+
+    def with_method(self, method: str, params: Mapping[str, Any]) -> Selector:
+        """The same protocol, data and models with another method (e.g. the raw reference)."""
+        return dataclasses.replace(self, method=method, params=dict(params))
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A metric over seeds, in the paper's units (percent or fraction)."""
+
+    mean: float
+    std: float
+    n: int
+    seeds: tuple[int, ...]
+
+
+class RecordSet:
+    """Every record of one results folder, with selection and seed averaging."""
+
+    def __init__(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        root: Path | None = None,
+        skipped: Iterable[str] = (),
+        views: Iterable[RunView] | None = None,
+    ) -> None:
+        self.records = list(records)
+        self.root = root
+        self.skipped = list(skipped)  # records that could not be read, with why
+        self.views = (
+            list(views) if views is not None else [RunView.of_record(r) for r in self.records]
+        )
+        self._shared = {v.preset: v.shared_preset for v in self.views}
+
+    @classmethod
+    def load(cls, folder: Path | None) -> RecordSet:
+        """The records under `folder` (a results dir holding records/, or the records dir);
+        unreadable ones are skipped and listed in `skipped`."""
+        root = Path(folder) if folder is not None else default_results_dir()
+        if not root.is_dir():
+            what = "is a file, not a folder" if root.exists() else "no such folder"
+            raise BenchError(f"--results-dir {root}: {what}; pass the results dir of your runs")
+        if not (root / "records").is_dir() and any(root.glob("*.json")):
+            root = root.parent  # given the records folder itself
+        store = ResultsStore(root)
+        records, views, skipped = [], [], []
+        for path in sorted(store.records_dir.glob("*.json")):
+            try:
+                record = store.load(path.stem)
+                view = RunView.of_record(record)
+            except BenchError as exc:
+                skipped.append(str(exc))
+            except (KeyError, TypeError):
+                skipped.append(f"record '{path}' predates this version's format; rerun its run")
+            else:
+                records.append(record)
+                views.append(view)
+        return cls(records, root, skipped, views)
+
+    def shared_of(self, preset: str) -> str:
+        """`preset`'s label without the anonymizer-training settings."""
+        return self._shared.get(preset, preset)
+
+    def presets(self, dataset: str) -> list[str]:
+        """The presets that records of `dataset` were run at (fixed methods' runs count under
+        every preset they share all other settings with)."""
+        views = [v for v in self.views if v.dataset == dataset]
+        trained = {v.preset for v in views if v.trains}
+        covered = {self.shared_of(p) for p in trained}
+        return sorted(trained | {v.preset for v in views if not v.trains} - covered)
+
+    def check_preset(self, requested: str | None) -> None:
+        """An error when `--preset` names a preset no record was run at."""
+        found = sorted({p for d in {v.dataset for v in self.views} for p in self.presets(d)})
+        if requested is not None and found and requested not in found:
+            raise BenchError(
+                f"--preset {requested}: no records at it; records were run at {', '.join(found)}"
+            )
+
+    def preset_for(self, dataset: str, requested: str | None, fallback: str) -> str:
+        """The one preset to read `dataset`'s records at: `requested` where it has records,
+        else the only one found; an error when several are found and none is chosen."""
+        found = self.presets(dataset)
+        if requested is not None and (requested in found or not found):
+            return requested
+        if len(found) > 1:
+            raise BenchError(
+                f"records of '{dataset}' come from presets {', '.join(found)}; "
+                "pass --preset to pick one"
+            )
+        return found[0] if found else fallback
+
+    def select(self, selector: Selector, preset: str) -> list[Mapping[str, Any]]:
+        """The records `selector` means, one per seed (the newest if a seed ran twice)."""
+        by_seed: dict[int, Mapping[str, Any]] = {}
+        shared = self.shared_of(preset)
+        for view, record in zip(self.views, self.records, strict=True):
+            if selector.matches(view, preset, shared):
+                older = by_seed.get(view.seed)
+                if older is None or record.get("created", "") > older.get("created", ""):
+                    by_seed[view.seed] = record
+        return [by_seed[s] for s in sorted(by_seed)]
+
+    def stat(
+        self,
+        selector: Selector,
+        metric: str,
+        preset: str,
+        seeds: Iterable[int] | None = None,
+    ) -> Stat | None:
+        """Mean and sample std over seeds (all, or only `seeds`) of `metric`, in the paper's
+        units; None if no run."""
+        wanted = None if seeds is None else set(seeds)
+        chosen = [
+            r
+            for r in self.select(selector, preset)
+            if metric in r["metrics"] and (wanted is None or r["seed"] in wanted)
+        ]
+        if not chosen:
+            return None
+        scale = METRIC_SCALE.get(metric, 1.0)
+        values = [float(r["metrics"][metric]) * scale for r in chosen]
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        seeds_used = tuple(int(r["seed"]) for r in chosen)
+        return Stat(
+            statistics.fmean(values), std if math.isfinite(std) else 0.0, len(values), seeds_used
+        )
