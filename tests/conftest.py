@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import torch
 
-from bench.records import RecordSet
-from bench.runner import build_config, new_record
-from bench.store import ResultsStore
+import bench
+from bench.engine.runner import new_record
+from bench.store.reading import RecordSet
+from bench.store.results import ResultsStore
 
 # Short schedules so an end-to-end run takes seconds; the pipeline is the real one.
 FAST = [
@@ -47,16 +48,13 @@ def make_record(
     minimax: list[dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """A record as `bench run` stores it (real config, keys and fit key) with chosen metrics."""
-    cfg = build_config(
+    cfg = bench.config(
         method,
-        dict(params or {}),
-        protocol,
-        "synthetic",
-        "tiny",
-        overrides or {},
-        seed,
-        None,
-        evaluation,
+        protocol=protocol,
+        seed=seed,
+        settings=overrides,
+        **(evaluation or {}),
+        **(params or {}),
     )
     metrics = {
         "action_top1": top1,

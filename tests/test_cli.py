@@ -35,7 +35,7 @@ def test_run_help_documents_options() -> None:
         (["--protocol", "nope"], "unknown protocol 'nope'; known protocols:"),
         (["--dataset", "nope"], "unknown dataset 'nope'; known datasets:"),
         (["--B", "-0.1"], "--B=-0.1: must be >= 0"),
-        (["--lam", "-1"], "--lam=-1.0: must be >= 0"),
+        (["--lam", "-1"], "--lam=-1: must be >= 0"),
         (["--set", "frames=x"], "expected int"),
     ],
 )
@@ -119,5 +119,5 @@ def test_paper_preset_architectures_run_end_to_end(tmp_path: Path, cache_dir: Pa
                       "--results-dir", str(tmp_path), "--cache-dir", str(cache_dir), *FAST, *small)  # fmt: skip
     assert code == 0, out
     [rec] = records(tmp_path)
-    assert rec["config"]["preset"]["ft_arch"] == "r3d_18"
-    assert rec["config"]["preset"]["fb_arch"] == "resnet50"
+    assert rec["config"]["preset"]["aux_ft_arch"] == "r3d_18"
+    assert rec["config"]["preset"]["aux_fb_arch"] == "resnet50"

@@ -15,16 +15,16 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from torch import nn
 
-from bench.config import PRESETS
-from bench.data import DATASETS, to_float_clip, to_uint8
-from bench.errors import BenchError
-from bench.figure_kit import save_figure
-from bench.figures import ablation_figure, curves_figure, pareto_figure, pareto_front
-from bench.fits import CHECKPOINT
-from bench.frames_figure import frames_figure
+from bench.contract.config import PRESETS
+from bench.contract.dataset import DATASETS, to_float_clip, to_uint8
+from bench.contract.errors import BenchError
+from bench.engine.fits import CHECKPOINT
 from bench.models.anonymizer import FrameAnonymizer
-from bench.records import RecordSet
-from bench.store import ResultsStore
+from bench.reports.figure_kit import save_figure
+from bench.reports.figures import ablation_figure, curves_figure, pareto_figure, pareto_front
+from bench.reports.frames_figure import frames_figure
+from bench.store.reading import RecordSet
+from bench.store.results import ResultsStore
 
 
 def history(start: float, epochs: int = 4) -> list[dict[str, float]]:

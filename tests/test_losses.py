@@ -4,7 +4,7 @@ import pytest
 import torch
 from bench.methods.penalty import Penalty
 
-from bench.losses import budget_penalty, nt_xent, rms_per_sample
+from bench.engine.losses import budget_penalty, nt_xent, rms_per_sample
 from bench.models.anonymizer import FrameAnonymizer
 
 

@@ -10,11 +10,12 @@ import torch
 from bench.methods.vita import negative_entropy
 from rich.console import Console
 
-from bench.config import PRESETS
-from bench.data import DATASETS
-from bench.method import METHODS, anonymize_images
-from bench.runner import build_config
-from bench.runtime import RunContext, make_progress
+from bench import api
+from bench.contract.config import PRESETS
+from bench.contract.context import RunContext, make_progress
+from bench.contract.dataset import DATASETS
+from bench.contract.method import METHODS
+from bench.engine.anonymize import anonymize_images
 from tests.conftest import FAST
 from tests.test_cli import bench, records
 
@@ -131,9 +132,7 @@ def test_bad_method_parameter_is_one_line_and_exit_2(
 
 def test_fixed_methods_key_ignores_anonymizer_training_settings() -> None:
     def key(method: str, epochs: str) -> str:
-        return build_config(
-            method, {}, "known", "synthetic", "tiny", {"anon_epochs": epochs}, 0
-        ).key()
+        return api.config(method, settings={"anon_epochs": epochs}).key()
 
     assert key("raw", "3") == key("raw", "24")
     assert key("blur", "3") == key("blur", "24")
@@ -202,7 +201,7 @@ def test_plugin_file_outside_the_tree_runs_through_known(tmp_path: Path, cache_d
     assert str(plugin) in rec["provenance"]["plugins"]
     assert 0.0 <= rec["metrics"]["privacy_cmap"] <= 1.0
     # the new method joins the paper's tables as its own row, beside raw and the drop from it
-    code, out = bench("table", "1", "--plugin", str(plugin), "--records", str(results))
+    code, out = bench("table", "1", "--plugin", str(plugin), "--results-dir", str(results))
     assert code == 0, out
     row = next(line for line in out.splitlines() if line.startswith("| pixelate (block=8) "))
     assert f"{100 * rec['metrics']['privacy_cmap']:.2f} (↓ " in row
@@ -222,7 +221,7 @@ def test_bad_plugin_is_one_line(tmp_path: Path) -> None:
     assert code == 2 and "importing it failed: RuntimeError: boom" in out
     clash = tmp_path / "clash.py"
     clash.write_text(
-        "from bench.method import METHODS, Method\n"
+        "from bench.contract.method import METHODS, Method\n"
         "@METHODS.register('raw')\nclass Raw2(Method):\n    pass\n"
     )
     code, out = bench("methods", "--plugin", str(clash))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bench.metrics import class_mean_ap, macro_f1, video_top1
+from bench.engine.metrics import class_mean_ap, macro_f1, video_top1
 
 
 def test_video_top1_averages_clip_softmax_per_video() -> None:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.config import PRESETS
+from bench.contract.config import PRESETS
 from bench.models.action import ACTION_ARCHS, build_action_model
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.privacy import PRIVACY_ARCHS, AttributeClassifier, BudgetModel

@@ -1,4 +1,4 @@
-from bench.perf import FIXED_BASELINES, Timed, baseline_checks, issue_checks
+from bench.perf.cold_runs import FIXED_BASELINES, Timed, baseline_checks, issue_checks
 
 
 def _timed(seconds: float, top1: float, cmap: float) -> Timed:

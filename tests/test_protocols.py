@@ -7,8 +7,8 @@ import pytest
 import torch
 from torchvision.models import video as tv_video
 
-from bench import fixtures as fx
-from bench.errors import BenchError
+from bench.contract.errors import BenchError
+from bench.data import sample_trees as fx
 from bench.models.action import build_action_model
 from bench.models.privacy import build_backbone
 from tests.conftest import FAST

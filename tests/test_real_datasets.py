@@ -1,7 +1,7 @@
 """Real-dataset layouts, decoding, prepared packs and runs, on trees the tests write.
 
 Every fixture is in the dataset's own on-disk layout: AVIs encoded with PyAV, JPEGs, the
-official split files and JSON / pickle annotations (see `bench.fixtures`).
+official split files and JSON / pickle annotations (see `bench.data.sample_trees`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from bench import fixtures as fx
-from bench.catalog import LAYOUTS, ScanOptions, carve_val
 from bench.cli import app
-from bench.errors import BenchError
-from bench.frames import PackedFrames, to_working_size
-from bench.prepare import prepare_split
-from bench.video_io import CorruptVideo, PyAVDecoder
+from bench.contract.errors import BenchError
+from bench.data import sample_trees as fx
+from bench.data.catalog import LAYOUTS, ScanOptions, carve_val
+from bench.data.decoding import CorruptVideo, PyAVDecoder
+from bench.data.frame_store import PackedFrames, to_working_size
+from bench.data.prepare import prepare_split
 from tests.conftest import FAST
 
 runner = CliRunner()
@@ -91,7 +91,7 @@ def test_working_size_crops_the_centre_then_resizes() -> None:
 
 
 def test_clip_augmentation_is_drawn_once_per_clip() -> None:
-    from bench.augment import augmenting_collate
+    from bench.engine.augment import augmenting_collate
 
     torch.manual_seed(0)
     still = torch.rand(6, 3, 1, 16, 16).expand(6, 3, 8, 16, 16).contiguous()
@@ -274,7 +274,7 @@ def test_run_on_real_layouts_counts_skipped_files(tmp_path: Path, trees: dict[st
 def test_hmdb_pahmdb_run_holds_pahmdb_videos_out_of_training(
     tmp_path: Path, trees: dict[str, Path]
 ) -> None:
-    fam = __import__("bench.data", fromlist=["DATASETS"]).DATASETS.get("hmdb51-pahmdb")(
+    fam = __import__("bench.contract.dataset", fromlist=["DATASETS"]).DATASETS.get("hmdb51-pahmdb")(
         {"hmdb51": trees["hmdb51"], "vispr": trees["vispr"]}
     )
     action, privacy = fam.catalogs()

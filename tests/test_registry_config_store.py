@@ -3,13 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import PRESETS, resolve_preset
-from bench.data import DATASETS
-from bench.errors import BenchError
-from bench.method import METHODS
-from bench.protocol import PROTOCOLS
-from bench.runner import build_config
-from bench.store import ResultsStore
+import bench
+from bench.contract.config import PRESETS, resolve_preset
+from bench.contract.dataset import DATASETS
+from bench.contract.errors import BenchError
+from bench.contract.method import METHODS
+from bench.contract.protocol import PROTOCOLS
+from bench.store.results import ResultsStore
 
 
 def test_discovery_finds_every_plugin_folder() -> None:
@@ -25,14 +25,12 @@ def test_unknown_name_lists_known_ones() -> None:
 
 def test_config_key_is_stable_and_sensitive_to_what_matters() -> None:
     def key(**kw: object) -> str:
-        args = {"method": "penalty", "params": {}, "protocol": "known", "dataset": "synthetic",
-                "preset": "tiny", "overrides": {}, "seed": 0} | kw  # fmt: skip
-        return build_config(**args).key()  # type: ignore[arg-type]
+        return bench.config("penalty", **kw).key()  # type: ignore[arg-type]
 
-    assert key() == key(params={"B": 0.3})  # defaults resolved before hashing
-    assert key() != key(params={"B": 0.5})
+    assert key() == key(B=0.3)  # defaults resolved before hashing
+    assert key() != key(B=0.5)
     assert key() != key(seed=1)
-    assert key() != key(overrides={"anon_epochs": "3"})
+    assert key() != key(settings={"anon_epochs": "3"})
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -42,16 +40,25 @@ def test_every_preset_resolves_as_shipped(name: str) -> None:
 
 def test_bad_values_are_user_errors() -> None:
     with pytest.raises(BenchError, match="must be >= 0"):
-        build_config("penalty", {"B": -1}, "known", "synthetic", "tiny", {}, 0)
+        bench.config("penalty", B=-1)
     with pytest.raises(BenchError, match="has no parameter 'B'"):
-        build_config("raw", {"B": 0.3}, "known", "synthetic", "tiny", {}, 0)
+        bench.config("raw", B=0.3)
     with pytest.raises(BenchError, match="unknown setting"):
         resolve_preset("tiny", {"nope": "1"})
     with pytest.raises(BenchError, match="expected int"):
         resolve_preset("tiny", {"frames": "many"})
     with pytest.raises(BenchError, match="unknown architecture; known: tiny, r3d_18"):
-        resolve_preset("tiny", {"ft_arch": "vgg"})
-    assert resolve_preset("tiny", {"fb_arch": "resnet18"}).fb_arch == "resnet18"
+        resolve_preset("tiny", {"aux_ft_arch": "vgg"})
+    assert resolve_preset("tiny", {"aux_fb_arch": "resnet18"}).aux_fb_arch == "resnet18"
+
+
+@pytest.mark.parametrize(("old", "new", "option"), [("ft_arch", "aux_ft_arch", "--ft-arch"),
+                                                    ("fb_arch", "aux_fb_arch", "--fb-arch")])  # fmt: skip
+def test_renamed_auxiliary_model_keys_name_the_new_spelling(
+    old: str, new: str, option: str
+) -> None:
+    with pytest.raises(BenchError, match=f"--set {old}: renamed --set {new} .*{option}"):
+        resolve_preset("tiny", {old: "r3d_18"})
 
 
 def test_store_round_trip_is_atomic(tmp_path: Path) -> None:

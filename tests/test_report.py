@@ -32,11 +32,13 @@ def results(tmp_path: Path) -> Path:
 
 def test_figure_writes_png_and_pdf(results: Path, tmp_path: Path) -> None:
     out = tmp_path / "figs"
-    code, text = bench("figure", "pareto", "--records", str(results), "--out", str(out), "--pdf")
+    code, text = bench(
+        "figure", "pareto", "--results-dir", str(results), "--out", str(out), "--pdf"
+    )
     assert code == 0, text
     assert (out / "pareto-known.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "pareto-known.pdf").read_bytes().startswith(b"%PDF")
-    code, text = bench("figure", "ablation", "--records", str(results))
+    code, text = bench("figure", "ablation", "--results-dir", str(results))
     assert code == 0 and (results / "figures" / "ablation-known.png").is_file()
 
 
@@ -50,13 +52,13 @@ def test_figure_writes_png_and_pdf(results: Path, tmp_path: Path) -> None:
     ],
 )
 def test_figure_errors_are_one_line(results: Path, args: list[str], message: str) -> None:
-    code, text = bench("figure", *args, "--records", str(results))
+    code, text = bench("figure", *args, "--results-dir", str(results))
     assert code == 2 and message in text and "Traceback" not in text
 
 
 def test_report_has_every_table_and_figure_the_records_feed(results: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    code, text = bench("report", "--records", str(results), "--out", str(out))
+    code, text = bench("report", "--results-dir", str(results), "--out", str(out))
     assert code == 0, text
     report = (out / "report.md").read_text()
     # tables with records are rendered (with the published numbers) and saved as md and LaTeX
@@ -84,7 +86,7 @@ def test_report_names_the_exact_run_where_no_sweep_plans_the_cell(tmp_path: Path
         make_record("raw", top1=0.98, cmap=0.99, overrides=fast),
         make_record("penalty", {"B": 0.5}, top1=0.94, cmap=0.90, overrides=fast),
     )
-    code, text = bench("report", "--records", str(root), "--out", str(tmp_path / "report"))
+    code, text = bench("report", "--results-dir", str(root), "--out", str(tmp_path / "report"))
     assert code == 0, text
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| Raw data " in report and "94.00 (↓ 4.00)" in report  # raw serves the setting

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
-from bench.sweep import find_sweep, in_shard, parse_shard, parse_sweep, shipped_sweeps
+from bench.contract.errors import BenchError
+from bench.engine.sweep import find_sweep, in_shard, parse_shard, parse_sweep, shipped_sweeps
 from tests.test_cli import bench
 
 FAST_SET = """

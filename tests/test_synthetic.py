@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from bench.datasets import synthetic
 
-from bench.data import DATASETS
-from bench.errors import BenchError
+from bench.contract.dataset import DATASETS
+from bench.contract.errors import BenchError
 
 
 def test_rendering_is_deterministic_from_the_seed() -> None:

@@ -13,7 +13,7 @@ import pytest
 from conftest import make_record, stored
 from test_cli import bench
 
-from bench.paper import PAPER_DIR, PAPER_TABLES
+from bench.reports.published import PAPER_DIR, PAPER_TABLES
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("PRIVBENCH_UPDATE_GOLDEN") == "1"  # rewrite the golden files
@@ -70,13 +70,13 @@ def check_golden(name: str, text: str) -> None:
     ],
 )
 def test_table_matches_golden_file(results: Path, args: list[str], golden: str) -> None:
-    code, out = bench("table", *args, "--records", str(results))
+    code, out = bench("table", *args, "--results-dir", str(results))
     assert code == 0, out
     check_golden(golden, out)
 
 
 def test_table_cells_are_means_over_seeds_with_the_drop_from_raw(results: Path) -> None:
-    code, out = bench("table", "1", "--records", str(results))
+    code, out = bench("table", "1", "--results-dir", str(results))
     assert code == 0
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
     assert list(rows)[2:] == [
@@ -100,7 +100,7 @@ def test_table_cells_are_means_over_seeds_with_the_drop_from_raw(results: Path) 
 
 
 def test_table_csv_is_long_form_with_every_source(results: Path) -> None:
-    code, out = bench("table", "1", "--format", "csv", "--paper", "--records", str(results))
+    code, out = bench("table", "1", "--format", "csv", "--paper", "--results-dir", str(results))
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     ours = {(r["row"], r["metric"]): r for r in rows if r["source"] == "ours"}
@@ -112,7 +112,7 @@ def test_table_csv_is_long_form_with_every_source(results: Path) -> None:
 
 
 def test_table_without_records_shows_the_published_table(tmp_path: Path) -> None:
-    code, out = bench("table", "2", "--paper", "--records", str(tmp_path))
+    code, out = bench("table", "2", "--paper", "--results-dir", str(tmp_path))
     assert code == 0
     assert "VPHMDB → VPUCF" in out and "78.95 (↓ 13.28)" in out  # Ours B = 0.9 on VPUCF
     assert "STPrivacy" in out and "74.60" in out
@@ -120,20 +120,20 @@ def test_table_without_records_shows_the_published_table(tmp_path: Path) -> None
 
 def test_table_rejects_mixed_presets_and_unknown_input(results: Path) -> None:
     store_record(results, "penalty", (0.5, 0.5, 0.5), overrides={"action_epochs": "1"})
-    code, out = bench("table", "1", "--records", str(results))
+    code, out = bench("table", "1", "--results-dir", str(results))
     assert code == 2 and "pass --preset" in out and "tiny[action_epochs=1]" in out
-    code, out = bench("table", "1", "--records", str(results), "--preset", "tiny")
+    code, out = bench("table", "1", "--results-dir", str(results), "--preset", "tiny")
     assert code == 0 and "92.00 ± 2.83" in out
-    code, out = bench("table", "1", "--records", str(results), "--preset", "small")
+    code, out = bench("table", "1", "--results-dir", str(results), "--preset", "small")
     assert code == 2 and "no records at it" in out and "tiny" in out
-    code, out = bench("table", "4", "--records", str(results))
+    code, out = bench("table", "4", "--results-dir", str(results))
     assert code == 2 and "1, 2, 3, 5, 6, 7, 8" in out
-    code, out = bench("table", "1", "--format", "html", "--records", str(results))
+    code, out = bench("table", "1", "--format", "html", "--results-dir", str(results))
     assert code == 2 and "md, latex, csv" in out
-    code, out = bench("table", "1", "--records", str(results / "records" / "x.json"))
+    code, out = bench("table", "1", "--results-dir", str(results / "records" / "x.json"))
     assert code == 2 and "no such folder" in out
     (results / "notes.txt").write_text("")
-    code, out = bench("table", "1", "--records", str(results / "notes.txt"))
+    code, out = bench("table", "1", "--results-dir", str(results / "notes.txt"))
     assert code == 2 and "is a file, not a folder" in out
 
 
@@ -146,18 +146,18 @@ def test_fixed_methods_serve_every_anonymizer_training_setting(tmp_path: Path) -
     store_record(
         root, "penalty", (0.70, 0.50, 0.40), params={"B": 0.3}, overrides={"anon_epochs": "1"}
     )
-    code, out = bench("table", "1", "--records", str(root), "--preset", "tiny[anon_epochs=1]")
+    code, out = bench("table", "1", "--results-dir", str(root), "--preset", "tiny[anon_epochs=1]")
     assert code == 0, out
     assert "| 90.00 " in out and "| 70.00 (↓ 20.00) " in out
     assert "synthetic at preset tiny[anon_epochs=1]" in out
-    code, out = bench("table", "1", "--records", str(root), "--preset", "tiny")
+    code, out = bench("table", "1", "--results-dir", str(root), "--preset", "tiny")
     assert code == 0 and "| 80.00 (↓ 10.00) " in out
 
 
 def test_unreadable_records_are_skipped_with_a_warning(results: Path) -> None:
     (results / "records" / "0000000000000000.json").write_text("{ not json")
     (results / "records" / "1111111111111111.json").write_text('{"method": "raw"}')
-    code, out = bench("table", "1", "--records", str(results))
+    code, out = bench("table", "1", "--results-dir", str(results))
     assert code == 0
     assert "skipped: record" in out and "is corrupt" in out and "predates" in out
     assert "| 92.00 ± 2.83 " in out
@@ -188,7 +188,7 @@ def test_columns_select_their_protocol_and_evaluation_models(tmp_path: Path) -> 
     )
 
     def cells(number: str) -> dict[tuple[str, str, str], str]:
-        code, out = bench("table", number, "--format", "csv", "--records", str(root))
+        code, out = bench("table", number, "--format", "csv", "--results-dir", str(root))
         assert code == 0, out
         return {
             (r["row"], r["column"], r["metric"]): r["mean"]
@@ -213,7 +213,9 @@ def test_columns_select_their_protocol_and_evaluation_models(tmp_path: Path) -> 
 
 def test_table_writes_a_file(results: Path, tmp_path: Path) -> None:
     out_file = tmp_path / "tables" / "table1.tex"
-    code, _ = bench("table", "1", "-f", "latex", "--records", str(results), "--out", str(out_file))
+    code, _ = bench(
+        "table", "1", "-f", "latex", "--results-dir", str(results), "--out", str(out_file)
+    )
     assert code == 0
     text = out_file.read_text()
     assert text.startswith("\\documentclass") and "\\toprule" in text and "\\bottomrule" in text
@@ -303,7 +305,7 @@ def test_every_printed_drop_adds_up_or_is_noted() -> None:
 
 
 def test_only_methods_no_paper_table_has_get_extra_rows(results: Path) -> None:
-    code, out = bench("table", "3", "--records", str(results))
+    code, out = bench("table", "3", "--results-dir", str(results))
     assert code == 0
     assert "Downsample" not in out and "downsample" not in out  # a Table 1 row, not Table 3's
     assert "| λ = 0.5 " in out and "| 10.00 " in out
