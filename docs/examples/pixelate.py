@@ -12,8 +12,8 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from bench.data import map_frames
-from bench.method import METHODS, Method, Param
+from bench.contract.dataset import map_frames
+from bench.contract.method import METHODS, Method, Param
 
 
 @METHODS.register("pixelate")
