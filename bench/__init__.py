@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from bench.contract.config import CODE_VERSION as __version__
 
+__all__ = ["__version__"]
 _API = ("BenchError", "Record", "RecordSet", "config", "figure", "records", "run", "table")
 
 

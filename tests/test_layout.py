@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 WINGS = ("contract", "models", "data", "engine", "store", "perf", "reports", "cli")
 PLUGIN_DIRS = {"methods": "methods", "protocols": "protocols", "datasets": "datasets"}
 ALLOWED: dict[str, set[str]] = {
-    "contract": {"contract", "models"},
+    "contract": {"contract"},
     "models": {"contract", "models"},
     "data": {"contract", "data"},
     "store": {"contract", "store"},

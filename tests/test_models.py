@@ -3,10 +3,12 @@
 import pytest
 import torch
 
+from bench.contract.architectures import ACTION_ARCHS, PRIVACY_ARCHS
 from bench.contract.config import PRESETS
-from bench.models.action import ACTION_ARCHS, build_action_model
+from bench.models import action, privacy
+from bench.models.action import build_action_model
 from bench.models.anonymizer import FrameAnonymizer
-from bench.models.privacy import PRIVACY_ARCHS, AttributeClassifier, BudgetModel
+from bench.models.privacy import AttributeClassifier, BudgetModel
 
 
 @pytest.mark.parametrize("arch", ACTION_ARCHS)
@@ -44,3 +46,8 @@ def test_residual_anonymizer_starts_as_identity() -> None:
     clips = torch.rand(2, 3, 2, 32, 32) * 0.9 + 0.05
     with torch.no_grad():
         assert torch.allclose(fa(clips), clips, atol=1e-5)
+
+
+def test_every_named_architecture_is_built_and_nothing_else() -> None:
+    assert tuple(action.ARCHS) == ACTION_ARCHS
+    assert PRIVACY_ARCHS[1:] == privacy.RESNETS and PRIVACY_ARCHS[0] == "tiny"

@@ -22,6 +22,7 @@ from bench.cli.common import (
     parse_pairs,
     user_errors,
 )
+from bench.contract.architectures import ACTION_ARCHS, PRIVACY_ARCHS
 from bench.contract.config import PRESETS
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
@@ -36,8 +37,6 @@ from bench.engine.sweep import (
     shipped_sweeps,
     sweep_plan,
 )
-from bench.models.action import ACTION_ARCHS
-from bench.models.privacy import PRIVACY_ARCHS
 from bench.store.results import ResultsStore, default_results_dir
 
 

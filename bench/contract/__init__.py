@@ -2,5 +2,7 @@
 
 Base classes and registries (`method`, `protocol`, `dataset`), plug-in files (`plugins`),
 the run's configuration (`config`) and context (`context`), and the one error type
-(`errors`). May import: `bench.contract` and `bench.models` (architecture names) only.
+(`errors`), and the names of the networks a run may choose (`architectures`).
+
+May import: `bench.contract` only.
 """

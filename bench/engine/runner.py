@@ -21,6 +21,8 @@ from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
 from bench.engine.scoring import check_checkpoints
+from bench.models.action import action_checkpoint
+from bench.models.privacy import privacy_checkpoint
 from bench.store.provenance import provenance
 from bench.store.results import ResultsStore
 
@@ -71,6 +73,9 @@ def build_config(
     parts[2](roots).check_roles(protocol_cls.roles, protocol)
     resolved = resolve_preset(preset, overrides)
     cls.check_preset(values, resolved)
+    models = EvalModels.resolve(resolved, **(evaluation or {}))
+    action_checkpoint(models.ft_arch, models.ft_init)  # the pair has a published checkpoint
+    privacy_checkpoint(models.fb_arch, models.fb_init)
     return RunConfig(
         method=method,
         protocol=protocol,
@@ -81,7 +86,7 @@ def build_config(
         trains_anonymizer=cls.trainable,
         plugin_source=plugin_digest(parts),
         data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
-        evaluation=EvalModels.resolve(resolved, **(evaluation or {})),
+        evaluation=models,
     )
 
 

@@ -17,10 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import video as tv_video
 
+from bench.contract.architectures import ACTION_ARCHS, ACTION_INITS
 from bench.contract.errors import BenchError
 from bench.models.weights import PretrainedWeights, load_into
-
-ACTION_INITS = ("scratch", "kinetics400")
 
 
 def _conv3d(cin: int, cout: int) -> nn.Sequential:
@@ -164,7 +163,6 @@ ARCHS: dict[str, ActionArch] = {
     ),
     "c3d": ActionArch(C3D),
 }
-ACTION_ARCHS = tuple(ARCHS)
 
 
 def action_checkpoint(arch: str, init: str) -> PretrainedWeights | None:

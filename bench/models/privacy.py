@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torchvision import models as tv_models
 
+from bench.contract.architectures import PRIVACY_ARCHS, PRIVACY_INITS
 from bench.contract.errors import BenchError
 from bench.models.weights import PretrainedWeights, load_into
 
@@ -40,9 +41,7 @@ class TinyCNN(nn.Module):
         return self.body(images)
 
 
-RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-PRIVACY_ARCHS = ("tiny", *RESNETS)
-PRIVACY_INITS = ("scratch", "imagenet")
+RESNETS = tuple(a for a in PRIVACY_ARCHS if a.startswith("resnet"))
 
 
 def privacy_checkpoint(arch: str, init: str) -> PretrainedWeights | None:
