@@ -79,41 +79,20 @@ def config(
 def run(
     method: str = "penalty",
     *,
-    protocol: str = "known",
-    dataset: str = "synthetic",
-    preset: str = "tiny",
-    seed: int = 0,
-    settings: Mapping[str, Any] | None = None,
-    data_roots: Mapping[str, str | Path] | None = None,
-    ft_arch: str | None = None,
-    fb_arch: str | None = None,
-    ft_init: str | None = None,
-    fb_init: str | None = None,
-    plugins: Sequence[str | Path] = (),
     results_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     device: str = "auto",
     force: bool = False,
     quiet: bool = False,
-    **params: Any,
+    **options: Any,
 ) -> Record:
     """Run one cell (or read its stored record) and return the record, as `bench run` does
-    (without the raw reference; run `method="raw"` for it)."""
-    cfg = config(
-        method,
-        protocol=protocol,
-        dataset=dataset,
-        preset=preset,
-        seed=seed,
-        settings=settings,
-        data_roots=data_roots,
-        ft_arch=ft_arch,
-        fb_arch=fb_arch,
-        ft_init=ft_init,
-        fb_init=fb_init,
-        plugins=plugins,
-        **params,
-    )
+    (without the raw reference; run `method="raw"` for it).
+
+    `options` are `config`'s keywords: protocol, dataset, preset, seed, settings,
+    data_roots, ft_arch / fb_arch / ft_init / fb_init, plugins, and the method's parameters.
+    """
+    cfg = config(method, **options)
     store = ResultsStore(Path(results_dir) if results_dir else default_results_dir())
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     return execute(cfg, store, cache, device, force=force, console=Console(quiet=quiet))
