@@ -29,19 +29,10 @@ from bench.data.cache import default_cache_dir
 from bench.engine.runner import Record, build_config, execute
 from bench.reports.figure_specs import FigureRequest, make_figure
 from bench.reports.tables import build_table, check_format, render, table_spec
-from bench.store.reading import RecordSet
+from bench.store.reading import RecordSet, setting_text
 from bench.store.results import ResultsStore, default_results_dir
 
 __all__ = ["BenchError", "Record", "RecordSet", "config", "figure", "records", "run", "table"]
-
-
-def _setting_text(value: Any) -> str:
-    """A `settings` value as `--set KEY=VALUE` spells it (True -> 'true', (32, 16) -> '32,16')."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return ",".join(map(str, value))
-    return str(value)
 
 
 def config(
@@ -69,7 +60,7 @@ def config(
         protocol,
         dataset,
         preset,
-        {k: _setting_text(v) for k, v in (settings or {}).items()},
+        {k: setting_text(v) for k, v in (settings or {}).items()},
         seed,
         {k: str(v) for k, v in (data_roots or {}).items()},
         {"ft_arch": ft_arch, "fb_arch": fb_arch, "ft_init": ft_init, "fb_init": fb_init},

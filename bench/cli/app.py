@@ -14,7 +14,7 @@ app = typer.Typer(
 
 app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    epilog=run.method_parameters_epilog(),
+    epilog=run.RUN_EPILOG,
 )(run.run)
 app.command()(listings.methods)
 app.command()(listings.protocols)

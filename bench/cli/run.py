@@ -25,7 +25,6 @@ from bench.cli.common import (
 from bench.contract.architectures import ACTION_ARCHS, PRIVACY_ARCHS
 from bench.contract.config import PRESETS
 from bench.contract.errors import BenchError
-from bench.contract.method import METHODS
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
 from bench.engine.runner import Record, build_config, execute, reference_config
@@ -68,16 +67,14 @@ def summary_table(outcome: Record, reference: Record | None) -> Table:
     return table
 
 
-def method_parameters_epilog() -> str:
-    """The help's closing text: each method's `--NAME VALUE` parameters, from the registry."""
-    lines = [
-        "Method parameters are `--NAME VALUE` options declared by the method "
-        "(`bench methods NAME` shows their defaults and ranges):"
-    ]
-    for name, cls in METHODS.items():
-        names = " ".join(f"--{p}" for p in cls.params) or "(none)"
-        lines.append(f"{name}: {names}")
-    return "\n\n".join(lines)
+# Prose, not the registry: listing every method's options would import every method (and
+# their networks) on each start of the CLI; `bench methods NAME` reads the registry.
+RUN_EPILOG = (
+    "Any other --NAME VALUE is a parameter of the method, declared by it: e.g. --B 0.3 and "
+    "--lam 1.0 for penalty, --factor 4 for downsample, --strength weak for blur. "
+    "`bench methods` lists every method's parameters; `bench methods NAME` their defaults "
+    "and ranges."
+)
 
 
 FtArchOption = Annotated[
