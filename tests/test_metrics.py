@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from bench.engine.metrics import class_mean_ap, macro_f1, video_top1
+from bench.contract.errors import BenchError
+from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 
 
 def test_video_top1_averages_clip_softmax_per_video() -> None:
@@ -27,9 +28,43 @@ def test_class_mean_ap_skips_attributes_without_positives() -> None:
     assert class_mean_ap(scores, targets) == pytest.approx(1.0)
 
 
-def test_macro_f1_thresholds_at_half() -> None:
+def test_macro_f1_thresholds_logits_at_zero() -> None:
     # attribute 0: preds [1,0,1] vs [1,0,0] -> P=1/2 R=1 F1=2/3
     # attribute 1: preds [0,0,0] vs [0,1,0] -> F1=0
-    probs = np.array([[0.5, 0.2], [0.49, 0.4], [0.8, 0.1]])
+    logits = np.array([[0.1, -1.0], [-0.1, -0.2], [2.0, -3.0]])
     targets = np.array([[1, 0], [0, 1], [0, 0]])
-    assert macro_f1(probs, targets) == pytest.approx((2 / 3 + 0.0) / 2)
+    assert macro_f1(logits, targets) == pytest.approx((2 / 3 + 0.0) / 2)
+
+
+def test_macro_f1_of_one_attribute_is_that_attributes_f1() -> None:
+    """Not sklearn's binary mode, which would average in the negative class."""
+    logits = np.array([[1.0], [1.0], [-1.0], [-1.0]])
+    targets = np.array([[1], [0], [0], [0]])
+    assert macro_f1(logits, targets) == pytest.approx(2 / 3)
+
+
+def test_macro_f1_skips_attributes_without_positives_as_cmap_does() -> None:
+    logits = np.array([[1.0, 1.0], [-1.0, 1.0]])
+    targets = np.array([[1, 0], [0, 0]])
+    assert macro_f1(logits, targets) == pytest.approx(1.0)
+
+
+def test_confident_logits_do_not_tie() -> None:
+    """float32 sigmoids of 17 and 30 are both 1.0; ranking logits keeps their order."""
+    logits = np.array([[30.0], [17.0], [16.9]], dtype=np.float32)
+    targets = np.array([[1], [0], [1]])
+    assert class_mean_ap(logits, targets) == pytest.approx((1 + 2 / 3) / 2)
+    assert attribute_ap(logits, np.array([[0], [0], [0]])) == [
+        pytest.approx(float("nan"), nan_ok=True)
+    ]
+
+
+@pytest.mark.parametrize("metric", [class_mean_ap, macro_f1])
+def test_non_finite_scores_are_an_error(metric) -> None:
+    with pytest.raises(BenchError, match="NaN or infinite"):
+        metric(np.array([[np.nan], [1.0]]), np.array([[1], [0]]))
+
+
+def test_a_nan_clip_score_is_an_error_not_class_zero() -> None:
+    with pytest.raises(BenchError, match="diverged"):
+        video_top1(np.array([[np.nan, np.nan], [0.2, 0.8]]), np.array([0, 1]), np.array([0, 1]))

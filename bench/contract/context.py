@@ -85,6 +85,7 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    details: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluation: EvalModels | None = None  # fT' / fB' choices; None: the preset's, from scratch
     fit_dir: Path | None = None  # where a learned fA* of this config is stored for reuse
 
@@ -114,6 +115,10 @@ class RunContext:
     def note(self, key: str, text: str) -> None:
         """A fact about how the run went (e.g. a fallback taken); lands in the record's `notes`."""
         self.notes[key] = text
+
+    def detail(self, key: str, values: dict[str, float]) -> None:
+        """Named numbers beyond the metrics (e.g. AP per attribute); the record's `details`."""
+        self.details[key] = {k: round(float(v), 6) for k, v in values.items()}
 
     def log(self, stage: str, **values: float) -> None:
         """Append one row of per-epoch values to the stage's history and the run log."""

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import ImageArray, VideoArray
 from bench.engine.clips import EvalClips, Images, TrainClips
-from bench.engine.metrics import class_mean_ap, macro_f1, video_top1
+from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 
 
 def _loader(ds: Dataset[Any], batch: int, shuffle: bool, seed: int) -> DataLoader[Any]:
@@ -130,10 +130,10 @@ def train_action_model(
 
 
 def predict_attributes(model: nn.Module, data: ImageArray, ctx: RunContext) -> np.ndarray:
-    """Sigmoid scores (N, A) of an attribute classifier."""
+    """Logits (N, A) of an attribute classifier."""
     ds = Images(data, ctx.preset.frame_size)
     batches = _predict(model, ds, ctx, ctx.preset.privacy_batch * 2)
-    return np.concatenate([logits.sigmoid().numpy() for logits, _ in batches])
+    return np.concatenate([logits.numpy() for logits, _ in batches])
 
 
 def privacy_scores(
@@ -141,17 +141,21 @@ def privacy_scores(
     data: ImageArray,
     ctx: RunContext,
     groups: tuple[tuple[int, ...], ...] | None = None,
-) -> dict[str, float]:
-    """cMAP and macro F1 of an attribute classifier on `data`.
+) -> dict[str, Any]:
+    """cMAP, macro F1 and AP per attribute (`ap`, NaN without positives) on `data`.
 
     With `groups`, `data` is labelled in another attribute space and attribute j is predicted
-    by the max score over the classifier's outputs `groups[j]`.
+    by the max logit over the classifier's outputs `groups[j]`.
     """
-    probs = predict_attributes(model, data, ctx)
+    logits = predict_attributes(model, data, ctx)
     if groups is not None:
-        probs = np.stack([probs[:, list(g)].max(1) for g in groups], axis=1)
+        logits = np.stack([logits[:, list(g)].max(1) for g in groups], axis=1)
     targets = data.targets.numpy()
-    return {"cmap": class_mean_ap(probs, targets), "f1": macro_f1(probs, targets)}
+    return {
+        "cmap": class_mean_ap(logits, targets),
+        "f1": macro_f1(logits, targets),
+        "ap": attribute_ap(logits, targets),
+    }
 
 
 def train_privacy_model(

@@ -153,6 +153,7 @@ def execute(
         timings=ctx.timings,
         history=ctx.history,
         notes=ctx.notes,
+        details=ctx.details,
         environment=provenance(torch_device),
         run_dir=str(run_dir),
     )
@@ -167,6 +168,7 @@ def new_record(
     timings: dict[str, float] | None = None,
     history: dict[str, list[dict[str, float]]] | None = None,
     notes: dict[str, str] | None = None,
+    details: dict[str, dict[str, float]] | None = None,
     environment: dict[str, Any] | None = None,
     run_dir: str = "",
     created: str | None = None,
@@ -188,6 +190,7 @@ def new_record(
         "timings": timings or {},
         "history": history or {},
         "notes": notes or {},
+        "details": details or {},
         "provenance": environment or {},
         "run_dir": run_dir,
         "created": created or now,

@@ -15,6 +15,7 @@ are only ever scored.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bench.contract.config import EvalModels
 from bench.contract.context import RunContext
@@ -65,11 +66,20 @@ def fresh_privacy_model(privacy: PrivacyData, ctx: RunContext) -> AttributeClass
     )
 
 
-def evaluate_privacy(data: Benchmark, private: Splits, ctx: RunContext) -> dict[str, float]:
+def record_ap(ctx: RunContext, key: str, privacy: PrivacyData, aps: list[float]) -> None:
+    """AP per test attribute into the record's `details[key]` (attributes with no positive
+    in the test set have none and are left out, as in cMAP)."""
+    names = privacy.test_attributes or privacy.attributes
+    ctx.detail(key, {n: ap for n, ap in zip(names, aps, strict=True) if ap == ap})
+
+
+def evaluate_privacy(data: Benchmark, private: Splits, ctx: RunContext) -> dict[str, Any]:
     """Train a fresh fB' on the given (anonymized) private splits; test cMAP and F1."""
     fresh = fresh_privacy_model(data.privacy, ctx)
     model = train_privacy_model(ctx, fresh, private.train, private.val, "fB' (privacy eval)")
-    return privacy_scores(model, private.test, ctx, data.privacy.test_groups)
+    scores = privacy_scores(model, private.test, ctx, data.privacy.test_groups)
+    record_ap(ctx, "privacy_ap", data.privacy, scores["ap"])
+    return scores
 
 
 def pretrained_attack(method: Method, privacy: PrivacyData, ctx: RunContext) -> dict[str, float]:
@@ -80,6 +90,8 @@ def pretrained_attack(method: Method, privacy: PrivacyData, ctx: RunContext) -> 
     test: ImageArray = anonymize_images(method, splits.test, ctx, name="images-test")
     raw = privacy_scores(model, splits.test, ctx, privacy.test_groups)
     attacked = privacy_scores(model, test, ctx, privacy.test_groups)
+    record_ap(ctx, "privacy_ap", privacy, attacked["ap"])
+    record_ap(ctx, "raw_privacy_ap", privacy, raw["ap"])
     return {
         "privacy_cmap": attacked["cmap"],
         "privacy_f1": attacked["f1"],
