@@ -1,30 +1,51 @@
-"""Embedded synthetic benchmark: procedurally rendered people whose action is motion only.
+"""Embedded synthetic benchmark: procedurally rendered people whose action is motion at two scales.
 
-Each sample is a small person (head, torso, legs) on a background, rendered at 32x32.
+Each sample is a small person (head, torso, legs, two hands) on a background, rendered at
+32x32. Version 3 of the generator (see the README's "embedded synthetic benchmark" section).
 
-* Action lives only in motion: the class sets how the person moves over time (translation
-  direction, oscillation, circling, growing / shrinking). Positions wrap around the frame
-  (a torus) and starts are uniform, so the position in any single frame is uniform whatever
-  the class: one frame says nothing about the action.
-* Private attributes live only in static appearance and are drawn independently of the
-  action. Fourteen binary attributes, split into two disjoint sets of seven:
+* Action is carried by motion at two scales, as on real video. Every class is a coarse
+  body motion (how the whole person moves over the frame) plus one articulation inside the
+  person region, and each coarse motion is shared by two classes:
+
+  - `*_wave` / `*_clap`: the hands carry a 1-px checker texture (skin colour +-0.2) whose
+    polarity flips every frame (wave) or every second frame (clap). It is a fine cue: a
+    2x2 area average, a 1-px Gaussian blur or blackening the person removes it, and the two
+    classes of the pair become indistinguishable (chance within the pair).
+  - `*_march` / `*_stand`: the legs swing apart and together every second frame (march) or
+    stay still (stand). It is a silhouette cue a few pixels wide: it survives blackening
+    (the silhouette stays) and 2x downsampling, and 4x downsampling and strong blur
+    largely remove it.
+  - The cue a class does not use is drawn at random (a march class waves or claps its hands
+    at random), so only the intended cue separates a pair.
+
+  Positions wrap around the frame (a torus) and starts are uniform, so one frame says
+  nothing about the action. Chance is 1/6; with every fine cue removed a perfect classifier
+  keeps coarse motion and the leg cue: 4 of 6 classes' worth, top-1 2/3; with every
+  articulation removed, 1/2.
+* Private attributes live in static appearance and are drawn independently of the action
+  (prevalence 0.4). Fourteen binary attributes, split into two disjoint sets of seven:
 
   - P1 (VISPR1 role): skin_dark, outdoor (background), companion (a second person) are
     coarse (whole regions; survive blur and 4x downsampling); hair is medium;
-    face_visible (dark eye and white mouth pixels), striped_clothing (1-px stripes around the shirt
-    colour) and tattoo (a 3x3 checker on the shirt) are fine: zero-mean, high-frequency
-    patterns that blur and downsampling average away.
+    face_visible (dark eye and white mouth pixels), striped_clothing (1-px stripes around
+    the shirt colour) and tattoo (a 3x3 checker on the shirt) are fine: zero-mean,
+    high-frequency patterns that blur and downsampling average away.
   - P2 (VISPR2 role): hat, bag, landmark (a tower in the background), tall are coarse;
     logo and ball are medium; earrings (two gold pixels beside the head) are fine.
 
-* Sets: action set A (6 classes: walk_right, walk_left, rise, fall, sway, bounce) with
-  private image set P1 form the 'known' benchmark; action set B (6 other classes:
-  diag_down_right, diag_up_left, circle_cw, circle_ccw, approach, retreat) with private set
-  P2 form the 'novel' one. Every sample carries all fourteen attributes; a set's labels are
-  its own seven. Videos have 16 frames; private images are single frames of a still person.
-* Person masks: every video frame and image carries the renderer's exact mask of the people
-  in it (the actor with everything worn or carried, and the companion), which the
-  person-region obfuscation baselines (blackening, region blur) use in place of a detector.
+  `skin_dark` is entangled with the action: the hands that carry the wave / clap cue are
+  skin-coloured, so an anonymizer that keeps the hands exactly keeps the skin colour.
+  The other private cues live on other body parts (head, shirt) or the background, so a
+  frame-wise anonymizer can in principle keep the action and flatten them.
+* Sets: action set A (walk / bounce / sway, 6 classes) with private set P1 form the
+  'known' benchmark; action set B (diag / circle / climb, 6 other classes) with P2 form the
+  'novel' one. Every sample carries all fourteen attributes; a set's labels are its own
+  seven. Videos have 16 frames; private images are single frames of a still person.
+* Region masks: every video frame and image carries the renderer's exact region labels
+  (`bench.contract.dataset.REGION_*`): the actor's body, the hands (the action-carrying
+  pixels), and the rest of the people (companion, worn and carried items). The
+  person-region baselines (blackening, region blur) use all of it in place of a detector;
+  the `oracle` reference keeps the action-carrying pixels and the body's silhouette only.
 * Splits: per action class 50 / 10 / 20 videos (train / val / test); private sets
   900 / 300 / 600 images. Everything is deterministic from the data seed, rendered once
   and cached as `.npz` under the cache dir (`$BENCH_CACHE_DIR`, default
@@ -45,6 +66,9 @@ import torch
 from bench.contract.context import RunContext
 from bench.contract.dataset import (
     DATASETS,
+    REGION_ACTION,
+    REGION_BODY,
+    REGION_OTHER,
     ActionData,
     Benchmark,
     DatasetFamily,
@@ -57,12 +81,16 @@ from bench.contract.errors import BenchError
 from bench.data.cache import atomic_save_npz
 from bench.data.frame_store import TensorFrames
 
-GENERATOR_VERSION = 2  # 2: person masks include the companion and earrings
+# 2: person masks include the companion and earrings
+# 3: action = coarse motion + articulation (hand texture flicker, leg swing); region labels
+GENERATOR_VERSION = 3
 SIZE = 32
 VIDEO_FRAMES = 16
 PER_CLASS = {"train": 50, "val": 10, "test": 20}
 PRIVATE_COUNTS = {"train": 900, "val": 300, "test": 600}
 PREVALENCE = 0.4
+HAND_CONTRAST = 0.25  # amplitude of the hands' 1-px checker around the skin colour
+LEG_SWING = 1.0  # how far (x scale) the legs move apart / together when marching
 
 P1 = (
     "skin_dark",
@@ -85,8 +113,14 @@ PALETTE = np.array(
         (0.95, 0.5, 0.1),
     ]
 )
-ACTIONS_A = ("walk_right", "walk_left", "rise", "fall", "sway", "bounce")
-ACTIONS_B = ("diag_down_right", "diag_up_left", "circle_cw", "circle_ccw", "approach", "retreat")
+# class name -> (coarse motion, articulation)
+CLASSES: dict[str, tuple[str, str]] = {
+    f"{motion}_{cue}": (motion, cue)
+    for motion in ("walk", "bounce", "idle", "diag", "circle", "drift")
+    for cue in (("march", "stand") if motion in ("idle", "drift") else ("wave", "clap"))
+}
+ACTIONS_A = tuple(c for c in CLASSES if CLASSES[c][0] in ("walk", "bounce", "idle"))
+ACTIONS_B = tuple(c for c in CLASSES if CLASSES[c][0] in ("diag", "circle", "drift"))
 ROLES = {"known": (ACTIONS_A, P1, 1), "novel": (ACTIONS_B, P2, 2)}
 
 
@@ -105,6 +139,14 @@ class Look:
     companion_colors: tuple[np.ndarray, np.ndarray]
     landmark_x: float
     light: float
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Per-frame articulation: the hands' checker polarity (+-1) and the legs' swing (x scale)."""
+
+    hands: np.ndarray
+    legs: np.ndarray
 
 
 def _color(rng: np.random.Generator, base: tuple[float, float, float], jitter: float) -> np.ndarray:
@@ -134,6 +176,7 @@ def _random_look(rng: np.random.Generator) -> Look:
 
 
 _YY, _XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
+_CHECKER = np.where((np.arange(SIZE)[:, None] + np.arange(SIZE)[None]) % 2 == 0, 1.0, -1.0)
 
 
 def _wrapped(delta: np.ndarray) -> np.ndarray:
@@ -142,9 +185,15 @@ def _wrapped(delta: np.ndarray) -> np.ndarray:
 
 
 def _render(
-    look: Look, cx: np.ndarray, cy: np.ndarray, scale: np.ndarray, rng: np.random.Generator
-):
-    """Render frames for person centres / scales of shape (T,); returns (T,H,W,3) and masks."""
+    look: Look,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    scale: np.ndarray,
+    pose: Pose,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, H, W, 3) uint8 and region labels (T, H, W) uint8 for per-frame centres,
+    scales and poses of shape (T,)."""
     t = cx.shape[0]
     cx, cy, s = cx[:, None, None], cy[:, None, None], scale[:, None, None]
     if look.attrs["tall"]:
@@ -156,7 +205,7 @@ def _render(
     if look.attrs["landmark"]:
         tower = (np.abs(_XX - look.landmark_x) < 2.0) & (_YY > 3) & (_YY < 17)
         img[:, tower] = (0.42, 0.42, 0.46)
-    others = np.zeros(img.shape[:3], bool)  # every person but the actor, for the masks
+    regions = np.zeros(img.shape[:3], np.uint8)
     if look.attrs["companion"]:
         px, py = look.companion_pos
         cdx, cdy = _wrapped(_XX - px), _YY - py
@@ -164,20 +213,21 @@ def _render(
         body = (np.abs(cdx) < 3) & (cdy > -2) & (cdy < 6)
         img[:, body] = look.companion_colors[1]
         img[:, head] = look.companion_colors[0]
-        others[:] = head | body
+        regions[:, head | body] = REGION_OTHER
 
     head_dy = dy + 5 * s
     head = dx**2 + head_dy**2 < (2.6 * s) ** 2
     torso = (np.abs(dx) < 3 * s) & (dy > -2.5 * s) & (dy < 5 * s)
-    legs = (np.abs(np.abs(dx) - 1.6 * s) < 0.9 * s) & (dy >= 5 * s) & (dy < 9 * s)
-    person = head | torso | legs
+    leg_x = (1.6 + pose.legs[:, None, None]) * s
+    legs = (np.abs(np.abs(dx) - leg_x) < 0.9 * s) & (dy >= 5 * s) & (dy < 9 * s)
+    hands = (np.abs(np.abs(dx) - 3.0 * s) < 1.5 * s) & (dy > 1 * s) & (dy < 4 * s)
 
     shirt = np.broadcast_to(look.shirt, img.shape).copy()
     if look.attrs["striped_clothing"]:
         sign = np.where(np.floor(dy) % 2 == 0, 1.0, -1.0)[..., None]
         shirt = shirt + 0.2 * sign
     if look.attrs["tattoo"]:
-        patch = (dx > -2.5) & (dx < 0.5) & (dy > 0.5) & (dy < 3.5)
+        patch = (dx > -1.5) & (dx < 1.5) & (dy > 0.5) & (dy < 3.5)
         sign = np.where((np.floor(dx) + np.floor(dy)) % 2 == 0, 1.0, -1.0)
         shirt = shirt + (0.3 * sign * patch)[..., None]
     if look.attrs["logo"]:
@@ -193,63 +243,71 @@ def _render(
         mouth = (np.abs(dx) < 1.5) & (np.abs(head_dy - 1.3 * s) < 0.5)
         img[eyes] = (0.02, 0.02, 0.05)
         img[mouth] = (0.98, 0.98, 0.98)
+    checker = pose.hands[:, None, None] * _CHECKER[None]
+    img[hands] = look.skin + HAND_CONTRAST * checker[hands][:, None]
+    regions[head | torso | legs] = REGION_BODY
+    regions[hands] = REGION_ACTION
+    worn = np.zeros_like(hands)
     if look.attrs["earrings"]:
         earrings = (np.abs(np.abs(dx) - 3.0 * s) < 0.5) & (np.abs(head_dy - 1.0 * s) < 0.5)
         img[earrings] = (1.0, 0.85, 0.1)
-        person = person | earrings
+        worn |= earrings
     if look.attrs["hat"]:
         hat = (np.abs(dx) < 3.0 * s) & (head_dy < -2.4 * s) & (head_dy > -4.6 * s)
         img[hat] = look.hat
-        person = person | hat
+        worn |= hat
     if look.attrs["bag"]:
-        bag = (dx > 3 * s) & (dx < 5.5 * s) & (dy > 0) & (dy < 4 * s)
+        bag = (dx > 4.5 * s) & (dx < 7 * s) & (dy > 0) & (dy < 4 * s)
         img[bag] = (0.45, 0.28, 0.12)
-        person = person | bag
+        worn |= bag
     if look.attrs["ball"]:
         ball = (dx - 5 * s) ** 2 + (dy - 7.5 * s) ** 2 < 1.8**2
         img[ball] = (0.97, 0.97, 0.97)
-        person = person | ball
+        worn |= ball
+    regions[worn] = REGION_OTHER
 
     img = img * look.light + rng.normal(0, 0.03, img.shape)
     frames = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return frames, person | others
+    return frames, regions
 
 
-def _trajectory(action: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Person centre (x, y) and scale for every frame of a video of the given action."""
+def _trajectory(motion: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Person centre (x, y) and scale for every frame of a video of a coarse motion."""
     t = np.arange(VIDEO_FRAMES, dtype=np.float32)
     x0, y0 = rng.uniform(0, SIZE, 2)
-    v = rng.uniform(1.0, 1.5)
+    v = rng.uniform(1.0, 1.5) * rng.choice((-1.0, 1.0))
     phase = rng.uniform(0, 2 * math.pi)
     amp, omega = rng.uniform(4, 6), 2 * math.pi / 8
     scale = np.full_like(t, rng.uniform(0.9, 1.1))
     x, y = np.full_like(t, x0), np.full_like(t, y0)
-    if action == "walk_right":
+    if motion == "walk":
         x = x0 + v * t
-    elif action == "walk_left":
-        x = x0 - v * t
-    elif action == "rise":
-        y = y0 - v * t
-    elif action == "fall":
-        y = y0 + v * t
-    elif action == "sway":
-        x = x0 + amp * np.sin(omega * t + phase)
-    elif action == "bounce":
+    elif motion == "idle":  # a slow horizontal drift: the legs' articulation is what shows
+        x = x0 + 0.25 * v * t
+    elif motion == "drift":  # the same, vertically
+        y = y0 + 0.25 * v * t
+    elif motion == "bounce":
         y = y0 + amp * np.sin(omega * t + phase)
-    elif action in ("diag_down_right", "diag_up_left"):
-        sign = 1.0 if action == "diag_down_right" else -1.0
-        x, y = x0 + sign * v * t / math.sqrt(2), y0 + sign * v * t / math.sqrt(2)
-    elif action in ("circle_cw", "circle_ccw"):
-        sign = 1.0 if action == "circle_cw" else -1.0
-        angle = phase + sign * 2 * math.pi * t / 12
+    elif motion == "diag":
+        x, y = x0 + v * t / math.sqrt(2), y0 + v * t / math.sqrt(2)
+    elif motion == "circle":
+        angle = phase + np.sign(v) * 2 * math.pi * t / 12
         x, y = x0 + amp * np.cos(angle), y0 + amp * np.sin(angle)
-    elif action in ("approach", "retreat"):
-        s0 = rng.uniform(0.75, 1.25)
-        rate = 0.035 if action == "approach" else -0.035
-        scale = s0 * (1 + rate) ** (t - VIDEO_FRAMES / 2)
-    else:  # pragma: no cover - the action lists above are closed
-        raise ValueError(action)
+    else:  # pragma: no cover - the motion list is closed
+        raise ValueError(motion)
     return x, y, scale
+
+
+def _pose(cue: str, frames: int, rng: np.random.Generator) -> Pose:
+    """Articulation over `frames`: the class's cue as named, the other cue at random."""
+    t = np.arange(frames)
+    hands_cue = cue if cue in ("wave", "clap") else ("wave", "clap")[rng.integers(2)]
+    legs_cue = cue if cue in ("march", "stand") else ("march", "stand")[rng.integers(2)]
+    flip = rng.choice((-1.0, 1.0))
+    hands = flip * (np.where(t % 2 == 0, 1.0, -1.0) if hands_cue == "wave" else np.ones(frames))
+    swing = rng.choice((-1.0, 1.0)) * np.where(t % 2 == 0, LEG_SWING, -LEG_SWING)
+    legs = swing if legs_cue == "march" else np.zeros(frames)
+    return Pose(hands.astype(np.float32), legs.astype(np.float32))
 
 
 def _labels(look: Look, attributes: tuple[str, ...]) -> np.ndarray:
@@ -257,29 +315,31 @@ def _labels(look: Look, attributes: tuple[str, ...]) -> np.ndarray:
 
 
 def generate_action_split(actions: tuple[str, ...], per_class: int, rng: np.random.Generator):
-    """Render `per_class` videos of each action: videos (N,T,H,W,3) uint8, labels, masks."""
+    """Render `per_class` videos of each action: videos (N,T,H,W,3) uint8, labels, regions."""
     videos, labels, masks = [], [], []
     for label, action in enumerate(actions):
+        motion, cue = CLASSES[action]
         for _ in range(per_class):
             look = _random_look(rng)
-            x, y, scale = _trajectory(action, rng)
-            frames, person = _render(look, x, y, scale, rng)
+            x, y, scale = _trajectory(motion, rng)
+            frames, regions = _render(look, x, y, scale, _pose(cue, VIDEO_FRAMES, rng), rng)
             videos.append(frames)
-            masks.append(person)
+            masks.append(regions)
             labels.append(label)
     order = rng.permutation(len(labels))
     return np.stack(videos)[order], np.array(labels, np.int64)[order], np.stack(masks)[order]
 
 
 def generate_private_split(attributes: tuple[str, ...], count: int, rng: np.random.Generator):
-    """Render `count` single-frame stills: images (N,H,W,3) uint8, targets (N,A), masks."""
+    """Render `count` single-frame stills: images (N,H,W,3) uint8, targets (N,A), regions."""
     images, targets, masks = [], [], []
     for _ in range(count):
         look = _random_look(rng)
         cx, cy = rng.uniform(0, SIZE, (2, 1)).astype(np.float32)
-        frames, person = _render(look, cx, cy, np.array([rng.uniform(0.9, 1.1)]), rng)
+        pose = Pose(rng.choice((-1.0, 1.0), 1), rng.choice((-LEG_SWING, 0.0, LEG_SWING), 1))
+        frames, regions = _render(look, cx, cy, np.array([rng.uniform(0.9, 1.1)]), pose, rng)
         images.append(frames[0])
-        masks.append(person[0])
+        masks.append(regions[0])
         targets.append(_labels(look, attributes))
     return np.stack(images), np.stack(targets), np.stack(masks)
 
@@ -333,7 +393,7 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 class Synthetic(DatasetFamily):
     """Embedded procedurally rendered benchmark (default); see the module docstring."""
 
-    description = "procedurally rendered motion-only actions + appearance-only attributes"
+    description = "procedurally rendered actions (coarse motion + articulation) and attributes"
     roles = ("known", "novel")
 
     def __init__(self, roots: Mapping[str, Path] | None = None, data_seed: int = 0) -> None:

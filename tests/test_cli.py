@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
+from bench.contract.dataset import DATASETS
 from tests.conftest import FAST
 
 runner = CliRunner()
@@ -58,7 +59,7 @@ def test_unwritable_results_dir(tmp_path: Path, cache_dir: Path) -> None:
 def test_corrupt_cached_dataset(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / "synthetic-v2-seed0-known.npz").write_bytes(b"\x00" * 100)
+    DATASETS.get("synthetic")().cache_path("known", cache).write_bytes(b"\x00" * 100)
     code, out = bench("run", "--method", "raw", "--results-dir", str(tmp_path / "r"),
                       "--cache-dir", str(cache))  # fmt: skip
     assert code == 2 and "is corrupt" in out and "delete it" in out

@@ -32,6 +32,16 @@ class FrameSource(Protocol):
         ...
 
 
+# Person masks are uint8 (N, T, H, W): 0 where there is no person, > 0 on people. A renderer
+# that knows more labels its regions (the synthetic benchmark does): the actor's body, the
+# pixels that carry the action cues, and everything else of a person (companions, worn and
+# carried items). Only the `oracle` reference method reads the labels; the person-region
+# baselines read `mask > 0`.
+REGION_BODY = 1
+REGION_ACTION = 2
+REGION_OTHER = 3
+
+
 @dataclass(frozen=True)
 class VideoArray:
     """Videos (uint8 frames) with int labels (N,); masks mark people (N, T, H, W) where known."""

@@ -102,6 +102,9 @@ class Method:
     description: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
     trainable: ClassVar[bool] = False
+    # a reference that needs what no real anonymizer has (e.g. the renderer's labels):
+    # never a baseline; its table rows say so
+    reference: ClassVar[bool] = False
 
     def __init__(self, **values: Any) -> None:
         self.values = self.resolve_params(values)
@@ -141,7 +144,8 @@ class Method:
     def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """(N, C, T, H, W) in [0, 1] -> anonymized clips of the same shape.
 
-        `masks` (N, 1, T, H, W) in {0, 1} marks people where the dataset knows them, else None.
+        `masks` (N, 1, T, H, W) float, > 0 on people where the dataset knows them, else None
+        (the synthetic renderer's values are the region labels of `bench.contract.dataset`).
         """
         raise NotImplementedError
 

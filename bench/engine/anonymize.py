@@ -20,7 +20,7 @@ from bench.data.frame_store import PackedFrames
 
 
 def mask_clips(masks: torch.Tensor, size: int) -> torch.Tensor:
-    """Person masks (N, T, H, W) -> float (N, 1, T, size, size) in {0, 1} (nearest resize)."""
+    """Person masks (N, T, H, W) -> float (N, 1, T, size, size), region labels kept (nearest)."""
     m = masks.float().unsqueeze(1)
     if m.shape[-2:] != (size, size):
         m = F.interpolate(m, size=(m.shape[2], size, size), mode="nearest")

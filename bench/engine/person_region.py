@@ -20,7 +20,7 @@ def person_region(clips: torch.Tensor, masks: torch.Tensor | None, margin: int) 
     if masks is None:
         n, _, t, h, w = clips.shape
         return clips.new_ones(n, 1, t, h, w)
-    region = masks.to(clips.dtype)
+    region = (masks > 0).to(clips.dtype)
     if margin > 0:
         k = 2 * margin + 1
         region = F.max_pool3d(region, (1, k, k), stride=1, padding=(0, margin, margin))

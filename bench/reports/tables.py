@@ -87,6 +87,8 @@ def extra_rows(spec: TableSpec, records: RecordSet) -> tuple[Row, ...]:
             changed = {k: v for k, v in view.params.items() if defaults.get(k) != v}
             shown = ", ".join(f"{k}={v}" for k, v in changed.items())
             label = f"{view.method} ({shown})" if shown else view.method
+            if METHODS.get(view.method).reference:
+                label += " [reference, not a baseline]"
             found[label] = Row(label, view.method, changed)
     return tuple(found[label] for label in sorted(found))
 
