@@ -3,9 +3,13 @@
 fA (UNet++) minimises  L_T - L_B + lambda * max(0, RMS(X - fA(X)) - B)   (paper eqs. 3-4)
 with fT, fB frozen (step 1), then fT (cross-entropy) and fB (NT-Xent, eq. 6, temperature
 0.1) are updated with fA frozen (step 2); see `bench.engine.minimax`. It is SPAct's loop (methods/
-spact.py) plus the penalty, computed per clip and reaching fA's gradient.
-`penalty_grad=detached` reproduces the official code, where the penalty is a Python float
-and so never changes fA (an ablation, labelled in the record).
+spact.py) plus the penalty, reaching fA's gradient.
+* `rms=clip` (default) hinges each clip's RMS and averages; `rms=batch` hinges one RMS over
+  the whole batch, as the released code does.
+* `penalty_grad=detached` makes the penalty a constant, as in the released code, where it
+  is a Python float and so never changes fA (an ablation, labelled in the record). With
+  `rms=batch` and `ssl_pairs=views` (the default) that is the released code's objective.
+Each minimax epoch logs the fraction of clips whose RMS exceeds B (`hinge_active`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import torch
 from bench.methods.spact import SPAct
 
 from bench.contract.method import METHODS, Param
-from bench.engine.losses import budget_penalty
+from bench.engine.losses import budget_penalty, rms_per_sample
 from bench.engine.minimax import ExtraLoss
 
 
@@ -36,12 +40,23 @@ class Penalty(SPAct):
             "'full': penalty reaches fA's gradient; 'detached': official-code ablation",
             choices=("full", "detached"),
         ),
+        "rms": Param(
+            "clip",
+            "hinge each clip's RMS ('clip') or one RMS of the batch ('batch', released code)",
+            choices=("clip", "batch"),
+        ),
     }
 
-    def penalty(self, clips: torch.Tensor, anonymized: torch.Tensor) -> torch.Tensor:
-        """lambda * max(0, RMS(X - fA(X)) - B), detached in the official-code ablation."""
-        term = self.values["lam"] * budget_penalty(clips, anonymized, self.values["B"])
-        return term.detach() if self.values["penalty_grad"] == "detached" else term
+    def penalty(
+        self, clips: torch.Tensor, anonymized: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """lambda * max(0, RMS(X - fA(X)) - B), detached in the official-code ablation, and
+        the fraction of clips over the budget."""
+        budget = self.values["B"]
+        term = self.values["lam"] * budget_penalty(clips, anonymized, budget, self.values["rms"])
+        active = (rms_per_sample(clips, anonymized.detach()) > budget).float().mean().item()
+        term = term.detach() if self.values["penalty_grad"] == "detached" else term
+        return term, {"hinge_active": active}
 
     def extra_loss(self) -> ExtraLoss:
         """The budget penalty."""

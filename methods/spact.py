@@ -2,8 +2,12 @@
 
 The shared minimax loop of `bench.engine.minimax` with the self-supervised budget branch:
 * fA minimises  L_T(fT(fA(X))) - w * L_B(fB(fA(X)))          (SPAct eq. 3, w = omega)
-* fT minimises the cross-entropy L_T; fB minimises NT-Xent L_B (SPAct eq. 2: two frames of
-  the same clip are the positive pair, the other clips of the batch the negatives).
+* fT minimises the cross-entropy L_T; fB minimises NT-Xent L_B (SPAct eq. 2). As in SPAct's
+  released code, the positive pair is two augmented views of one private image and the
+  batch's other private images are the negatives (`ssl_pairs=views`); `ssl_pairs=frames`
+  takes two frames of one action clip instead (the penalty paper's supp. B).
+* fB is pretrained self-supervised on fA0's output before the game (the preset's
+  `budget_pretrain_epochs`; SPAct starts from a self-supervised fB).
 No privacy labels are used. This is the penalty method with lambda = 0 (the paper's own
 ablation), so `bench run --method penalty --lam 0` gives the same result.
 Defaults: temperature 0.1 and w = 1 as in SPAct; fA's learning rate comes from the preset
@@ -40,9 +44,17 @@ class SPAct(AdversarialMethod):
             kind=float,
         ),
         "budget_weight": BUDGET_WEIGHT_PARAM,
+        "ssl_pairs": Param(
+            "views",
+            "fB's positive pairs: 'views' of a private image (released code) or 'frames' of a clip",
+            choices=("views", "frames"),
+        ),
     }
 
     def budget_branch(self, ctx: RunContext) -> BudgetBranch:
-        """NT-Xent on two frames of each anonymized clip."""
+        """NT-Xent on positive pairs of anonymized images (or clip frames)."""
         temperature = self.values["temperature"]
-        return SelfSupervisedBudget(ctx.preset.temperature if temperature is None else temperature)
+        return SelfSupervisedBudget(
+            ctx.preset.temperature if temperature is None else temperature,
+            self.values["ssl_pairs"],
+        )

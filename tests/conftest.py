@@ -16,6 +16,7 @@ from bench.store.results import ResultsStore
 # Short schedules so an end-to-end run takes seconds; the pipeline is the real one.
 FAST = [
     "--set", "identity_epochs=1",
+    "--set", "budget_pretrain_epochs=1",
     "--set", "warmup_epochs=1",
     "--set", "anon_epochs=1",
     "--set", "action_epochs=2",

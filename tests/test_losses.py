@@ -31,6 +31,11 @@ def test_rms_and_hinge_penalty() -> None:
     # only the first clip exceeds B=0.3: mean(max(0, [0.2, -0.2])) = 0.1
     assert budget_penalty(x, y, 0.3).item() == pytest.approx(0.1)
     assert budget_penalty(x, y, 0.6).item() == 0.0
+    # the released code's form: one RMS over the batch, sqrt((0.25 + 0.01) / 2) = 0.3606
+    assert budget_penalty(x, y, 0.3, "batch").item() == pytest.approx(0.26**0.5 - 0.3, rel=1e-5)
+    term, stats = Penalty(B=0.3, rms="batch").penalty(x, y)
+    assert term.item() == pytest.approx(0.26**0.5 - 0.3, rel=1e-5)
+    assert stats == {"hinge_active": 0.5}  # one of the two clips is over B
 
 
 def _penalty_grad_norm(mode: str) -> float:
@@ -38,7 +43,7 @@ def _penalty_grad_norm(mode: str) -> float:
     fa = FrameAnonymizer("resnet18", 3, (8, 8, 8))
     method = Penalty(B=0.0, lam=1.0, penalty_grad=mode)
     clips = torch.rand(2, 3, 2, 32, 32)
-    term = method.penalty(clips, fa(clips))
+    term, _ = method.penalty(clips, fa(clips))
     assert term.item() > 0  # B = 0: any deviation is penalised
     if term.requires_grad:
         term.backward()

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from bench.methods.vita import negative_entropy
+from bench.methods.vita import SupervisedEnsembleBudget, adversary_per_sample
 from rich.console import Console
+from torch import nn
 
 from bench import api
-from bench.contract.config import PRESETS
+from bench.contract.config import PRESETS, resolve_preset
 from bench.contract.context import RunContext, make_progress
-from bench.contract.dataset import DATASETS
+from bench.contract.dataset import DATASETS, REGION_ACTION, REGION_BODY, to_float_clip
+from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
-from bench.engine.anonymize import anonymize_images
+from bench.engine.anonymize import anonymize_images, mask_clips
+from bench.engine.fresh_models import make_optimizer
+from bench.engine.minimax import (
+    MinimaxTrainer,
+    SelfSupervisedBudget,
+    Utility,
+    build_anonymizer,
+    build_aux_action_model,
+)
+from bench.models.action import build_action_model
 from tests.conftest import FAST
 from tests.test_cli import bench, records
 
@@ -59,20 +71,20 @@ def test_blackening_blacks_out_the_grown_person_region_only() -> None:
     assert make("blackening").anonymize(clips, None).abs().max() == 0  # whole-frame fallback
 
 
+def tiny_context(tmp_path: Path, cache_dir: Path) -> RunContext:
+    """A quiet CPU context of the tiny preset."""
+    console = Console(quiet=True)
+    return RunContext(
+        PRESETS["tiny"], torch.device("cpu"), 0, cache_dir, tmp_path, console,
+        make_progress(console),
+    )  # fmt: skip
+
+
 def test_blackening_uses_the_renderers_masks_of_every_person(
     tmp_path: Path, cache_dir: Path
 ) -> None:
     data = DATASETS.get("synthetic")().load_cached("known", cache_dir)
-    console = Console(quiet=True)
-    ctx = RunContext(
-        PRESETS["tiny"],
-        torch.device("cpu"),
-        0,
-        cache_dir,
-        tmp_path,
-        console,
-        make_progress(console),
-    )
+    ctx = tiny_context(tmp_path, cache_dir)
     images = data.privacy.splits.val
     anon = anonymize_images(make("blackening", margin=0), images, ctx)
     out = torch.stack([anon.image(i) for i in range(len(anon))])
@@ -84,6 +96,81 @@ def test_blackening_uses_the_renderers_masks_of_every_person(
     companion = images.targets[:, data.privacy.attributes.index("companion")].bool()
     area = masks.flatten(1).sum(1).float()
     assert area[companion].mean() > area[~companion].mean() + 30  # the second person counts
+
+
+def test_oracle_keeps_the_action_pixels_and_flattens_the_rest(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    data = DATASETS.get("synthetic")().load_cached("known", cache_dir)
+    oracle = make("oracle")
+    oracle.fit(data, tiny_context(tmp_path, cache_dir))
+    test = data.action.splits.test
+    clips = torch.stack([to_float_clip(test.videos.read(i), 32) for i in range(4)])
+    masks = mask_clips(test.person_masks[:4], 32)
+    out = oracle.anonymize(clips, masks)
+    action, body = (
+        (masks == REGION_ACTION).expand_as(clips),
+        (masks == REGION_BODY).expand_as(clips),
+    )
+    assert action.any() and torch.equal(out[action], clips[action])
+    assert (out[body] == 0.25).all() and (out[~(action | body)] == 0.5).all()
+    assert METHODS.get("oracle").reference and not METHODS.get("raw").reference
+
+
+def test_oracle_refuses_data_without_region_labels(tmp_path: Path, cache_dir: Path) -> None:
+    data = DATASETS.get("synthetic")().load_cached("known", cache_dir)
+    unlabelled = dataclasses.replace(
+        data.action.splits, train=dataclasses.replace(data.action.splits.train, person_masks=None)
+    )
+    data = dataclasses.replace(data, action=dataclasses.replace(data.action, splits=unlabelled))
+    with pytest.raises(BenchError, match="synthetic only"):
+        make("oracle").fit(data, tiny_context(tmp_path, cache_dir))
+    with pytest.raises(BenchError, match="region masks"):
+        make("oracle").anonymize(torch.rand(1, 3, 2, 8, 8), None)
+
+
+@pytest.mark.parametrize("pairs", ["views", "frames"])
+def test_step_one_freezes_ft_and_fb_in_eval_mode(
+    tmp_path: Path, cache_dir: Path, pairs: str
+) -> None:
+    """The frozen models' BatchNorm statistics do not move while fA learns, and they are
+    back in train mode, with gradients, for step 2."""
+    data = DATASETS.get("synthetic")().load_cached("known", cache_dir)
+    ctx = tiny_context(tmp_path, cache_dir)
+    branch = SelfSupervisedBudget(0.1, pairs)
+    branch.setup(ctx, data)
+    trainer = MinimaxTrainer(ctx, branch)
+    fa = build_anonymizer(ctx)
+    ft = build_action_model("tiny", len(data.action.classes))
+    utility = Utility(ft, make_optimizer(ft, 1e-3, 0.0))
+    clips = torch.rand(4, 3, 8, 32, 32)
+    labels = torch.arange(4)
+
+    def stats() -> list[torch.Tensor]:
+        return [b.clone() for m in (ft, branch.fb) for n, b in m.named_buffers() if "running" in n]
+
+    before = stats()
+    row = trainer._update_anonymizer(
+        fa, make_optimizer(fa, 1e-3, 0.0), utility, clips, labels, branch.sample(clips)
+    )
+    assert all(torch.equal(a, b) for a, b in zip(before, stats(), strict=True))
+    assert ft.training and branch.fb.training
+    assert all(p.requires_grad for p in [*ft.parameters(), *branch.fb.parameters()])
+    assert set(row) >= {"loss_a", "adversary", "rms"}
+
+
+def test_missing_aux_checkpoint_falls_back_to_scratch_and_says_so(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    ctx = dataclasses.replace(
+        tiny_context(tmp_path, cache_dir),
+        preset=resolve_preset("tiny", {"aux_ft_arch": "r2plus1d_18", "aux_ft_init": "kinetics400"}),
+    )
+    model = build_aux_action_model(ctx, 6)
+    assert "not on disk" in ctx.notes["aux_ft_init"] and "scratch" in ctx.notes["aux_ft_init"]
+    assert sum(p.numel() for p in model.parameters()) > 1e6  # the requested architecture
+    with pytest.raises(BenchError, match="unknown initialisation"):
+        resolve_preset("tiny", {"aux_fb_init": "kinetics400"})
 
 
 def test_blur_strength_and_region() -> None:
@@ -98,12 +185,40 @@ def test_blur_strength_and_region() -> None:
     assert make("blur", sigma=1.5, kernel=5).sigma_kernel(224) == (1.5, 5)
 
 
-def test_vita_budget_loss_is_smallest_when_the_budget_model_is_unsure() -> None:
-    unsure = negative_entropy(torch.zeros(4, 7))
-    assert unsure.item() == pytest.approx(-torch.log(torch.tensor(2.0)).item())
-    assert negative_entropy(torch.full((4, 7), 3.0)) > unsure
-    assert negative_entropy(torch.full((4, 7), -3.0)) > unsure
-    assert negative_entropy(torch.full((4, 7), 40.0)).item() == pytest.approx(0.0, abs=1e-6)
+@pytest.mark.parametrize("kind", ["entropy", "uniform"])
+def test_vita_budget_loss_is_smallest_when_the_budget_model_is_unsure(kind: str) -> None:
+    def loss(value: float) -> torch.Tensor:
+        return adversary_per_sample(torch.full((4, 7), value), kind)
+
+    log2 = torch.log(torch.tensor(2.0)).item()
+    assert loss(0.0) == pytest.approx(torch.full((4,), -log2 if kind == "entropy" else log2))
+    assert (loss(3.0) > loss(0.0)).all() and (loss(-3.0) > loss(0.0)).all()
+    if kind == "entropy":  # saturates: a confident model gives no gradient
+        assert loss(40.0).max().item() == pytest.approx(0.0, abs=1e-6)
+    else:  # non-saturating: keeps growing
+        assert loss(40.0).min().item() == pytest.approx(20.0, rel=1e-4)
+
+
+def test_vita_takes_the_worst_budget_model_per_sample() -> None:
+    """Each sample is judged by the model most confident about it, then samples are averaged."""
+    branch = SupervisedEnsembleBudget(2, 0, 1, "uniform", "action")
+    branch.models = [ConstantLogits([[40.0], [0.0]]), ConstantLogits([[0.0], [40.0]])]
+    frames = torch.zeros(2, 3, 1, 4, 4)  # two clips of one frame each
+    per_sample_max = branch.adversary(None, None, frames)  # type: ignore[arg-type]
+    assert per_sample_max.item() == pytest.approx(
+        20.0, rel=1e-3
+    )  # each sample: softplus(40) - 20; a batch-mean max would give about 10.35
+
+
+class ConstantLogits(nn.Module):
+    """A stand-in budget model that returns fixed logits."""
+
+    def __init__(self, logits: list[list[float]]) -> None:
+        super().__init__()
+        self.logits = torch.tensor(logits)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.logits
 
 
 @pytest.mark.parametrize(
@@ -155,7 +270,21 @@ def test_methods_lists_every_baseline_with_parameters() -> None:
         (["--method", "downsample", "--factor", "4"], {"factor": 4}),
         (["--method", "blackening"], {"margin": 1}),
         (["--method", "blur", "--strength", "weak"], {"strength": "weak", "sigma": None}),
-        (["--method", "vita", "--n_budget", "2", "--restart_every", "1"], {"n_budget": 2}),
+        (
+            [
+                "--method",
+                "vita",
+                "--n_budget",
+                "2",
+                "--restart_every",
+                "1",
+                "--adversary_on",
+                "private",
+                "--adversary_loss",
+                "uniform",
+            ],
+            {"n_budget": 2, "adversary_on": "private", "budget_steps": 2},
+        ),  # fmt: skip
     ],
 )
 def test_method_runs_through_known(
@@ -182,7 +311,11 @@ def test_penalty_without_penalty_is_spact(tmp_path: Path, cache_dir: Path) -> No
     assert bench("run", "--method", "penalty", "--lam", "0", *common, *FAST)[0] == 0
     by_method = {r["method"]: r for r in records(tmp_path)}
     assert by_method["spact"]["metrics"] == by_method["penalty"]["metrics"]
-    assert by_method["spact"]["history"]["minimax"] == by_method["penalty"]["history"]["minimax"]
+    penalty_rows = by_method["penalty"]["history"]["minimax"]
+    assert all("hinge_active" in row for row in penalty_rows)  # penalty logs its hinge
+    assert by_method["spact"]["history"]["minimax"] == [
+        {k: v for k, v in row.items() if k != "hinge_active"} for row in penalty_rows
+    ]
 
 
 def test_plugin_file_outside_the_tree_runs_through_known(tmp_path: Path, cache_dir: Path) -> None:

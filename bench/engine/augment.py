@@ -1,8 +1,11 @@
-"""Clip augmentation for anonymizer training (paper section 4.2), identical on every frame.
+"""Augmentation on float tensors in [0, 1]: clips for anonymizer training, image views for
+the self-supervised budget model.
 
-Random erase, random crop (resized back), horizontal flip and colour jitter, drawn once per
-clip and applied to all its frames (kornia's VideoSequential with `same_on_frame`), on float
-(N, C, T, H, W) clips in [0, 1].
+* Clips (paper section 4.2): random erase, random crop (resized back), horizontal flip and
+  colour jitter, drawn once per clip and applied to all its frames (kornia's VideoSequential
+  with `same_on_frame`), on (N, C, T, H, W).
+* Views (SimCLR's recipe, as the SPAct budget branch uses it): random resized crop, flip,
+  colour jitter and random greyscale, drawn per image, on (N, C, H, W).
 """
 
 from __future__ import annotations
@@ -38,3 +41,13 @@ def augmenting_collate(size: int) -> Callable[[list[Any]], Any]:
             return augment(clips).clamp_(0, 1), labels
 
     return collate
+
+
+def view_augmentation(size: int) -> nn.Module:
+    """SimCLR-style views of square images of side `size` (one draw per image)."""
+    return nn.Sequential(
+        K.RandomResizedCrop((size, size), scale=(0.5, 1.0)),
+        K.RandomHorizontalFlip(),
+        K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8),
+        K.RandomGrayscale(p=0.2),
+    )

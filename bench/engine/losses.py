@@ -21,6 +21,15 @@ def rms_per_sample(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x - y).float().pow(2).flatten(1).mean(1).clamp_min(1e-12).sqrt()
 
 
-def budget_penalty(x: torch.Tensor, anonymized: torch.Tensor, budget: float) -> torch.Tensor:
-    """Paper eq. 4, per clip, batch-averaged: mean(max(0, RMS(X - fA(X)) - B)); differentiable."""
+def budget_penalty(
+    x: torch.Tensor, anonymized: torch.Tensor, budget: float, over: str = "clip"
+) -> torch.Tensor:
+    """Paper eq. 4, differentiable: max(0, RMS(X - fA(X)) - B).
+
+    over='clip': the hinge of each clip's RMS, averaged over the batch; over='batch': the
+    hinge of one RMS over the whole batch (the released code).
+    """
+    if over == "batch":
+        rms = (x - anonymized).float().pow(2).mean().clamp_min(1e-12).sqrt()
+        return F.relu(rms - budget)
     return F.relu(rms_per_sample(x, anonymized) - budget).mean()

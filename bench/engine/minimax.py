@@ -2,24 +2,32 @@
 
 1. Identity pretraining of fA with L1 reconstruction (paper eq. 5); cached per preset, data
    and seed, since every learned method and every B starts from the same fA0.
-2. Warm-up: fT (cross-entropy) and the budget branch are trained on fA0's output with fA
-   frozen; the tiny stand-in for the paper's Kinetics-400 / SimCLR initialisations.
+2. The auxiliary fT and fB: initialised as the preset says (`aux_ft_init`, `aux_fb_init`;
+   a checkpoint that is not on disk falls back to scratch, noted in the record), then the
+   budget model(s) are pretrained alone on fA0's output and their own data for
+   `budget_pretrain_epochs` (SPAct's self-supervised pretraining, VITA's supervised one),
+   and fT and the budget branch are warmed up together for `warmup_epochs`.
 3. Minimax, per batch of action clips X (and the budget branch's own batch Z):
    step 1 updates fA on  L_T(fT(fA(X))) + w * adversary(fA, Z) + extra(X, fA(X)),
-          fT and fB frozen;
+          fT and fB frozen and in eval mode (their BatchNorm statistics do not move);
    step 2 updates fT on L_T and the budget branch on its own loss, fA frozen.
 What differs between methods is only the budget branch (`BudgetBranch`), the weight w, the
 `extra` term and fA's learning rate:
-* SPAct / penalty: `SelfSupervisedBudget`, adversary = -NT-Xent on two frames of the same clip,
-  `ssl_frame_gap` frames apart (paper supp. B); penalty adds the RMS hinge as `extra`.
+* SPAct / penalty: `SelfSupervisedBudget`, adversary = -NT-Xent. By default, as in SPAct's
+  and the penalty paper's released code, the pair is two augmented views of one private
+  image and the other private images of the batch are the negatives (`ssl_pairs=views`);
+  `ssl_pairs=frames` uses two frames of one action clip, `ssl_frame_gap` apart (paper
+  supp. B). The penalty adds the RMS hinge as `extra`.
 * VITA: a supervised ensemble on the private images (methods/vita.py).
+Every minimax epoch logs the in-loop adversary's loss (`loss_b`), fA's privacy term
+(`adversary`), the mean RMS(X - fA(X)) and, through `extra`, the penalty's statistics.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -33,15 +41,17 @@ from bench.contract.context import RunContext, autocast, seed_everything
 from bench.contract.dataset import Benchmark, VideoArray
 from bench.contract.errors import BenchError
 from bench.contract.method import Method, Param
-from bench.engine.augment import augmenting_collate
-from bench.engine.clips import TrainClips
+from bench.engine.augment import augmenting_collate, view_augmentation
+from bench.engine.clips import Images, TrainClips
 from bench.engine.fresh_models import make_optimizer
 from bench.engine.losses import nt_xent, rms_per_sample
-from bench.models.action import build_action_model
+from bench.models.action import action_checkpoint, build_action_model
 from bench.models.anonymizer import FrameAnonymizer
-from bench.models.privacy import BudgetModel
+from bench.models.privacy import BudgetModel, privacy_checkpoint
+from bench.models.weights import find_weights
 
-ExtraLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# extra(X, fA(X)) -> (loss term, statistics to log per epoch)
+ExtraLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
 
 
 def build_anonymizer(ctx: RunContext) -> FrameAnonymizer:
@@ -134,6 +144,10 @@ class BudgetBranch:
         """The branch's batch for this step (the action clips themselves, or its own data)."""
         return clips
 
+    def steps_per_epoch(self) -> int:
+        """Steps in one pass over the branch's own data (when `own_data`)."""
+        raise NotImplementedError
+
     def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
         """What fA minimises for privacy (fB frozen, gradient flows into fA).
 
@@ -143,7 +157,7 @@ class BudgetBranch:
         raise NotImplementedError
 
     def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
-        """One optimizer step of the budget model(s) on fA's frozen output; its loss.
+        """The budget model(s)' optimizer step(s) on fA's frozen output; its loss.
 
         `anon` is fA(X) of the action clips, computed without gradient.
         """
@@ -156,6 +170,36 @@ class BudgetBranch:
     def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
         """Hook after each minimax epoch (e.g. model restarting)."""
 
+    own_data: bool = True  # the branch samples its own batches (else: the action clips)
+
+    def pretrain(
+        self, fa: FrameAnonymizer, epochs: int, loader: DataLoader[Any] | None
+    ) -> list[float]:
+        """`epochs` passes of `update` over the branch's data against a frozen fA (its own
+        data, or the action clips of `loader`); the mean loss of each pass. Used for
+        pretraining and for VITA's restarts."""
+        training = fa.training
+        fa.eval()  # fA's BatchNorm statistics must not move while only the branch learns
+        means = []
+        device = next(fa.parameters()).device
+        for _ in range(epochs):
+            losses = []
+            if self.own_data:
+                empty = torch.empty(0)
+                for _ in range(self.steps_per_epoch()):
+                    losses.append(self.update(fa, self.sample(empty), empty))
+            else:
+                if loader is None:
+                    raise BenchError("this budget branch pretrains on action clips; none given")
+                for clips, _ in loader:
+                    clips = clips.to(device)
+                    with torch.no_grad(), autocast(device):
+                        anon = fa(clips)
+                    losses.append(self.update(fa, self.sample(clips), anon))
+            means.append(float(np.mean(losses)))
+        fa.train(training)
+        return means
+
 
 def _frame_pair(clips: torch.Tensor, gap: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Two frames `gap` apart from every clip (same random offset for the batch)."""
@@ -163,34 +207,110 @@ def _frame_pair(clips: torch.Tensor, gap: int) -> tuple[torch.Tensor, torch.Tens
     return clips[:, :, start], clips[:, :, start + gap]
 
 
+def endless(loader: DataLoader[Any]) -> Iterator[Any]:
+    """Batches of `loader`, epoch after epoch."""
+    while True:
+        yield from loader
+
+
+def private_loader(
+    ctx: RunContext, data: Benchmark
+) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled batches of the private train images and their labels (seeded)."""
+    gen = torch.Generator().manual_seed(ctx.seed + 1)
+    loader = DataLoader(
+        Images(data.privacy.splits.train, ctx.preset.frame_size),
+        batch_size=ctx.preset.privacy_batch,
+        shuffle=True,
+        generator=gen,
+        drop_last=True,
+    )
+    if len(loader) == 0:
+        raise BenchError(
+            f"privacy_batch={ctx.preset.privacy_batch} exceeds the "
+            f"{len(data.privacy.splits.train)} private training images; lower --set privacy_batch"
+        )
+    return loader
+
+
+def aux_budget_init(ctx: RunContext) -> str:
+    """The auxiliary fB's initialisation: the preset's, or scratch (noted) without its file."""
+    p = ctx.preset
+    checkpoint = privacy_checkpoint(p.aux_fb_arch, p.aux_fb_init)
+    if checkpoint is None or find_weights(checkpoint, ctx.cache_dir) is not None:
+        return p.aux_fb_init
+    _fallback(ctx, "aux_fb_init", f"{p.aux_fb_init} checkpoint '{checkpoint.filename}'")
+    return "scratch"
+
+
+def _fallback(ctx: RunContext, key: str, what: str) -> None:
+    text = (
+        f"{what} not on disk: started from scratch, then pretrained / warmed up on fA0's "
+        "output (budget_pretrain_epochs, warmup_epochs)"
+    )
+    ctx.note(key, text)
+    ctx.console.print(f"[yellow]{key}: {text}")
+
+
 class SelfSupervisedBudget(BudgetBranch):
-    """SPAct's fB: a projection network trained with NT-Xent on two frames of a clip.
+    """SPAct's fB: a projection network trained with NT-Xent on positive pairs.
 
     fB minimises NT-Xent (SPAct eq. 2, paper eq. 6); fA maximises it, so adversary = -L_B.
+    Pairs (`pairs`): 'views', two augmented views of one private image, the batch's other
+    images the negatives (the released code); 'frames', two frames of one action clip
+    (paper supp. B).
     """
 
-    def __init__(self, temperature: float) -> None:
+    def __init__(self, temperature: float, pairs: str = "views") -> None:
         self.temperature = temperature
+        self.pairs = pairs
 
     def setup(self, ctx: RunContext, data: Benchmark) -> None:
         """One BudgetModel of the preset's fB architecture and its AdamW optimizer."""
         self.ctx = ctx
-        self.fb = BudgetModel(ctx.preset.aux_fb_arch).to(ctx.device)
-        self.opt = make_optimizer(self.fb, ctx.preset.lr_budget, ctx.preset.weight_decay)
+        p = ctx.preset
+        init = aux_budget_init(ctx)
+        self.fb = BudgetModel(p.aux_fb_arch, init=init, cache_dir=ctx.cache_dir).to(ctx.device)
+        self.opt = make_optimizer(self.fb, p.lr_budget, p.weight_decay)
+        self.own_data = self.pairs == "views"
+        if self.own_data:
+            self.loader = private_loader(ctx, data)
+            self.batches = endless(self.loader)
+            self.augment = view_augmentation(p.frame_size).to(ctx.device)
 
-    def loss(self, anon: torch.Tensor) -> torch.Tensor:
-        """NT-Xent between two frames of every anonymized clip."""
-        f1, f2 = _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
+    def steps_per_epoch(self) -> int:
+        """A pass over the private images ('views')."""
+        return len(self.loader)
+
+    def sample(self, clips: torch.Tensor) -> Any:
+        """'views': two augmented views of the next private images; 'frames': the clips."""
+        if self.pairs == "frames":
+            return None
+        images = next(self.batches)[0].to(self.ctx.device)
+        with torch.no_grad():
+            return self.augment(images).clamp_(0, 1), self.augment(images).clamp_(0, 1)
+
+    def _views(
+        self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pairs == "frames":
+            return _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
+        return fa.forward_frames(batch[0]), fa.forward_frames(batch[1])
+
+    def loss(self, f1: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
+        """NT-Xent between the two views."""
         return nt_xent(self.fb(f1), self.fb(f2), self.temperature)
 
     def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
-        """-L_B(fB(fA(X)))."""
-        return -self.loss(anon)
+        """-L_B(fB(fA(pair)))."""
+        return -self.loss(*self._views(fa, batch, anon))
 
     def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
-        """fB minimises L_B on fA(X)."""
+        """fB minimises L_B on fA's output."""
+        with torch.no_grad(), autocast(self.ctx.device):
+            f1, f2 = self._views(fa, batch, anon)
         with autocast(self.ctx.device):
-            lb = self.loss(anon)
+            lb = self.loss(f1, f2)
         self.opt.zero_grad(set_to_none=True)
         lb.backward()
         self.opt.step()
@@ -201,10 +321,12 @@ class SelfSupervisedBudget(BudgetBranch):
         return [self.fb]
 
 
-def _set_trainable(modules: list[nn.Module], flag: bool) -> None:
+def _freeze(modules: list[nn.Module], frozen: bool) -> None:
+    """Step 1's frozen models: no gradient and eval mode (fixed BatchNorm statistics)."""
     for module in modules:
+        module.train(not frozen)
         for param in module.parameters():
-            param.requires_grad_(flag)
+            param.requires_grad_(not frozen)
 
 
 @dataclass
@@ -213,6 +335,17 @@ class Utility:
 
     ft: nn.Module
     opt: torch.optim.Optimizer
+
+
+def build_aux_action_model(ctx: RunContext, n_classes: int) -> nn.Module:
+    """The auxiliary fT at the preset's init; scratch (noted) when its checkpoint is absent."""
+    p = ctx.preset
+    init = p.aux_ft_init
+    checkpoint = action_checkpoint(p.aux_ft_arch, init)
+    if checkpoint is not None and find_weights(checkpoint, ctx.cache_dir) is None:
+        _fallback(ctx, "aux_ft_init", f"{init} checkpoint '{checkpoint.filename}'")
+        init = "scratch"
+    return build_action_model(p.aux_ft_arch, n_classes, init, ctx.cache_dir)
 
 
 class MinimaxTrainer:
@@ -250,25 +383,29 @@ class MinimaxTrainer:
         labels: torch.Tensor,
         batch: Any,
     ) -> dict[str, float]:
-        """Step 1: fT and fB frozen; fA minimises L_T + w * adversary + extra."""
+        """Step 1: fT and fB frozen (eval mode); fA minimises L_T + w * adversary + extra."""
         frozen = [u.ft, *self.budget.modules()]
-        _set_trainable(frozen, False)
+        _freeze(frozen, True)
+        stats: dict[str, float] = {}
         with autocast(self.ctx.device):
             anon = fa(clips)
             lt = F.cross_entropy(u.ft(anon), labels)
             adversary = self.budget.adversary(fa, batch, anon)
-            extra = self.extra(clips, anon) if self.extra else torch.zeros((), device=clips.device)
+            extra = torch.zeros((), device=clips.device)
+            if self.extra:
+                extra, stats = self.extra(clips, anon)
             loss = lt + self.budget_weight * adversary + extra
         opt_a.zero_grad(set_to_none=True)
         loss.backward()
         opt_a.step()
-        _set_trainable(frozen, True)
+        _freeze(frozen, False)
         rms = rms_per_sample(clips, anon.detach()).mean().item()
         return {
             "loss_a": loss.item(),
             "adversary": float(adversary.item()),
             "extra": float(extra.item()),
             "rms": rms,
+            **stats,
         }
 
     def _update_branches(
@@ -288,11 +425,18 @@ class MinimaxTrainer:
             # fA0 is trained now or read from the cache, which draws fewer random numbers:
             # reseed so what follows does not depend on the cache's state.
             seed_everything(ctx.seed)
-        ft = build_action_model(p.aux_ft_arch, len(data.action.classes)).to(ctx.device)
+        ft = build_aux_action_model(ctx, len(data.action.classes)).to(ctx.device)
         u = Utility(ft, make_optimizer(ft, p.lr_utility, p.weight_decay))
         self.budget.setup(ctx, data)
         opt_a = make_optimizer(fa, self.lr, 0.0)
         loader = _clip_loader(ctx, data.action.splits.train)
+        with ctx.stage("budget_pretraining"):
+            if p.budget_pretrain_epochs:
+                bar = ctx.task("budget model pretraining", p.budget_pretrain_epochs)
+                for epoch in range(p.budget_pretrain_epochs):
+                    (lb,) = self.budget.pretrain(fa, 1, loader)
+                    ctx.log("budget_pretraining", epoch=epoch, loss_b=lb)
+                    ctx.progress.update(bar, advance=1, info=f"L_B {lb:.3f}")
         with ctx.stage("warmup"):
             bar = ctx.task("fT / fB warm-up", p.warmup_epochs)
             for epoch in range(p.warmup_epochs):

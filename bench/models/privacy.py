@@ -80,9 +80,15 @@ def build_backbone(
 class BudgetModel(nn.Module):
     """fB: backbone + non-linear projection head, trained with NT-Xent (SimCLR style)."""
 
-    def __init__(self, arch: str, proj_dim: int = 128) -> None:
+    def __init__(
+        self,
+        arch: str,
+        proj_dim: int = 128,
+        init: str = "scratch",
+        cache_dir: Path | None = None,
+    ) -> None:
         super().__init__()
-        self.backbone, dim = build_backbone(arch)
+        self.backbone, dim = build_backbone(arch, init, cache_dir)
         self.head = nn.Sequential(
             nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, proj_dim)
         )
