@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ FAST = [
 
 @pytest.fixture(autouse=True)
 def _two_threads() -> None:
-    torch.set_num_threads(2)
+    """Two threads (the CI machine's cores), or fewer when OMP_NUM_THREADS says so."""
+    torch.set_num_threads(min(2, int(os.environ.get("OMP_NUM_THREADS", "2"))))
 
 
 @pytest.fixture(scope="session")

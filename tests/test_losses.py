@@ -32,9 +32,9 @@ def test_rms_and_hinge_penalty() -> None:
     assert budget_penalty(x, y, 0.3).item() == pytest.approx(0.1)
     assert budget_penalty(x, y, 0.6).item() == 0.0
     # the released code's form: one RMS over the batch, sqrt((0.25 + 0.01) / 2) = 0.3606
-    assert budget_penalty(x, y, 0.3, "batch").item() == pytest.approx(0.26**0.5 - 0.3, rel=1e-5)
+    assert budget_penalty(x, y, 0.3, "batch").item() == pytest.approx(0.13**0.5 - 0.3, rel=1e-5)
     term, stats = Penalty(B=0.3, rms="batch").penalty(x, y)
-    assert term.item() == pytest.approx(0.26**0.5 - 0.3, rel=1e-5)
+    assert term.item() == pytest.approx(0.13**0.5 - 0.3, rel=1e-5)
     assert stats == {"hinge_active": 0.5}  # one of the two clips is over B
 
 
