@@ -63,6 +63,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.contract.config import Preset
 from bench.contract.context import RunContext
 from bench.contract.dataset import (
     DATASETS,
@@ -78,6 +79,7 @@ from bench.contract.dataset import (
     VideoArray,
 )
 from bench.contract.errors import BenchError
+from bench.contract.locks import Notify, exclusive, to_stderr
 from bench.data.cache import atomic_save_npz
 from bench.data.frame_store import TensorFrames
 
@@ -375,17 +377,16 @@ def _expected_keys() -> set[str]:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Read a cached role file, failing with a clear message when it is corrupt."""
+    """Read a cached role file; a BenchError saying why when it is corrupt."""
     problem = f"cached synthetic dataset '{path}' is corrupt"
-    fix = "delete it and rerun (it is regenerated in seconds)"
     try:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise BenchError(f"{problem} ({type(exc).__name__}); {fix}") from None
+        raise BenchError(f"{problem} ({type(exc).__name__})") from None
     missing = _expected_keys() - set(arrays)
     if missing:
-        raise BenchError(f"{problem} (missing {sorted(missing)[0]}); {fix}")
+        raise BenchError(f"{problem} (missing {sorted(missing)[0]})")
     return arrays
 
 
@@ -400,28 +401,46 @@ class Synthetic(DatasetFamily):
         super().__init__(roots)
         self.data_seed = data_seed
 
+    @classmethod
+    def check_preset(cls, preset: Preset) -> None:
+        """A clip must fit in the rendered videos: no padding with repeated frames."""
+        span = (preset.frames - 1) * preset.skip + 1
+        if span > VIDEO_FRAMES:
+            raise BenchError(
+                f"--set frames={preset.frames} with skip={preset.skip}: a clip spans {span} "
+                f"frames but the synthetic videos have {VIDEO_FRAMES}; lower frames or skip "
+                f"so that (frames - 1) x skip + 1 <= {VIDEO_FRAMES}"
+            )
+
     def cache_path(self, role: str, cache_dir: Path) -> Path:
         """File that holds the rendered arrays of `role`."""
         return cache_dir / f"synthetic-v{GENERATOR_VERSION}-seed{self.data_seed}-{role}.npz"
 
-    def arrays(self, role: str, cache_dir: Path) -> dict[str, np.ndarray]:
-        """Rendered arrays of `role`, from the cache or generated and cached now."""
+    def arrays(
+        self, role: str, cache_dir: Path, warn: Notify | None = None
+    ) -> dict[str, np.ndarray]:
+        """Rendered arrays of `role`, from the cache or generated and cached now. A corrupt
+        cache file is regenerated (saying so); workers sharing a cache render it once."""
         if role not in ROLES:
             raise BenchError(f"unknown synthetic role '{role}'; known roles: {', '.join(ROLES)}")
         path = self.cache_path(role, cache_dir)
-        if path.is_file():
-            return load_arrays(path)
-        arrays = generate(role, self.data_seed)
-        atomic_save_npz(path, arrays)
+        with exclusive(path, f"the synthetic '{role}' data", warn):
+            if path.is_file():
+                try:
+                    return load_arrays(path)
+                except BenchError as exc:
+                    (warn or to_stderr)(f"{exc}; regenerating it")
+            arrays = generate(role, self.data_seed)
+            atomic_save_npz(path, arrays)
         return arrays
 
     def load(self, role: str, ctx: RunContext) -> Benchmark:
         """The action set and private set of `role` as in-memory tensors."""
-        return self.load_cached(role, ctx.cache_dir)
+        return self.load_cached(role, ctx.cache_dir, ctx.warn)
 
-    def load_cached(self, role: str, cache_dir: Path) -> Benchmark:
+    def load_cached(self, role: str, cache_dir: Path, warn: Notify | None = None) -> Benchmark:
         """`load` given only the cache dir (the synthetic data needs nothing else)."""
-        a = {k: torch.from_numpy(v) for k, v in self.arrays(role, cache_dir).items()}
+        a = {k: torch.from_numpy(v) for k, v in self.arrays(role, cache_dir, warn).items()}
         actions, attributes, stream = ROLES[role]
         letter = "A" if stream == 1 else "B"
 

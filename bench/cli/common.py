@@ -23,6 +23,11 @@ warnings = Console(stderr=True)  # notes that must not mix into a table printed 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def warn(text: str) -> None:
+    """One warning line on stderr (a file regenerated, a lock waited for)."""
+    warnings.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True)
+
+
 def user_errors(func: F) -> F:
     """BenchError -> one red line and exit 2; Ctrl-C -> one line and exit 130 (no traceback)."""
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.cli.common import CacheDirOption, console, user_errors
+from bench.cli.common import CacheDirOption, console, user_errors, warn
 from bench.contract.context import make_progress
 from bench.contract.errors import BenchError
 from bench.data.cache import default_cache_dir, ensure_cache_dir
@@ -120,9 +120,8 @@ def data_prepare(
             if not items:
                 continue
             k = stride if catalog.kind == "action" else 1
-            out = prepare_split(
-                catalog, split_name, size, k, cache, progress_report_for(progress), workers, decoder
-            )
+            report = progress_report_for(progress)
+            out = prepare_split(catalog, split_name, size, k, cache, report, workers, decoder, warn)
             path = pack_path(catalog, split_name, size, k, cache)
             mib = path.with_suffix(".frames").stat().st_size / 2**20
             console.print(

@@ -16,6 +16,7 @@ from bench.cli.common import (
     user_errors,
     warnings,
 )
+from bench.contract.atomic import atomic_write_text
 from bench.contract.dataset import DATASETS
 from bench.reports.figure_kit import save_figure
 from bench.reports.figure_specs import FIGURES, FigureRequest, figure_spec
@@ -50,8 +51,7 @@ def write_text(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    atomic_write_text(out, text)
     console.print(f"wrote {out}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -71,6 +73,21 @@ def make_progress(console: Console) -> Progress:
     )
 
 
+class Diverged(BenchError):
+    """A training loss or statistic became NaN or infinite."""
+
+
+# The settings most likely to blow up each training stage, named when it diverges (stages
+# not listed: the fresh fT' / fB').
+DIVERGENCE_SUSPECTS: dict[str, tuple[str, ...]] = {
+    "identity": ("lr_anon",),
+    "budget_pretraining": ("lr_budget", "temperature"),
+    "warmup": ("lr_utility", "lr_budget", "temperature"),
+    "minimax": ("lr_anon", "lr_budget", "lr_utility", "temperature"),
+    "budget_restart": ("lr_budget",),
+}
+
+
 @dataclass
 class RunContext:
     """What every method and protocol needs to run one cell."""
@@ -116,13 +133,36 @@ class RunContext:
         """A fact about how the run went (e.g. a fallback taken); lands in the record's `notes`."""
         self.notes[key] = text
 
+    def warn(self, text: str) -> None:
+        """Print one warning line (a fallback taken, a file regenerated, a wait)."""
+        self.console.print(f"[yellow]{escape(text)}", soft_wrap=True)
+
     def detail(self, key: str, values: dict[str, float]) -> None:
         """Named numbers beyond the metrics (e.g. AP per attribute); the record's `details`."""
         self.details[key] = {k: round(float(v), 6) for k, v in values.items()}
 
     def log(self, stage: str, **values: float) -> None:
-        """Append one row of per-epoch values to the stage's history and the run log."""
+        """Append one row of per-epoch values to the stage's history and the run log.
+
+        A non-finite value (a diverged loss) stops the run with a `Diverged` error naming
+        the stage, the epoch and the settings that likely caused it; nothing is stored.
+        """
+        bad = sorted(k for k, v in values.items() if not math.isfinite(float(v)))
+        if bad:
+            suspects = DIVERGENCE_SUSPECTS.get(stage, ("lr_action", "lr_privacy", "weight_decay"))
+            settings = ", ".join(f"{k}={getattr(self.preset, k)}" for k in suspects)
+            raise Diverged(
+                f"training diverged in stage '{stage}' at epoch {values.get('epoch', '?')}: "
+                f"{', '.join(f'{k}={values[k]}' for k in bad)}. Likely cause: a learning rate "
+                f"too high or a bad setting ({settings}; or the method's parameters); "
+                "change it with --set or the method's options. No fit and no record were stored."
+            )
         row = {k: round(float(v), 5) for k, v in values.items()}
         self.history.setdefault(stage, []).append(row)
-        with (self.run_dir / "log.jsonl").open("a") as fh:
-            fh.write(json.dumps({"stage": stage, **row}) + "\n")
+        try:
+            with (self.run_dir / "log.jsonl").open("a") as fh:
+                fh.write(json.dumps({"stage": stage, **row}) + "\n")
+        except OSError as exc:  # the record keeps the history anyway
+            if "log" not in self.notes:
+                self.note("log", f"run log not written ({exc.strerror})")
+                self.warn(f"run log {self.run_dir / 'log.jsonl'} not written ({exc.strerror})")

@@ -1,13 +1,13 @@
-"""The user cache dir (datasets, pretrained anonymizers) and atomic array files in it."""
+"""The user cache dir (datasets, pretrained anonymizers) and array files written in it."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from bench.contract.atomic import atomic_write
 from bench.contract.errors import BenchError
 
 CACHE_ENV = "BENCH_CACHE_DIR"
@@ -34,13 +34,10 @@ def ensure_cache_dir(path: Path) -> Path:
 
 
 def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save arrays as an uncompressed .npz via a temp file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save arrays as an uncompressed .npz through the one atomic writer."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # stubs type **kwds as allow_pickle
+
+    atomic_write(path, write)

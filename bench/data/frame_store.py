@@ -14,7 +14,6 @@ Images are one-frame videos, so image sets use the same stores.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.contract.atomic import atomic_write_text, commit, temp_path
 from bench.contract.dataset import FrameSource
 from bench.contract.errors import BenchError
 
@@ -73,6 +73,7 @@ class PackedFrames:
         self.stride = stride
         self.path = path
         self._array = array
+        self._part: Path | None = None  # the temp file a pack being written goes to
 
     # --- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -133,8 +134,11 @@ class PackedFrames:
             array: np.ndarray = np.zeros(shape, dtype=np.uint8)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            array = np.memmap(path.with_suffix(".frames.part"), np.uint8, "w+", shape=shape)
-        return cls(offsets, np.asarray(lengths), frame_shape, stride, array, path)
+            part = temp_path(path.with_suffix(".frames"))
+            array = np.memmap(part, np.uint8, "w+", shape=shape)
+        pack = cls(offsets, np.asarray(lengths), frame_shape, stride, array, path)
+        pack._part = part if path is not None else None
+        return pack
 
     def write(self, i: int, frames: torch.Tensor | np.ndarray) -> None:
         """Store the (stored-rate) frames of video `i`."""
@@ -156,7 +160,9 @@ class PackedFrames:
         array.flush()
         del array
         self._array = None
-        os.replace(self.path.with_suffix(".frames.part"), self.path.with_suffix(".frames"))
+        assert self._part is not None
+        commit(self._part, self.path.with_suffix(".frames"))
+        self._part = None
         index = {
             "offsets": self.offsets.tolist(),
             "lengths": self.lengths.tolist(),
@@ -164,9 +170,7 @@ class PackedFrames:
             "stride": self.stride,
             **(meta or {}),
         }
-        part = self.path.with_suffix(".json.part")
-        part.write_text(json.dumps(index))
-        os.replace(part, self.path.with_suffix(".json"))
+        atomic_write_text(self.path.with_suffix(".json"), json.dumps(index))
         return self
 
     @classmethod
@@ -182,18 +186,12 @@ class PackedFrames:
                 int(index["stride"]),
                 path=path,
             )
-        except (OSError, ValueError, KeyError) as e:
-            raise BenchError(
-                f"prepared data at {index_path} is unreadable ({e}); delete it and run "
-                "`bench data prepare` again"
-            ) from None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise BenchError(f"prepared data at {index_path} is unreadable ({e})") from None
         expected = int(pack.offsets[-1]) * int(np.prod(pack.frame_shape))
         frames_file = path.with_suffix(".frames")
         if not frames_file.is_file() or frames_file.stat().st_size != expected:
-            raise BenchError(
-                f"prepared frames {frames_file} are missing or truncated; delete "
-                f"{path.parent} and run `bench data prepare` again"
-            )
+            raise BenchError(f"prepared frames {frames_file} are missing or truncated")
         return pack
 
 

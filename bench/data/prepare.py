@@ -21,7 +21,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image
 
+from bench.contract.atomic import clean_stale_temps
 from bench.contract.errors import BenchError
+from bench.contract.locks import Notify, exclusive, to_stderr
 from bench.data.catalog import Catalog, ImageItem, VideoItem
 from bench.data.decoding import CorruptVideo, VideoDecoder, get_decoder
 from bench.data.frame_store import PackedFrames, SubsetFrames, to_working_size
@@ -53,14 +55,25 @@ def prepare_split(
     report: Report,
     workers: int = 2,
     decoder: str = "auto",
+    warn: Notify | None = None,
 ) -> PreparedSplit:
-    """The split's pack, read from the cache or decoded now."""
+    """The split's pack, read from the cache or decoded now. A damaged pack is prepared
+    again (saying so); workers sharing a cache prepare each pack once (its lock)."""
     items = catalog.splits[split]
     path = pack_path(catalog, split, size, stride, cache_dir)
-    if not path.with_suffix(".json").is_file():
-        _build(items, path, size, stride, report, workers, get_decoder(decoder), catalog, split)
-    pack = PackedFrames.open(path)
-    index = json.loads(path.with_suffix(".json").read_text())
+    with exclusive(path, f"the prepared {catalog.name} {split} split", warn):
+        clean_stale_temps(path.parent)
+        opened = None
+        if path.with_suffix(".json").is_file():
+            try:
+                opened = _open(path)
+            except BenchError as exc:
+                (warn or to_stderr)(f"{exc}; preparing it again")
+        if opened is None:
+            build = get_decoder(decoder)
+            _build(items, path, size, stride, report, workers, build, catalog, split)
+            opened = _open(path)
+    pack, index = opened
     kept = index["kept"]
     if catalog.kind == "action":
         labels = torch.tensor([items[k].label for k in kept], dtype=torch.long)
@@ -69,6 +82,15 @@ def prepare_split(
         labels = torch.tensor([items[k].targets for k in kept], dtype=torch.float32)
         labels = labels.reshape(len(kept), width)
     return PreparedSplit(SubsetFrames(pack, index["slots"]), labels, tuple(index["skipped"]))
+
+
+def _open(path: Path) -> tuple[PackedFrames, dict[str, Any]]:
+    """A finished pack and its index; BenchError if either is damaged."""
+    pack = PackedFrames.open(path)
+    index = json.loads(path.with_suffix(".json").read_text())
+    if not all(isinstance(index.get(k), list) for k in ("kept", "slots", "skipped")):
+        raise BenchError(f"prepared data at {path.with_suffix('.json')} has no list of videos")
+    return pack, index
 
 
 class _Probe(Dataset[tuple[int, Any]]):

@@ -138,7 +138,7 @@ class RealBenchmark(DatasetFamily):
     def _prepare(self, cat: Catalog, split: str, ctx: RunContext, report: Report) -> PreparedSplit:
         p = ctx.preset
         stride = p.skip if cat.kind == "action" else 1
-        out = prepare_split(cat, split, p.frame_size, stride, ctx.cache_dir, report)
+        out = prepare_split(cat, split, p.frame_size, stride, ctx.cache_dir, report, warn=ctx.warn)
         if len(out.labels) == 0:
             raise BenchError(
                 f"{cat.name} {split} split has no readable file; run `bench data check "

@@ -37,12 +37,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from bench.contract.atomic import WriteError
 from bench.contract.context import RunContext, autocast, seed_everything
 from bench.contract.dataset import Benchmark, VideoArray
 from bench.contract.errors import BenchError
+from bench.contract.locks import exclusive
 from bench.contract.method import Method, Param
 from bench.engine.augment import augmenting_collate, view_augmentation
 from bench.engine.clips import Images, TrainClips
+from bench.engine.fits import load_state, save_state
 from bench.engine.fresh_models import make_optimizer
 from bench.engine.losses import nt_xent, rms_per_sample
 from bench.models.action import action_checkpoint, build_action_model
@@ -104,14 +107,28 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     }
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     path = ctx.cache_dir / f"anonymizer-identity-{digest}.pt"
-    fa = build_anonymizer(ctx)
-    if path.is_file():
+    with exclusive(path, "the identity-pretrained fA0", ctx.warn):  # one worker trains, others load
+        fa = build_anonymizer(ctx)
+        if path.is_file():
+            state, why = load_state(path)
+            if state is not None:
+                try:
+                    fa.load_state_dict(state)
+                    return fa.to(ctx.device)
+                except (RuntimeError, KeyError) as exc:
+                    why = f"{type(exc).__name__}"
+            ctx.warn(f"cached fA0 {path} is unreadable ({why}); pretraining it again")
+        _pretrain_identity(fa.to(ctx.device), ctx, data)
         try:
-            fa.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return fa.to(ctx.device)
-        except (RuntimeError, EOFError, OSError):
-            path.unlink(missing_ok=True)  # corrupt cache entry: retrain below
-    fa.to(ctx.device)
+            save_state(path, fa.state_dict())
+        except WriteError as exc:
+            ctx.warn(f"fA0 not cached ({exc}); this run goes on with it")
+    return fa
+
+
+def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark) -> None:
+    """L1 reconstruction of the action training clips (paper eq. 5)."""
+    p = ctx.preset
     opt = make_optimizer(fa, p.lr_anon * 3, 0.0)
     loader = _clip_loader(ctx, data.action.splits.train)
     bar = ctx.task("fA identity pretraining", p.identity_epochs)
@@ -127,10 +144,6 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
             losses.append(loss.item())
         ctx.log("identity", epoch=epoch, l1=float(np.mean(losses)))
         ctx.progress.update(bar, advance=1, info=f"L1 {np.mean(losses):.4f}")
-    tmp = path.with_suffix(".tmp")
-    torch.save(fa.state_dict(), tmp)
-    tmp.replace(path)
-    return fa
 
 
 class BudgetBranch:
@@ -249,7 +262,7 @@ def _fallback(ctx: RunContext, key: str, what: str) -> None:
         "output (budget_pretrain_epochs, warmup_epochs)"
     )
     ctx.note(key, text)
-    ctx.console.print(f"[yellow]{key}: {text}")
+    ctx.warn(f"{key}: {text}")
 
 
 class SelfSupervisedBudget(BudgetBranch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import shutil
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
+from rich.markup import escape
 
 from bench.contract.config import EvalModels, RunConfig, resolve_preset
 from bench.contract.context import RunContext, make_progress, seed_everything, select_device
@@ -22,6 +25,7 @@ from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
 from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint
+from bench.models.anonymizer import check_encoder
 from bench.models.privacy import privacy_checkpoint
 from bench.store.provenance import provenance
 from bench.store.results import ResultsStore
@@ -62,8 +66,8 @@ def build_config(
 
     `evaluation` holds ft_arch / fb_arch / ft_init / fb_init of the fresh fT' and fB'.
     """
-    if seed < 0:
-        raise BenchError(f"--seed {seed}: must be >= 0")
+    if not 0 <= seed < 2**32:
+        raise BenchError(f"--seed {seed}: must be between 0 and {2**32 - 1}")
     cls = METHODS.get(method)
     values = cls.resolve_params(params)
     roots = resolve_roots(data_roots or {})
@@ -73,6 +77,9 @@ def build_config(
     parts[2](roots).check_roles(protocol_cls.roles, protocol)
     resolved = resolve_preset(preset, overrides)
     cls.check_preset(values, resolved)
+    parts[2].check_preset(resolved)
+    if cls.trainable:
+        check_encoder(resolved.anon_encoder)
     models = EvalModels.resolve(resolved, **(evaluation or {}))
     action_checkpoint(models.ft_arch, models.ft_init)  # the pair has a published checkpoint
     privacy_checkpoint(models.fb_arch, models.fb_init)
@@ -114,26 +121,67 @@ def execute(
     force: bool = False,
     console: Console | None = None,
 ) -> Record:
-    """The record of `cfg`: stored one unless `force`, else computed and written atomically."""
+    """The record of `cfg`: stored one unless `force`, else computed and written atomically.
+
+    Everything is checked before any folder is made. Workers on one cell take turns (its
+    lock): the second waits, then reuses the first one's record. A run that fails stores
+    no record and leaves no empty run folder.
+    """
     console = console or Console()
     key = cfg.key()
-    if store.exists(key) and not force:
-        return Record(store.load(key), store.record_path(key), reused=True)
+    if not force and (stored := _stored(store, key, console)) is not None:
+        return stored
+    torch_device = select_device(device)
     check_checkpoints(cfg.eval_models, cache_dir)
     store.ensure_writable()
     ensure_cache_dir(cache_dir)
-    torch_device = select_device(device)
+    warn = lambda text: console.print(f"[yellow]{escape(text)}", soft_wrap=True)  # noqa: E731
+    with store.cell_lock(key, warn):
+        if not force and (stored := _stored(store, key, console, quiet=True)) is not None:
+            return stored  # a worker that held the lock computed it meanwhile
+        store.clean_stale_temps(cache_dir)
+        run_dir = store.run_dir(key)
+        try:
+            record = _compute(cfg, store, cache_dir, torch_device, console, run_dir)
+            path = store.save(record)
+        except BaseException:
+            _drop_if_empty(run_dir)
+            raise
+    return Record(record, path, reused=False)
+
+
+def _stored(store: ResultsStore, key: str, console: Console, quiet: bool = False) -> Record | None:
+    """The stored record of `key`; None if there is none, or (with a warning) if it is corrupt."""
+    path = store.record_path(key)
+    if not path.exists():
+        return None
+    try:
+        return Record(store.load(key), path, reused=True)
+    except BenchError as exc:
+        if not quiet:
+            console.print(f"[yellow]{escape(str(exc))}; computing it again", soft_wrap=True)
+        return None
+
+
+def _compute(
+    cfg: RunConfig,
+    store: ResultsStore,
+    cache_dir: Path,
+    device: torch.device,
+    console: Console,
+    run_dir: Path,
+) -> dict[str, Any]:
+    """Train and evaluate the cell; its new record (not yet stored)."""
     method = METHODS.get(cfg.method)(**cfg.param_dict)
     protocol = PROTOCOLS.get(cfg.protocol)()
     dataset = DATASETS.get(cfg.dataset)({k: Path(v) for k, v in cfg.data_roots})
-    run_dir = store.run_dir(key)
     (run_dir / "log.jsonl").unlink(missing_ok=True)
     seed_everything(cfg.seed)
     started = time.perf_counter()
     with make_progress(console) as progress:
         ctx = RunContext(
             cfg.preset,
-            torch_device,
+            device,
             cfg.seed,
             cache_dir,
             run_dir,
@@ -144,21 +192,34 @@ def execute(
         )
         try:
             metrics = protocol.run(method, dataset, ctx)
+        except SystemExit as exc:
+            raise BenchError(
+                f"plug-in code called sys.exit({exc.code}) during the run of method "
+                f"'{cfg.method}' / protocol '{cfg.protocol}'; a plug-in must raise an "
+                "exception instead (nothing was stored)"
+            ) from None
         finally:
             shutil.rmtree(ctx.scratch_dir, ignore_errors=True)
     ctx.timings["total"] = round(time.perf_counter() - started, 3)
-    record = new_record(
+    return new_record(
         cfg,
         metrics,
         timings=ctx.timings,
         history=ctx.history,
         notes=ctx.notes,
         details=ctx.details,
-        environment=provenance(torch_device),
+        environment=provenance(device),
         run_dir=str(run_dir),
     )
-    path = store.save(record)
-    return Record(record, path, reused=False)
+
+
+def _drop_if_empty(run_dir: Path) -> None:
+    """Remove a failed run's folder when it holds nothing (or only an empty log)."""
+    log = run_dir / "log.jsonl"
+    if log.is_file() and log.stat().st_size == 0:
+        log.unlink()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
 
 
 def new_record(

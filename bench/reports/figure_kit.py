@@ -8,6 +8,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from bench.contract.atomic import atomic_write
 from bench.contract.errors import BenchError
 from bench.reports.table_specs import Row
 
@@ -33,7 +34,11 @@ def save_figure(
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.parent / f"{stem.name}.{fmt}" for fmt in formats]
     for path, fmt in zip(paths, formats, strict=True):
-        fig.savefig(path, format=fmt, dpi=150)
+
+        def write(tmp: Path, fmt: str = fmt) -> None:
+            fig.savefig(tmp, format=fmt, dpi=150)
+
+        atomic_write(path, write)
     return paths
 
 

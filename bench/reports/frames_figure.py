@@ -19,7 +19,8 @@ from bench.contract.dataset import DATASETS, Benchmark, to_float_clip, to_uint8
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.data.cache import default_cache_dir, ensure_cache_dir
-from bench.engine.fits import CHECKPOINT
+from bench.engine.anonymize import checked_anonymize
+from bench.engine.fits import CHECKPOINT, load_state
 from bench.reports.figure_kit import FALLBACK_PRESET, budget_rows, nothing_to_draw
 from bench.reports.table_specs import Row
 from bench.store.reading import RecordSet
@@ -119,14 +120,17 @@ def _anonymized(
     """`frames` through the record's stored fA*, as uint8."""
     method = METHODS.get(record["method"])(**record["params"])
     path = _checkpoint(root, record)
+    state, why = load_state(path)
     try:
-        method.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), ctx)
-    except (OSError, RuntimeError, EOFError) as exc:
+        if state is None:
+            raise ValueError(why)
+        method.load_state_dict(state, ctx)
+    except (ValueError, RuntimeError, KeyError) as exc:
         raise BenchError(
-            f"stored anonymizer {path} is unreadable ({type(exc).__name__}); delete "
-            f"{path.parent} and rerun its run with --force"
+            f"stored anonymizer {path} is unreadable ({exc}); rerun a run that uses it "
+            "(it is retrained and replaced)"
         ) from None
-    return to_uint8(method.anonymize(frames))
+    return to_uint8(checked_anonymize(method, frames))
 
 
 def _draw_grid(

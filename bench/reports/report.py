@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.contract.atomic import atomic_write_text
 from bench.contract.config import ANONYMIZER_TRAINING_KEYS, resolve_preset
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
@@ -172,8 +173,8 @@ def write_report(
         lines += ["", f"### Table {number}", ""]
         if has_ours:
             markdown = render_markdown(built)
-            (tables_dir / f"table{number}.md").write_text(markdown)
-            (tables_dir / f"table{number}.tex").write_text(render_latex(built))
+            atomic_write_text(tables_dir / f"table{number}.md", markdown)
+            atomic_write_text(tables_dir / f"table{number}.tex", render_latex(built))
             lines.append(markdown)
         else:
             lines.append(f"No records feed Table {number} ({spec.caption}).")
@@ -190,5 +191,5 @@ def write_report(
         png = next(p for p in paths if p.suffix == ".png")
         lines.append(f"![{name}]({png.relative_to(out_dir).as_posix()})")
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from bench.contract.atomic import atomic_write_text, clean_stale_temps
 from bench.contract.errors import BenchError
+from bench.contract.locks import Notify, exclusive
 
 RESULTS_ENV = "BENCH_RESULTS_DIR"
 
@@ -18,40 +22,80 @@ def default_results_dir() -> Path:
     return Path(os.environ.get(RESULTS_ENV, "results"))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "key": str,
+    "method": str,
+    "params": dict,
+    "protocol": str,
+    "dataset": str,
+    "preset": str,
+    "seed": int,
+    "evaluation": dict,
+    "config": dict,
+    "metrics": dict,
+}
+
+
+class CorruptRecord(BenchError):
+    """A stored record that cannot be read or is not a record."""
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """The record stored at `path`; `CorruptRecord` (naming the file and why) if it is not
+    readable JSON with every field a record has and metrics that are fractions in [0, 1]."""
+
+    def corrupt(why: str) -> CorruptRecord:
+        return CorruptRecord(f"record '{path}' is unreadable ({why})")
+
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        record = json.loads(path.read_text())
+    except IsADirectoryError:
+        raise corrupt("a folder, not a file") from None
+    except OSError as exc:
+        raise corrupt(exc.strerror or str(exc)) from None
+    except UnicodeDecodeError:
+        raise corrupt("not text") from None
+    except json.JSONDecodeError as exc:
+        raise corrupt(f"not JSON: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise corrupt(f"a JSON {type(record).__name__}, not an object")
+    for name, kind in RECORD_FIELDS.items():
+        if name not in record:
+            raise corrupt(f"no '{name}'")
+        if not isinstance(record[name], kind) or isinstance(record[name], bool):
+            raise corrupt(f"'{name}' is not a {getattr(kind, '__name__', kind)}")
+    if not isinstance(record["config"].get("preset"), dict):
+        raise corrupt("its config has no preset")
+    for name, value in record["metrics"].items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise corrupt(f"metric '{name}' is {value!r}, not a number")
+        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            raise corrupt(f"metric '{name}' is {value}, not a fraction in [0, 1]")
+    return record
 
 
 class ResultsStore:
     """Records under `<root>/records/<key>.json`; run artifacts under `<root>/runs/<key>/`;
-    learned anonymizers under `<root>/fits/<fit key>/`, shared by every protocol."""
+    learned anonymizers under `<root>/fits/<fit key>/` (locked by `fits/<fit key>.lock`),
+    shared by every protocol; the locks of cells under `<root>/locks/`."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.records_dir = self.root / "records"
         self.runs_dir = self.root / "runs"
         self.fits_dir = self.root / "fits"
+        self.locks_dir = self.root / "locks"
 
     def ensure_writable(self) -> None:
         """Create the folders and prove we can write there, before any training starts."""
         try:
-            self.records_dir.mkdir(parents=True, exist_ok=True)
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.records_dir, prefix=".probe"):
-                pass
+            for folder in (self.records_dir, self.runs_dir, self.fits_dir, self.locks_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe"):
+                    pass
         except OSError as exc:
             raise BenchError(
-                f"results dir '{self.root}' is not writable ({exc.strerror}); "
+                f"results dir '{self.root}' is not writable ('{folder}': {exc.strerror}); "
                 "pass --results-dir to a writable folder or set BENCH_RESULTS_DIR"
             ) from None
 
@@ -70,28 +114,29 @@ class ResultsStore:
         return self.fits_dir / fit_key
 
     def exists(self, key: str) -> bool:
-        """Whether a finished record for `key` is stored."""
-        return self.record_path(key).is_file()
+        """Whether a readable record for `key` is stored (a corrupt one does not count)."""
+        try:
+            self.load(key)
+        except BenchError:
+            return False
+        return True
 
     def load(self, key: str) -> dict[str, Any]:
-        """The stored record of `key`."""
-        path = self.record_path(key)
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise BenchError(
-                f"record '{path}' is corrupt ({exc.msg}); delete it and rerun with --force"
-            ) from None
+        """The stored record of `key`; `CorruptRecord` if it is unreadable."""
+        return read_record(self.record_path(key))
 
     def save(self, record: dict[str, Any]) -> Path:
-        """Write `record` atomically; returns its path."""
-        self.records_dir.mkdir(parents=True, exist_ok=True)
+        """Write `record` atomically; returns its path. A failed write (full disk) is a
+        `WriteError` and leaves the old record, if any, in place."""
         path = self.record_path(record["key"])
         atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
         return path
 
-    def all_records(self) -> list[dict[str, Any]]:
-        """Every stored record (for tables and reports)."""
-        if not self.records_dir.is_dir():
-            return []
-        return [json.loads(p.read_text()) for p in sorted(self.records_dir.glob("*.json"))]
+    def cell_lock(self, key: str, notify: Notify | None = None) -> AbstractContextManager[None]:
+        """Held while one worker computes the cell `key`: a second one waits, then reuses."""
+        self.locks_dir.mkdir(parents=True, exist_ok=True)
+        return exclusive(self.locks_dir / f"cell-{key}", f"cell {key}", notify)
+
+    def clean_stale_temps(self, *folders: Path) -> list[Path]:
+        """Remove dead writers' temp files from records/ and the given folders."""
+        return [p for f in (self.records_dir, *folders) for p in clean_stale_temps(f)]

@@ -1,0 +1,108 @@
+"""Locks that let workers share results: one per cell, per fit, per cache entry.
+
+A second worker that wants what a first one is computing waits for it, then reuses the
+result instead of computing it again. A lock is a file beside what it guards, locked with
+`flock`, so the kernel (or the NFS server) releases it when its owner dies, even by kill -9.
+While held, the file names the owner (host, pid, since when); an owner that exits cleanly
+empties it. A new owner that finds a name inside took the lock over from a worker that died
+holding it, and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from bench.contract.atomic import HOST
+
+Notify = Callable[[str], None]
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of `path` (beside it)."""
+    return path.with_name(f"{path.name}.lock")
+
+
+def to_stderr(text: str) -> None:
+    """The default `Notify`: one warning line on stderr."""
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def _owner_text(info: dict[str, object]) -> str:
+    return f"pid {info.get('pid', '?')} on {info.get('host', '?')} since {info.get('since', '?')}"
+
+
+def _read_owner(fh: IO[str]) -> dict[str, object] | None:
+    fh.seek(0)
+    text = fh.read().strip()
+    if not text:
+        return None
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return {"pid": "?", "host": "?", "since": "?"}
+    return info if isinstance(info, dict) else {}
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, what: str, notify: Notify | None = None) -> Iterator[None]:
+    """Hold the lock of `path` for the block: wait (saying for whom) while another worker
+    holds it; take it over (saying so) from a worker that died holding it.
+
+    On a file system without locks the block runs unlocked, with a warning.
+    """
+    say = notify or to_stderr
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as fh:
+        locked = _acquire(fh, what, say)
+        try:
+            if locked:
+                previous = _read_owner(fh)
+                if previous is not None:
+                    say(
+                        f"{what}: taking over the lock of {_owner_text(previous)}, which "
+                        "stopped without releasing it"
+                    )
+                info = {
+                    "pid": os.getpid(),
+                    "host": HOST,
+                    "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                }
+                fh.seek(0)
+                fh.truncate()
+                fh.write(json.dumps(info))
+                fh.flush()
+            yield
+        finally:
+            if locked:
+                fh.seek(0)
+                fh.truncate()
+                fh.flush()
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _acquire(fh: IO[str], what: str, say: Notify) -> bool:
+    """Lock `fh`, waiting if needed; False where the file system has no locks."""
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    except OSError as exc:
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            say(f"{what}: this file system has no file locks; running without one")
+            return False
+        raise
+    owner = _read_owner(fh)
+    say(f"waiting for {what}: {_owner_text(owner or {})} is computing it")
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    return True
