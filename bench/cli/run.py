@@ -29,6 +29,7 @@ from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
 from bench.engine.runner import Record, build_config, execute, reference_config
 from bench.engine.sweep import (
+    LARGE_SWEEP,
     PlannedCell,
     find_sweep,
     parse_shard,
@@ -183,13 +184,20 @@ def sweep(
     cache_dir: CacheDirOption = None,
     data_root: DataRootOption = None,
     plugin: PluginOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help=f"Plan a sweep of more than {LARGE_SWEEP} cells.")
+    ] = False,
 ) -> None:
     """Run every cell of a sweep file that has no record yet (resumable, shardable)."""
     if list_ or file is None:
         list_sweeps()
         return
     load_plugins(plugin)
-    plan = parse_sweep(find_sweep(file), parse_pairs(data_root or [], "--data-root"))
+    plan = parse_sweep(
+        find_sweep(file),
+        parse_pairs(data_root or [], "--data-root"),
+        max_cells=None if yes else LARGE_SWEEP,
+    )
     store = ResultsStore(results_dir or default_results_dir())
     cells = sweep_plan(plan.cells, parse_shard(shard), store)
     mine = [c for c in cells if c.mine]

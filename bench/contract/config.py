@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -175,11 +176,24 @@ EVALUATION_KEYS: tuple[str, ...] = (
 )
 
 
+TRUE_WORDS = frozenset({"true", "1", "yes"})
+FALSE_WORDS = frozenset({"false", "0", "no"})
+BOOL_TEXT = "true / false, 1 / 0 or yes / no"
+
+
+def parse_bool(raw: str) -> bool:
+    """true / 1 / yes -> True, false / 0 / no -> False (any case); ValueError otherwise."""
+    word = str(raw).strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(raw)
+
+
 def _coerce(key: str, raw: str, current: Any) -> Any:
     """Parse a `--set` value to the type of the preset field it overrides."""
     try:
         if isinstance(current, bool):
-            return raw.lower() in {"1", "true", "yes"}
+            return parse_bool(raw)
         if isinstance(current, int):
             return int(raw)
         if isinstance(current, float):
@@ -187,9 +201,42 @@ def _coerce(key: str, raw: str, current: Any) -> Any:
         if isinstance(current, tuple):
             return tuple(int(v) for v in raw.split(","))
     except ValueError:
-        kind = "comma-separated integers" if isinstance(current, tuple) else type(current).__name__
+        kind = {bool: BOOL_TEXT, tuple: "comma-separated integers"}.get(
+            type(current), type(current).__name__
+        )
         raise BenchError(f"--set {key}={raw}: expected {kind}") from None
     return raw
+
+
+# (lowest, highest) of every numeric preset setting; a float must also be finite and a
+# learning rate or temperature > 0. The bounds catch typos (1e30), not taste.
+PRESET_RANGES: dict[str, tuple[float, float]] = {
+    "frame_size": (8, 1024),
+    "frames": (1, 512),
+    "skip": (1, 64),
+    "eval_clips": (1, 100),
+    "ssl_frame_gap": (1, 511),
+    "anon_depth": (1, 5),
+    "identity_epochs": (0, 10_000),
+    "budget_pretrain_epochs": (0, 10_000),
+    "warmup_epochs": (0, 10_000),
+    "anon_epochs": (0, 10_000),
+    "anon_batch": (1, 4096),
+    "lr_anon": (0, 10),
+    "lr_budget": (0, 10),
+    "lr_utility": (0, 10),
+    "temperature": (0, 100),
+    "action_epochs": (1, 10_000),
+    "action_batch": (1, 4096),
+    "lr_action": (0, 10),
+    "privacy_epochs": (1, 10_000),
+    "privacy_batch": (1, 4096),
+    "lr_privacy": (0, 10),
+    "weight_decay": (0, 1),
+}
+POSITIVE_KEYS = frozenset(
+    {"lr_anon", "lr_budget", "lr_utility", "temperature", "lr_action", "lr_privacy"}
+)
 
 
 def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
@@ -227,24 +274,16 @@ def _validate_preset(p: Preset) -> None:
                 f"--set {key}={value}: unknown {'initialisation' if key.endswith('init') else 'architecture'}; "
                 f"known: {', '.join(known)}"
             )
-    positive = [
-        k
-        for k in PRESET_KEYS
-        if isinstance(getattr(p, k), (int, float)) and not isinstance(getattr(p, k), bool)
-    ]
-    allow_zero = {
-        "warmup_epochs",
-        "identity_epochs",
-        "budget_pretrain_epochs",
-        "anon_epochs",
-        "weight_decay",
-    }
-    for key in positive:
+    for key, (low, high) in PRESET_RANGES.items():
         value = getattr(p, key)
-        if value < 0 or (value == 0 and key not in allow_zero):
-            raise BenchError(
-                f"--set {key}={value}: must be {'>= 0' if key in allow_zero else '> 0'}"
-            )
+        if not math.isfinite(value):
+            raise BenchError(f"--set {key}={value}: must be a finite number")
+        if key in POSITIVE_KEYS and value <= 0:
+            raise BenchError(f"--set {key}={value}: must be > 0 (and <= {high:g})")
+        if not low <= value <= high:
+            raise BenchError(f"--set {key}={value}: must be between {low:g} and {high:g}")
+    if any(width < 1 for width in p.anon_decoder):
+        raise BenchError(f"--set anon_decoder={p.anon_decoder}: every width must be >= 1")
     if p.ssl_frame_gap >= p.frames:
         raise BenchError(
             f"--set ssl_frame_gap={p.ssl_frame_gap}: must be smaller than frames={p.frames}"

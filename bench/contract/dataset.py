@@ -15,6 +15,7 @@ from bench.contract.errors import BenchError
 from bench.contract.registry import Registry
 
 if TYPE_CHECKING:
+    from bench.contract.config import Preset
     from bench.contract.context import RunContext
 
 
@@ -128,6 +129,11 @@ class DatasetFamily:
                 f"dataset '{self.name}' has no '{missing[0]}' setting, which protocol "
                 f"'{protocol}' needs; its settings: {', '.join(self.roles)}"
             )
+
+    @classmethod
+    def check_preset(cls, preset: Preset) -> None:
+        """Fail before any work when the preset does not fit this data (e.g. clips longer
+        than its videos); BenchError naming the setting."""
 
     def load(self, role: str, ctx: RunContext) -> Benchmark:
         """The benchmark for `role` ('known' or 'novel'); `ctx` gives cache dir, preset, notes."""

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from bench.contract.config import Preset
+from bench.contract.config import BOOL_TEXT, Preset, parse_bool
 from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark
 from bench.contract.errors import BenchError
@@ -68,7 +68,8 @@ class Param:
         try:
             value = _coerce(self.type, raw)
         except (TypeError, ValueError, KeyError):
-            raise BenchError(f"--{name}={raw}: expected {self.type.__name__}") from None
+            kind = BOOL_TEXT if self.type is bool else self.type.__name__
+            raise BenchError(f"--{name}={raw}: expected {kind}") from None
         if isinstance(value, float) and not math.isfinite(value):
             raise BenchError(f"--{name}={raw}: must be a finite number")
         if self.choices is not None and value not in self.choices:
@@ -86,7 +87,7 @@ def _coerce(kind: type, raw: Any) -> Any:
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         return raw
     if kind is bool:
-        return {"true": True, "1": True, "false": False, "0": False}[str(raw).lower()]
+        return parse_bool(raw)
     if kind is int:
         number = float(raw)
         if not number.is_integer():

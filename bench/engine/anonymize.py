@@ -15,6 +15,7 @@ from bench.contract.dataset import (
     to_float_clip,
     to_uint8,
 )
+from bench.contract.errors import BenchError
 from bench.contract.method import Method
 from bench.data.frame_store import PackedFrames
 
@@ -25,6 +26,39 @@ def mask_clips(masks: torch.Tensor, size: int) -> torch.Tensor:
     if m.shape[-2:] != (size, size):
         m = F.interpolate(m, size=(m.shape[2], size, size), mode="nearest")
     return m
+
+
+OUTPUT_TOLERANCE = 1e-3  # bf16 rounding of a [0, 1] output
+
+
+def checked_anonymize(
+    method: Method, clips: torch.Tensor, masks: torch.Tensor | None = None
+) -> torch.Tensor:
+    """`method.anonymize(clips, masks)` as float, checked: a tensor of the clips' shape with
+    finite values in [0, 1]; anything else is a BenchError naming the method (plug-ins too),
+    never clamped into numbers."""
+    anon = method.anonymize(clips, masks)
+    name = f"method '{getattr(method, 'name', type(method).__name__)}': anonymize()"
+    if not isinstance(anon, torch.Tensor):
+        raise BenchError(f"{name} returned a {type(anon).__name__}; it must return a tensor")
+    if anon.shape != clips.shape:
+        raise BenchError(
+            f"{name} returned shape {tuple(anon.shape)} for clips of shape "
+            f"{tuple(clips.shape)}; it must return clips of the input's shape (N, C, T, H, W)"
+        )
+    anon = anon.float()
+    if not bool(torch.isfinite(anon).all()):
+        raise BenchError(
+            f"{name} returned NaN or infinite values; a learned fA has diverged or the "
+            "method divides by zero"
+        )
+    low, high = float(anon.min()), float(anon.max())
+    if low < -OUTPUT_TOLERANCE or high > 1 + OUTPUT_TOLERANCE:
+        raise BenchError(
+            f"{name} returned values in [{low:.4g}, {high:.4g}]; it must return values in "
+            "[0, 1] (clamp them in anonymize())"
+        )
+    return anon
 
 
 IN_MEMORY_BYTES = 1 << 30  # anonymized sets larger than this are memory-mapped under scratch/
@@ -71,7 +105,7 @@ def _anonymize_source(
             t1 = t0 + max(1, max_frames // len(group))
             piece_masks = None if m is None else m[:, :, t0:t1].to(ctx.device)
             with autocast(ctx.device):
-                anon = method.anonymize(clips[:, :, t0:t1].to(ctx.device), piece_masks).float()
+                anon = checked_anonymize(method, clips[:, :, t0:t1].to(ctx.device), piece_masks)
             pieces.append(to_uint8(anon).cpu())
         for i, video in zip(group, torch.cat(pieces, dim=2).permute(0, 2, 3, 4, 1), strict=True):
             out.write(i, video)

@@ -7,6 +7,21 @@ import torch
 from torch.utils.data import Dataset
 
 from bench.contract.dataset import ImageArray, VideoArray, to_float_clip
+from bench.contract.errors import BenchError
+
+
+def _check_span(data: VideoArray, frames: int, skip: int) -> int:
+    """The frames a clip spans; a BenchError when no video is that long. A video shorter
+    than the span (real datasets have a few) repeats its last frame, as the published loaders
+    do; a set where every video is shorter is a setting mistake, not data."""
+    span = (frames - 1) * skip + 1
+    longest = max((data.videos.length(i) for i in range(len(data))), default=0)
+    if len(data) and longest < span:
+        raise BenchError(
+            f"clips of frames={frames} x skip={skip} span {span} frames, but the longest "
+            f"video has {longest}; lower --set frames or --set skip"
+        )
+    return span
 
 
 class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -14,7 +29,7 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     def __init__(self, data: VideoArray, frames: int, skip: int, size: int) -> None:
         self.data, self.frames, self.skip, self.size = data, frames, skip, size
-        self.span = (frames - 1) * skip + 1
+        self.span = _check_span(data, frames, skip)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -33,7 +48,7 @@ class EvalClips(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
     def __init__(self, data: VideoArray, frames: int, skip: int, size: int, n_clips: int) -> None:
         self.data, self.frames, self.skip, self.size = data, frames, skip, size
         self.n_clips = n_clips
-        self.span = (frames - 1) * skip + 1
+        self.span = _check_span(data, frames, skip)
 
     def __len__(self) -> int:
         return len(self.data) * self.n_clips

@@ -34,6 +34,7 @@ other (records are one file per cell, written atomically).
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -150,8 +151,18 @@ def _product(options: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def parse_sweep(path: Path, data_roots: dict[str, str] | None = None) -> Sweep:
-    """Read a sweep file into cells; structural mistakes are BenchErrors naming the key."""
+LARGE_SWEEP = 2000  # cells above which `bench sweep` asks for --yes
+
+
+class TooManyCells(BenchError):
+    """A sweep file whose product is larger than the caller agreed to plan."""
+
+
+def parse_sweep(
+    path: Path, data_roots: dict[str, str] | None = None, max_cells: int | None = None
+) -> Sweep:
+    """Read a sweep file into cells; structural mistakes are BenchErrors naming the key.
+    More than `max_cells` cells is a `TooManyCells` error, raised before any is built."""
     try:
         doc = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as exc:
@@ -168,7 +179,7 @@ def parse_sweep(path: Path, data_roots: dict[str, str] | None = None) -> Sweep:
             raise BenchError(f"sweep file '{path}': [{table}] must be a table of KEY = VALUE")
     overrides = {k: _setting(v) for k, v in doc.get("set", {}).items()}
     roots = {k: str(v) for k, v in doc.get("data_root", {}).items()} | (data_roots or {})
-    cells = []
+    grids = []
     for grid in doc.get("grid") or [{}]:
         unknown = sorted(set(grid) - GRID_KEYS)
         if unknown:
@@ -179,9 +190,26 @@ def parse_sweep(path: Path, data_roots: dict[str, str] | None = None) -> Sweep:
         methods = grid.get("method", doc.get("method"))
         if not isinstance(methods, list) or not methods:
             raise BenchError(f"sweep file '{path}' lists no [[method]] tables; add at least one")
-        axes = {k: grid.get(k, doc.get(k, DEFAULTS[k])) for k in AXES}
-        cells += _grid_cells(path, methods, axes, overrides, roots)
+        for entry in methods:
+            if not isinstance(entry, dict) or "name" not in entry:
+                raise BenchError(f"sweep file '{path}': every [[method]] needs a name = \"...\"")
+        grids.append((methods, {k: grid.get(k, doc.get(k, DEFAULTS[k])) for k in AXES}))
+    count = sum(_count(methods, axes) for methods, axes in grids)
+    if max_cells is not None and count > max_cells:
+        raise TooManyCells(
+            f"sweep file '{path}' has {count:,} cells (more than {max_cells:,}); check its "
+            "lists, or pass --yes to plan and run them all"
+        )
+    cells = [
+        c for methods, axes in grids for c in _grid_cells(path, methods, axes, overrides, roots)
+    ]
     return Sweep(path, str(doc.get("description", "")), tuple(cells))
+
+
+def _count(methods: list[dict[str, Any]], axes: dict[str, Any]) -> int:
+    """How many cells one grid has (without building them)."""
+    per_method = [math.prod(len(_values(v)) for k, v in m.items() if k != "name") for m in methods]
+    return sum(per_method) * math.prod(len(_values(v)) for v in axes.values())
 
 
 def _grid_cells(
@@ -194,8 +222,6 @@ def _grid_cells(
     """The product of one grid's methods (with their parameter lists) and axes."""
     cells = []
     for entry in methods:
-        if not isinstance(entry, dict) or "name" not in entry:
-            raise BenchError(f"sweep file '{path}': every [[method]] needs a name = \"...\"")
         params = {k: v for k, v in entry.items() if k != "name"}
         for method_params in _product(params):
             for combo in _product(axes):

@@ -7,6 +7,27 @@ import torch
 from torch import nn
 
 from bench.contract.dataset import map_frames
+from bench.contract.errors import BenchError
+
+
+def check_encoder(name: str) -> None:
+    """A BenchError unless smp can build the UNet++ encoder `name` (an smp encoder, or
+    `tu-<timm model>`)."""
+    if name.startswith("tu-"):
+        import timm
+
+        if not timm.is_model(name[3:]):
+            raise BenchError(
+                f"--set anon_encoder={name}: timm has no model '{name[3:]}'; "
+                "e.g. tu-regnetx_002, tu-mobilenetv3_small_100"
+            )
+        return
+    known = smp.encoders.get_encoder_names()
+    if name not in known:
+        raise BenchError(
+            f"--set anon_encoder={name}: unknown encoder; use one of segmentation-models-"
+            f"pytorch's ({', '.join(known[:6])}, ...) or tu-<timm model>"
+        )
 
 
 class FrameAnonymizer(nn.Module):
