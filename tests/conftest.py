@@ -14,14 +14,16 @@ from bench.engine.runner import new_record
 from bench.store.reading import RecordSet
 from bench.store.results import ResultsStore
 
-# Short schedules so an end-to-end run takes seconds; the pipeline is the real one.
+# Short schedules at 16 px so an end-to-end run takes seconds; the pipeline is the real one.
 FAST = [
+    "--set", "frame_size=16",
     "--set", "identity_epochs=1",
     "--set", "budget_pretrain_epochs=1",
     "--set", "warmup_epochs=1",
     "--set", "anon_epochs=1",
-    "--set", "action_epochs=2",
-    "--set", "privacy_epochs=2",
+    "--set", "anon_batch=32",
+    "--set", "action_epochs=1",
+    "--set", "privacy_epochs=1",
 ]  # fmt: skip
 
 

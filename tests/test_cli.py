@@ -7,7 +7,6 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.contract.dataset import DATASETS
 from tests.conftest import FAST
 
 runner = CliRunner()
@@ -54,16 +53,6 @@ def test_unwritable_results_dir(tmp_path: Path, cache_dir: Path) -> None:
     code, out = bench("run", "--method", "raw", "--results-dir", str(blocker / "r"),
                       "--cache-dir", str(cache_dir))  # fmt: skip
     assert code == 2 and "not writable" in out
-
-
-def test_corrupt_cached_dataset(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    DATASETS.get("synthetic")().cache_path("known", cache).write_bytes(b"\x00" * 100)
-    code, out = bench("run", "--method", "raw", "--results-dir", str(tmp_path / "r"),
-                      "--cache-dir", str(cache))  # fmt: skip
-    assert code == 2 and "is corrupt" in out and "delete it" in out
-    assert records(tmp_path / "r") == []
 
 
 def test_raw_run_writes_record_then_reuses_it(tmp_path: Path, cache_dir: Path) -> None:

@@ -10,6 +10,7 @@ from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.contract.protocol import PROTOCOLS
 from bench.store.results import ResultsStore
+from tests.conftest import make_record
 
 
 def test_discovery_finds_every_plugin_folder() -> None:
@@ -64,10 +65,14 @@ def test_renamed_auxiliary_model_keys_name_the_new_spelling(
 def test_store_round_trip_is_atomic(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path)
     store.ensure_writable()
-    path = store.save({"key": "abc", "metrics": {"action_top1": 0.5}})
-    assert store.exists("abc") and store.load("abc")["metrics"]["action_top1"] == 0.5
-    assert json.loads(path.read_text())["key"] == "abc"
-    assert [p.name for p in store.records_dir.iterdir()] == ["abc.json"]  # no temp leftovers
+    record = make_record("raw", top1=0.5)
+    path = store.save(record)
+    key = record["key"]
+    assert store.exists(key) and store.load(key)["metrics"]["action_top1"] == 0.5
+    assert json.loads(path.read_text())["key"] == key
+    assert [p.name for p in store.records_dir.iterdir()] == [f"{key}.json"]  # no temp leftovers
+    path.write_text("{}")
+    assert not store.exists(key)  # a corrupt record is not a finished cell
 
 
 def test_unwritable_results_dir_is_a_user_error(tmp_path: Path) -> None:
