@@ -594,3 +594,14 @@ def test_a_full_disk_at_the_record_is_one_line_and_stores_nothing(
     assert code == 2, out
     assert "could not write" in out and "free some space" in out and "Traceback" not in out
     assert records(results) == [] and temps_under(tmp_path) == []
+
+
+def test_where_no_lock_can_be_made_the_block_runs_with_a_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "shared"
+    blocker.write_text("a file where the lock's folder should be (as unwritable as it gets)")
+    messages: list[str] = []
+    ran = False
+    with exclusive(blocker / "data.npz", "the shared data", messages.append):
+        ran = True
+    assert ran and len(messages) == 1 and "cannot create the lock" in messages[0]
+    assert "running without one" in messages[0]

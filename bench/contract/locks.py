@@ -57,12 +57,19 @@ def exclusive(path: Path, what: str, notify: Notify | None = None) -> Iterator[N
     """Hold the lock of `path` for the block: wait (saying for whom) while another worker
     holds it; take it over (saying so) from a worker that died holding it.
 
-    On a file system without locks the block runs unlocked, with a warning.
+    Where the lock cannot be made (a file system without locks, a read-only folder), the
+    block runs unlocked, with a warning.
     """
     say = notify or to_stderr
     lock = lock_path(path)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a+") as fh:
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock, "a+")  # noqa: SIM115  # closed by the `with` below
+    except OSError as exc:  # e.g. a read-only shared cache: readers need no lock
+        say(f"{what}: cannot create the lock {lock} ({exc.strerror}); running without one")
+        yield
+        return
+    with fh:
         locked = _acquire(fh, what, say)
         try:
             if locked:
