@@ -382,7 +382,15 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        KeyError,
+        TypeError,
+        AttributeError,
+    ) as exc:
         raise BenchError(f"{problem} ({type(exc).__name__})") from None
     missing = _expected_keys() - set(arrays)
     if missing:

@@ -326,11 +326,11 @@ def test_readers_skip_each_corrupt_record_with_one_warning(tmp_path: Path) -> No
     store.save(make_record("raw", top1=0.9, cmap=0.8))
     store.save(make_record("penalty", {"B": 0.3}, top1=0.8, cmap=0.5))
     string_metric = make_record("blackening")
-    string_metric["metrics"]["action_top1"] = "high"
-    store.save(string_metric)
+    string_metric["metrics"]["action_top1"] = "high"  # written by hand: save() refuses it
+    store.record_path(string_metric["key"]).write_text(json.dumps(string_metric))
     nan_metric = make_record("blur")
     nan_metric["metrics"]["privacy_cmap"] = float("nan")
-    store.save(nan_metric)
+    store.record_path(nan_metric["key"]).write_text(json.dumps(nan_metric))
     for name, corrupt in CORRUPT_RECORDS.items():
         corrupt(store.records_dir / name)
     for command in (["table", "1"], ["report", "--out", str(tmp_path / "rep")],
@@ -605,3 +605,20 @@ def test_where_no_lock_can_be_made_the_block_runs_with_a_warning(tmp_path: Path)
         ran = True
     assert ran and len(messages) == 1 and "cannot create the lock" in messages[0]
     assert "running without one" in messages[0]
+
+
+def test_a_record_with_a_nan_metric_is_never_stored(tmp_path: Path) -> None:
+    record = make_record("raw")
+    record["metrics"]["privacy_cmap"] = float("nan")  # e.g. no positive attribute in test
+    with pytest.raises(BenchError, match="produced no valid result: metric 'privacy_cmap'"):
+        ResultsStore(tmp_path).save(record)
+    assert not list(tmp_path.rglob("*.json")) and temps_under(tmp_path) == []
+
+
+def test_a_pack_that_is_not_finished_leaves_no_temp(tmp_path: Path) -> None:
+    from bench.data.frame_store import PackedFrames
+
+    pack = PackedFrames.allocate([3, 2], (4, 4, 3), path=tmp_path / "p")
+    assert len(temps_under(tmp_path)) == 1
+    pack.discard()
+    assert temps_under(tmp_path) == []

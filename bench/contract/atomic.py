@@ -21,11 +21,24 @@ from pathlib import Path
 
 from bench.contract.errors import BenchError
 
-HOST = socket.gethostname().replace(".", "_") or "host"
+
+def _host() -> str:
+    """This host's name plus its pid namespace, where Linux tells it: containers that share
+    a hostname but not their pids must not take each other's live writers for dead ones."""
+    name = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+    try:
+        return f"{name}_ns{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return name
+
+
+HOST = _host()
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 # temp names of writers before this module (fixed `.part` / `.tmp` names, mkstemp names):
 # nobody can tell whether their writer lives, so they are removed once they are old enough
-_LEGACY = re.compile(r"(^\..+\.tmp$|\.part$|^\..+\.[a-z0-9_]{8}\.npz$)")
+_LEGACY = re.compile(
+    r"(^\..+\.tmp$|\.part$|^\..+\.[a-z0-9_]{8}\.npz$|^anonymizer-identity-[0-9a-f]+\.tmp$)"
+)
 OTHER_HOST_STALE_S = 24 * 3600.0  # a temp of another host's writer this old is abandoned
 LEGACY_STALE_S = 3600.0
 
@@ -60,9 +73,9 @@ def _write_error(path: Path, exc: OSError) -> WriteError:
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temp path to write `path`'s new content to; renamed into place when the block ends
     without error, removed otherwise. An OSError becomes a `WriteError` naming the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         commit(tmp, path)
     except OSError as exc:

@@ -151,6 +151,13 @@ class PackedFrames:
             )
         self.array[start:stop] = data
 
+    def discard(self) -> None:
+        """Drop a disk pack that will not be finished (its temp file is removed)."""
+        self._array = None
+        if self._part is not None:
+            self._part.unlink(missing_ok=True)
+            self._part = None
+
     def finish(self, meta: dict[str, Any] | None = None) -> PackedFrames:
         """Flush a disk pack and move it into place atomically; returns the readable pack."""
         if self.path is None:

@@ -205,14 +205,18 @@ def _build(
     failed: set[int] = set()
     advance = report(f"{catalog.name} {split}: decode", len(kept_items))
     decode = _Decode(items, lengths, decoder, size, stride)
-    for i, result in DataLoader(decode, num_workers=workers, collate_fn=_first):
-        if isinstance(result, CorruptVideo):
-            skipped.append(f"{result.path}: {result.reason}")
-            failed.add(i)
-        else:
-            stored = PackedFrames.stored_count(pack_lengths[slot[i]], pack.stride)
-            pack.write(slot[i], _fit_length(result, stored))
-        advance()
+    try:
+        for i, result in DataLoader(decode, num_workers=workers, collate_fn=_first):
+            if isinstance(result, CorruptVideo):
+                skipped.append(f"{result.path}: {result.reason}")
+                failed.add(i)
+            else:
+                stored = PackedFrames.stored_count(pack_lengths[slot[i]], pack.stride)
+                pack.write(slot[i], _fit_length(result, stored))
+            advance()
+    except BaseException:
+        pack.discard()  # a half-written pack of maybe gigabytes is not left behind
+        raise
     good = [i for i in kept_items if i not in failed]
     # "kept": catalog item indices; "slots": where each sits in the pack (same order)
     pack.finish({"kept": good, "slots": [slot[i] for i in good], "skipped": sorted(skipped)})

@@ -115,7 +115,7 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
                 try:
                     fa.load_state_dict(state)
                     return fa.to(ctx.device)
-                except (RuntimeError, KeyError) as exc:
+                except Exception as exc:  # not a state dict, or one of other shapes
                     why = f"{type(exc).__name__}"
             ctx.warn(f"cached fA0 {path} is unreadable ({why}); pretraining it again")
         _pretrain_identity(fa.to(ctx.device), ctx, data)

@@ -66,12 +66,20 @@ def read_record(path: Path) -> dict[str, Any]:
             raise corrupt(f"'{name}' is not a {getattr(kind, '__name__', kind)}")
     if not isinstance(record["config"].get("preset"), dict):
         raise corrupt("its config has no preset")
-    for name, value in record["metrics"].items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise corrupt(f"metric '{name}' is {value!r}, not a number")
-        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-            raise corrupt(f"metric '{name}' is {value}, not a fraction in [0, 1]")
+    problem = metric_problem(record["metrics"])
+    if problem:
+        raise corrupt(problem)
     return record
+
+
+def metric_problem(metrics: dict[str, Any]) -> str:
+    """What is wrong with a record's metrics ('' if nothing): each must be a number in [0, 1]."""
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"metric '{name}' is {value!r}, not a number"
+        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            return f"metric '{name}' is {value}, not a fraction in [0, 1]"
+    return ""
 
 
 class ResultsStore:
@@ -128,6 +136,9 @@ class ResultsStore:
     def save(self, record: dict[str, Any]) -> Path:
         """Write `record` atomically; returns its path. A failed write (full disk) is a
         `WriteError` and leaves the old record, if any, in place."""
+        problem = metric_problem(record["metrics"])
+        if problem:  # what read_record would reject is never stored
+            raise BenchError(f"run {record['key']} produced no valid result: {problem}")
         path = self.record_path(record["key"])
         atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
         return path
