@@ -143,6 +143,7 @@ def test_killed_sweep_resumes_without_losing_or_rerunning_cells(
     assert all(after[name] == before[name] for name in before)  # untouched, not rewritten
 
 
+@pytest.mark.slow  # two workers on one store: tests/test_faults.py covers it in the default run
 def test_shards_run_concurrently_share_a_sweep(tmp_path: Path, cache_dir: Path) -> None:
     path = write(tmp_path / "s.toml", THREE_FIXED)
     results = tmp_path / "res"
