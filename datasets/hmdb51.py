@@ -13,15 +13,20 @@ PA-HMDB51 adds per-action JSON annotations over the same videos:
                         "skin_color": ..., "relationship": ..., "review": ..., "note": ...}}
 
 Frame ranges are 0-based and inclusive. An attribute is present in a frame when its value
-is non-zero (a list value, e.g. gender [1, 2], counts as present), as in VITA's conversion;
-frames outside every range are negatives. Each PA-HMDB video gives `frames_per_video`
-evenly spaced annotated frames. Its five attributes are scored against a VISPR1 classifier
+is non-zero (a list value, e.g. gender [1, 2], counts as present), as in VITA's conversion.
+Only annotated frames are scored: those inside a range of every attribute that has ranges
+(`annotated_frames`; some annotations start after frame 0, e.g. `catch.json`'s
+`Faith_Rewarded_catch_f_cm_np1_fr_med_10.avi` at frame 9). Each PA-HMDB video gives
+`frames_per_video` evenly spaced frames of those. Its five attributes are scored against a VISPR1 classifier
 through `datasets.vispr.PRIVACY_GROUPS`.
 
 `hmdb51-pahmdb` is the paper's Table 1 "PA-HMDB" setting: fA and fT' learn on HMDB51 split 1
 train, and fB' on VISPR1; action is scored on the PA-HMDB videos (by their HMDB51 class) and
-privacy on their annotated frames. PA-HMDB videos are removed from HMDB51 train and val
-(the official code lets them overlap; we do not).
+privacy on their annotated frames. PA-HMDB videos, and every clip cut from the same source
+video, are removed from HMDB51 train and val (the official code lets them overlap; we do not).
+
+Validation is carved from train by whole source videos (`hmdb51_source`: the name without
+its clip number), about 10 % of each class, so no val clip has a sibling in train.
 """
 
 from __future__ import annotations
@@ -51,6 +56,13 @@ from bench.data.real_benchmark import RealBenchmark, Source, scan
 EXPECTED = "<action>/<name>.avi and testTrainMulti_7030_splits/<action>_test_split1.txt"
 PA_ATTRIBUTES = ("gender", "face", "nudity", "skin_color", "relationship")
 SPLIT_IDS = {"1": "train", "2": "test"}
+
+
+def hmdb51_source(path: Path) -> str:
+    """The source video a clip was cut from: its name without the clip number
+    (`April_09_brush_hair_u_nm_np1_ba_goo_0` and `..._goo_1` are one source)."""
+    stem, _, number = path.stem.rpartition("_")
+    return f"{path.parent.name}/{stem}" if stem and number.isdigit() else path.stem
 
 
 def _split_files(root: Path, split: int) -> list[Path]:
@@ -91,7 +103,9 @@ class HMDB51(Layout):
                     splits[SPLIT_IDS[parts[1]]].append(item)
         for split in ("train", "test"):
             splits[split] = existing(splits[split], problems, f"split {options.split} lists")
-        splits["train"], splits["val"] = carve_val(splits["train"], options.val_fraction)
+        splits["train"], splits["val"] = carve_val(
+            splits["train"], options.val_fraction, hmdb51_source
+        )
         return Catalog("hmdb51", "action", classes, splits, root, problems)
 
 
@@ -133,15 +147,28 @@ class PAHMDB51(Layout):
         return Catalog("pahmdb51", "privacy", PA_ATTRIBUTES, splits, root, problems)
 
 
+def annotated_frames(ranges: dict[str, list[tuple[int, int, Any]]]) -> list[int]:
+    """The frames every annotated attribute has a range over (attributes with no range at
+    all are left out), in order. Frames before the first range or in a gap are not scored."""
+    covered = [
+        {f for start, end, _ in rs for f in range(max(0, start), end + 1)}
+        for rs in ranges.values()
+        if rs
+    ]
+    if not covered:
+        return []
+    return sorted(set.intersection(*covered))
+
+
 def _frame_items(video: Path, attrs: dict, count: int) -> list[ImageItem]:  # type: ignore[type-arg]
     ranges = {a: [(int(s), int(e), v) for s, e, v in attrs.get(a, [])] for a in PA_ATTRIBUTES}
-    last = max((e for rs in ranges.values() for _, e, _ in rs), default=-1)
-    if last < 0:
-        raise ValueError("no annotated frame")
-    frames = sorted({round(k * last / max(1, count - 1)) for k in range(count)})
+    frames = annotated_frames(ranges)
+    if not frames:
+        raise ValueError("no frame is annotated for every attribute")
+    picks = sorted({frames[round(k * (len(frames) - 1) / max(1, count - 1))] for k in range(count)})
     return [
         ImageItem(video, tuple(_present(ranges[a], f) for a in PA_ATTRIBUTES), frame=f)
-        for f in frames
+        for f in picks
     ]
 
 
@@ -174,9 +201,13 @@ class HMDB51PAHMDB(RealBenchmark):
         hmdb, vispr = super().catalogs()
         pa = scan(Source("pahmdb51", "hmdb51"), self.roots, self.options)
         test_videos = pahmdb_videos(pa, hmdb)
-        held_out = {it.path for it in test_videos}
-        train = [it for it in hmdb.splits["train"] + hmdb.splits["val"] if it.path not in held_out]
-        train, val = carve_val(train, self.options.val_fraction)
+        held_out = {hmdb51_source(it.path) for it in test_videos}  # and their sibling clips
+        train = [
+            it
+            for it in hmdb.splits["train"] + hmdb.splits["val"]
+            if hmdb51_source(it.path) not in held_out
+        ]
+        train, val = carve_val(train, self.options.val_fraction, hmdb51_source)
         action = Catalog(
             "hmdb51-minus-pahmdb", "action", hmdb.labels,
             {"train": train, "val": val, "test": test_videos}, hmdb.root, hmdb.problems + pa.problems,

@@ -7,8 +7,9 @@ Tree (ROOT is what `--root` / `--data-root ucf101=` points at):
     ROOT/ucfTrainTestlist/trainlist0{1,2,3}.txt "ApplyEyeMakeup/v_..._g08_c01.avi 1"
     ROOT/ucfTrainTestlist/testlist0{1,2,3}.txt  "ApplyEyeMakeup/v_..._g01_c01.avi" (no label)
 
-Test labels come from the class folder. Val is carved from train by whole groups (`gXX`),
-10 % per class, seed 0 (`bench.data.catalog.carve_val`). The `ucf101-vispr1` benchmark is the
+Test labels come from the class folder. Val is carved from train by whole groups (`gXX`:
+the clips of one group are cut from one long video of one actor), about 10 % of each class's
+training videos, seed 0 (`bench.data.catalog.carve_val`). The `ucf101-vispr1` benchmark is the
 paper's Table 1 "UCF101 / VISPR1" setting: split 1 with the VISPR1 attributes.
 """
 
@@ -68,8 +69,17 @@ class UCF101(Layout):
                     continue
                 items.append(VideoItem(videos / rel, index[cls]))
             splits[split] = existing(items, problems, path.name)
-        splits["train"], splits["val"] = carve_val(splits["train"], options.val_fraction)
+        splits["train"], splits["val"] = carve_val(
+            splits["train"], options.val_fraction, ucf101_group
+        )
         return Catalog("ucf101", "action", classes, splits, root, problems)
+
+
+def ucf101_group(path: Path) -> str:
+    """`v_ApplyEyeMakeup_g08_c01` -> `g08` (with its class: groups are numbered per class)."""
+    parts = path.stem.split("_")
+    groups = [p for p in parts if len(p) == 3 and p[0] == "g" and p[1:].isdigit()]
+    return f"{path.parent.name}/{groups[-1]}" if groups else path.stem
 
 
 def _read_classes(path: Path) -> tuple[str, ...]:

@@ -2,9 +2,13 @@
 
 Tree (ROOT is what `--root` / `--data-root vispr=` points at):
 
-    ROOT/images/{train2017,val2017,test2017}/2017_<id>.jpg
+    ROOT/images/{train2017,val2017,test2017}/2017_<id>.{jpg,png,gif}
     ROOT/annotations/{train2017,val2017,test2017}/2017_<id>.json
         {"id": ..., "image_path": "images/train2017/2017_<id>.jpg", "labels": ["a17_color", ...]}
+
+Most images are JPEG; 84 of the release's are PNG or GIF. Each is found through its
+annotation's `image_path`, whatever its extension, and decoded by content (a GIF gives its
+first frame). `bench data check` decodes every image.
 
 The official val2017 split is the validation split. Subsets (paper, supplementary Table 4):
 VISPR1 = gender, face complete / partial, semi-nudity, skin colour, personal / social
@@ -50,7 +54,8 @@ PRIVACY_GROUPS = {
 }
 SPLIT_DIRS = {"train": "train2017", "val": "val2017", "test": "test2017"}
 EXPECTED = (
-    "images/{train2017,val2017,test2017}/*.jpg and annotations/{train2017,val2017,test2017}/*.json"
+    "images/{train2017,val2017,test2017}/*.jpg (or .png / .gif) and "
+    "annotations/{train2017,val2017,test2017}/*.json"
 )
 
 

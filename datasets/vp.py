@@ -6,12 +6,21 @@ labels come from the annotation file published with STPrivacy, looked for in the
 root under its published name (`ucf101_privacy_attribute_label.pickle`,
 `hmdb51_privacy_attribute_label.pickle`) or given with `--annotations FILE`. Accepted forms:
 
-* a pickle or JSON dict `{video: [v1, ..., v5]}`, the video named by path or file name;
+* the published pickle: a dict keyed `Class/name.mp4` (the releases' files are `.avi`;
+  videos are matched by name) of int64 numpy arrays of shape (1, 5). Pickles are read by a
+  restricted unpickler that builds numpy arrays and builtin containers only, so a crafted
+  file cannot run code;
+* a JSON dict `{video: [v1, ..., v5]}`, the video named by path or file name;
 * a text / CSV file of lines `video v1 v2 v3 v4 v5` (spaces or commas).
 
-ASSUMED attribute order (not confirmed against the published files, which we could not
-read): face, skin_color, gender, nudity, relationship. Override it with
-`--attribute-order gender,face,...` if your file differs. A value > 0 means present. Each
+Attribute order: skin_color, face, gender, nudity, relationship. STPrivacy's repository
+(README, code) and the paper text we could read do not name the columns, so the order comes
+from the published files themselves (README, "Real datasets"): on both pickles column 1
+implies columns 0 and 2 (P = 0.98-0.99 / 0.97-0.98) but not the reverse (0.65-0.67), as a
+visible face implies visible skin and gender; column 0 is set in 95 % of UCF101 Typing,
+Knitting or Mixing clips (hands only) where column 2 is not (35-43 %), so 0 is skin colour and 2
+gender; columns 3 and 4 peak on nudity and relationship classes (SumoWrestling, kiss). Override
+it with `--attribute-order face,skin_color,...` if your file differs. A value > 0 means present. Each
 video gives `frames_per_video` evenly spaced frames labelled with its video-level vector.
 Videos with no label are reported and left out.
 
@@ -27,6 +36,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.datasets.vispr import PRIVACY_GROUPS, vispr1_groups
 
 from bench.contract.dataset import DATASETS, PrivacyData, Splits
@@ -34,15 +45,64 @@ from bench.contract.errors import BenchError
 from bench.data.catalog import LAYOUTS, Catalog, ImageItem, Layout, ScanOptions
 from bench.data.real_benchmark import RealBenchmark, Source, scan
 
-VP_ATTRIBUTES = ("face", "skin_color", "gender", "nudity", "relationship")
+VP_ATTRIBUTES = ("skin_color", "face", "gender", "nudity", "relationship")  # see above
+
+
+# What an annotation pickle may build: numpy arrays and scalars, builtin containers. Anything
+# else (os.system, eval, any class) is refused before it is called, so a crafted file cannot
+# run code; the published files need only these.
+SAFE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),  # protocol 5
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),  # how protocol-2 pickles store an array's bytes
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("collections", "OrderedDict"),
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and builtin containers only."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in SAFE_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"it asks to build {module}.{name}, which a label file never needs "
+                "(refused: a pickle can run code; only numpy arrays and builtin containers load)"
+            )
+        return super().find_class(module, name)
+
+
+def load_label_pickle(path: Path) -> Any:
+    """The object in a label pickle, built by the restricted unpickler (never `pickle.load`)."""
+    with path.open("rb") as fh:
+        return _ArrayUnpickler(fh).load()
+
+
+def _vector(values: Any) -> list[float]:
+    """A label vector from a list, tuple, string list or numpy array of any shape (1, 5)."""
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.isfinite(flat).all():
+        raise ValueError("a value is not a finite number")
+    return [float(v) for v in flat]
 
 
 def read_annotations(path: Path, width: int) -> dict[str, tuple[float, ...]]:
-    """Video file stem -> binary labels, from a pickle, JSON or text annotation file."""
+    """Video file stem -> binary labels, from a pickle, JSON or text annotation file.
+
+    Keys may name the video by path or file name and with any extension (STPrivacy's say
+    `Class/name.mp4` for the `.avi` files of the releases); values may be lists or numpy
+    arrays of any shape holding `width` numbers (the published ones are int64 (1, 5)).
+    """
     try:
         if path.suffix in (".pickle", ".pkl"):
-            with path.open("rb") as fh:
-                raw: Any = pickle.load(fh)  # the user's own annotation file
+            raw: Any = load_label_pickle(path)
         elif path.suffix == ".json":
             raw = json.loads(path.read_text())
         else:
@@ -51,13 +111,25 @@ def read_annotations(path: Path, width: int) -> dict[str, tuple[float, ...]]:
                 parts = line.replace(",", " ").split()
                 if parts:
                     raw[parts[0]] = parts[1:]
-    except (OSError, ValueError, pickle.UnpicklingError, EOFError) as e:
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError, UnicodeDecodeError) as e:
         raise BenchError(f"VP annotations '{path}' are unreadable ({e})") from None
+    except Exception as e:  # a damaged pickle can fail inside numpy in many ways
+        raise BenchError(
+            f"VP annotations '{path}' are unreadable ({type(e).__name__}: {e})"
+        ) from None
     if not isinstance(raw, dict):
-        raise BenchError(f"VP annotations '{path}': expected a mapping video -> labels")
+        raise BenchError(
+            f"VP annotations '{path}': expected a mapping video -> labels, got a "
+            f"{type(raw).__name__}"
+        )
     out = {}
     for video, values in raw.items():
-        vector = [float(v) for v in list(values)]
+        try:
+            vector = _vector(values)
+        except (TypeError, ValueError) as e:
+            raise BenchError(
+                f"VP annotations '{path}': the labels of '{video}' are not numbers ({e})"
+            ) from None
         if len(vector) != width:
             raise BenchError(
                 f"VP annotations '{path}': '{video}' has {len(vector)} values, expected {width} "

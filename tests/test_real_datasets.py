@@ -21,6 +21,7 @@ from bench.data.catalog import LAYOUTS, ScanOptions, carve_val
 from bench.data.decoding import CorruptVideo, PyAVDecoder
 from bench.data.frame_store import PackedFrames, to_working_size
 from bench.data.prepare import prepare_split
+from bench.datasets.vp import VP_ATTRIBUTES
 from tests.conftest import FAST
 
 runner = CliRunner()
@@ -148,10 +149,49 @@ def test_missing_root_and_split_files_are_clear_errors(tmp_path: Path) -> None:
 def test_hmdb51_reads_ids_with_trailing_spaces(trees: dict[str, Path]) -> None:
     cat = scan("hmdb51", trees["hmdb51"])
     assert cat.labels == ("brush_hair", "cartwheel", "catch")
-    # per class of 6: ids 2 for n = 0, 3; 0 for n = 5; the other 3 train (1 of them to val)
+    # per class of 6 clips from 3 sources: source 0 test (2), the last clip unused, 3 train
     assert len(cat.splits["test"]) == 6
     assert len(cat.splits["train"]) + len(cat.splits["val"]) == 9
-    assert not any("_5.avi" in str(it.path) for s in cat.splits.values() for it in s)
+    assert not any(
+        "_video_2_u_nm_np1_fr_goo_1" in str(it.path) for s in cat.splits.values() for it in s
+    )
+
+
+def test_hmdb51_val_takes_whole_source_videos(trees: dict[str, Path]) -> None:
+    from bench.datasets.hmdb51 import hmdb51_source
+
+    cat = scan("hmdb51", trees["hmdb51"])
+    sources = {s: {hmdb51_source(it.path) for it in cat.splits[s]} for s in cat.splits}
+    assert sources["val"] and not sources["val"] & sources["train"]
+    assert not sources["test"] & (sources["train"] | sources["val"])
+    siblings = scan("hmdb51", trees["hmdb51"]).splits["test"]
+    assert hmdb51_source(siblings[0].path) == hmdb51_source(siblings[1].path)  # goo_0, goo_1
+
+
+def test_val_share_is_near_the_fraction_with_uneven_groups() -> None:
+    """UCF101-like classes (groups of 4 to 7 clips): val is about 10 % of train, not more."""
+    import random
+
+    rng = random.Random(1)
+    items = [
+        fx_item(f"C{c}/v_C{c}_g{g:02d}_c{k:02d}.avi", c)
+        for c in range(20)
+        for g in range(8, 26)
+        for k in range(1, rng.randint(4, 7) + 1)
+    ]
+    from bench.datasets.ucf101 import ucf101_group
+
+    train, val = carve_val(items, 0.1, ucf101_group)
+    share = len(val) / len(items)
+    assert 0.085 < share < 0.115, share
+    groups = {ucf101_group(it.path) for it in val}
+    assert not groups & {ucf101_group(it.path) for it in train}
+
+
+def fx_item(rel: str, label: int):  # type: ignore[no-untyped-def]
+    from bench.data.catalog import VideoItem
+
+    return VideoItem(Path("/ucf/UCF-101") / rel, label)
 
 
 def test_pahmdb_frames_map_ranges_to_binary_labels(trees: dict[str, Path]) -> None:
@@ -159,11 +199,25 @@ def test_pahmdb_frames_map_ranges_to_binary_labels(trees: dict[str, Path]) -> No
     items = cat.splits["test"]
     assert cat.labels == ("gender", "face", "nudity", "skin_color", "relationship")
     assert len(items) == 3 * 2 * 3  # 3 frames x 2 annotated videos x 3 classes
-    assert {it.frame for it in items} == {0, 14, 29}
+    on_time = [it for it in items if "catch_video_0_u_nm_np1_fr_goo_0" not in it.path.name]
+    assert {it.frame for it in on_time} == {0, 14, 29}
     for it in items:
         assert it.targets[0] == 1.0  # gender [1, 2]: both present
         assert it.targets[3] == float(it.frame > 14)  # skin colour 0 then 1
         assert it.targets[1] == 1.0 if it.frame > 14 else True  # face 2 in the second half
+
+
+def test_pahmdb_samples_only_annotated_frames(trees: dict[str, Path]) -> None:
+    """A video annotated from frame 9 on is sampled from 9, never from unannotated 0..8."""
+    cat = scan("pahmdb51", trees["hmdb51"], frames_per_video=4)
+    late = [
+        it.frame for it in cat.splits["test"] if "catch_video_0_u_nm_np1_fr_goo_0" in it.path.name
+    ]
+    assert late == [fx.LATE_START, 16, 22, 29]
+    from bench.datasets.hmdb51 import annotated_frames
+
+    gap = {"face": [(0, 3, 1), (8, 9, 0)], "gender": [(2, 9, 1)], "nudity": []}
+    assert annotated_frames(gap) == [2, 3, 8, 9]  # both ranged attributes cover them
 
 
 def test_vispr_subsets_and_official_val(trees: dict[str, Path]) -> None:
@@ -178,6 +232,35 @@ def test_vispr_subsets_and_official_val(trees: dict[str, Path]) -> None:
     assert item.targets[0] == float("a4_gender" in anno["labels"])
 
 
+def test_vispr_png_and_gif_images_load_and_check_opens_images(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = fx.make_vispr(
+        tmp_path / "vispr", per_split={"train2017": 3, "val2017": 1, "test2017": 1}
+    )
+    folder = root / "annotations" / "train2017"
+    first, second, third = sorted(folder.glob("*.json"))
+    for anno_path, suffix in ((first, "png"), (second, "gif")):
+        anno = json.loads(anno_path.read_text())
+        old = root / anno["image_path"]
+        new = old.with_suffix(f".{suffix}")
+        Image.open(old).convert("RGB").save(new)
+        old.unlink()
+        anno["image_path"] = str(new.relative_to(root))
+        anno_path.write_text(json.dumps(anno))
+    code, out = bench("data", "check", "vispr1", "--root", str(root), "--json")
+    assert code == 0 and json.loads(out)["files"]["train"] == 3, out
+    out_split = prepare_split(
+        scan("vispr1", root), "train", 16, 1, tmp_path / "c", _silent, workers=0
+    )
+    assert len(out_split.labels) == 3 and not out_split.skipped
+    broken = root / json.loads(third.read_text())["image_path"]
+    broken.write_bytes(b"\xff\xd8 not really a jpeg" * 10)
+    code, out = bench("data", "check", "vispr1", "--root", str(root), "--json")
+    report = json.loads(out)
+    assert code == 1 and len(report["unreadable"]) == 1 and broken.name in report["unreadable"][0]
+
+
 def test_vp_labels_follow_the_attribute_order(trees: dict[str, Path]) -> None:
     default = scan("vphmdb", trees["hmdb51"])
     swapped = scan(
@@ -186,13 +269,47 @@ def test_vp_labels_follow_the_attribute_order(trees: dict[str, Path]) -> None:
         attribute_order=("skin_color", "face", "gender", "nudity", "relationship"),
     )
     a, b = default.splits["test"][0], swapped.splits["test"][0]
-    assert default.labels[:2] == ("face", "skin_color") and swapped.labels[:2] == (
-        "skin_color",
-        "face",
-    )
+    assert default.labels == VP_ATTRIBUTES and swapped.labels[:2] == ("skin_color", "face")
     assert a.targets == b.targets  # same values, now named in the other order
     with pytest.raises(BenchError, match="give each of"):
         scan("vphmdb", trees["hmdb51"], attribute_order=("face", "face"))
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_vp_reads_the_published_pickle(tmp_path: Path, protocol: int) -> None:
+    """STPrivacy's file: `Class/name.mp4` keys, int64 arrays of shape (1, 5), any protocol."""
+    import pickle
+
+    root = fx.make_hmdb51(tmp_path / "hmdb", per_class=2, frames=4)
+    path = fx.make_vp_annotations(root, "hmdb51_privacy_attribute_label.pickle", protocol=protocol)
+    published = pickle.loads(path.read_bytes())  # trusted: the test wrote it
+    key = next(iter(published))
+    assert key.endswith(".mp4") and "/" in key and published[key].shape == (1, 5)
+    code, out = bench("data", "check", "vphmdb", "--root", str(root), "--json")
+    report = json.loads(out)
+    assert code == 0, out
+    assert report["items"]["test"] == 3 * 2 * 4  # 2 test clips per class, 4 frames each
+    cat = scan("vphmdb", root)
+    first = next(it for it in cat.splits["test"] if it.path.stem == Path(key).stem)
+    assert first.targets == tuple(float(v) for v in published[key][0])
+
+
+def test_a_malicious_label_pickle_is_refused_and_never_run(tmp_path: Path) -> None:
+    import os
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (os.system, (f"touch {marker}",))
+
+    root = fx.make_hmdb51(tmp_path / "hmdb", per_class=2, frames=4)
+    evil = tmp_path / "labels.pickle"
+    evil.write_bytes(pickle.dumps({"brush_hair/x.mp4": Payload()}))
+    code, out = bench("data", "check", "vphmdb", "--root", str(root), "--annotations", str(evil))
+    assert code == 2 and "refused" in out and "system" in out and "Traceback" not in out
+    assert not marker.exists()
 
 
 # --- prepared packs -----------------------------------------------------------------------
@@ -240,6 +357,7 @@ def test_data_check_prints_counts_and_json(trees: dict[str, Path]) -> None:
     code, out = bench("data", "check", "hmdb51", "--root", str(trees["hmdb51"]), "--json")
     report = json.loads(out)
     assert code == 0 and report["items"] == {"train": 6, "val": 3, "test": 6}
+    assert report["files"]["val"] == 3
     assert report["per_label"]["test"]["catch"] == 2 and report["ok"]
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -148,13 +148,28 @@ def existing(items: Sequence[Any], problems: list[str], source: str) -> list[Any
     return kept
 
 
-def carve_val(
-    items: Sequence[VideoItem], fraction: float, seed: int = VAL_SEED
-) -> tuple[list[VideoItem], list[VideoItem]]:
-    """(train, val): `fraction` of each class's videos, chosen by a seeded shuffle, go to val.
+GroupKey = Callable[[Path], str]  # the source a clip was cut from: its near-duplicates share it
 
-    UCF101 and HMDB51 clips of one group/source video are near-duplicates, so val takes
-    whole groups where names carry them (UCF101 `_gXX_`), keeping train and val disjoint.
+
+def own_group(path: Path) -> str:
+    """Every file is its own group (sets whose names carry no source video)."""
+    return path.stem
+
+
+def carve_val(
+    items: Sequence[VideoItem],
+    fraction: float,
+    group: GroupKey = own_group,
+    seed: int = VAL_SEED,
+) -> tuple[list[VideoItem], list[VideoItem]]:
+    """(train, val): about `fraction` of each class's videos, as whole groups, go to val.
+
+    Clips cut from one source video (UCF101's `_gXX_`, HMDB51's `_goo_0` / `_goo_1`) are
+    near-duplicates, so val takes whole `group`s and train and val share no source, as the
+    official train / test splits share none. Per class, val is the set of groups whose
+    clip count is nearest to `fraction` of the class's videos (the first such set found in a
+    seeded shuffle of the groups); a class with two or more groups gives val at least one
+    group and keeps at least one for train.
     """
     if not 0 <= fraction < 1:
         raise BenchError(f"val fraction {fraction}: must be in [0, 1)")
@@ -167,26 +182,25 @@ def carve_val(
     for label in sorted(by_class):
         group_of: dict[str, list[VideoItem]] = {}
         for it in by_class[label]:
-            group_of.setdefault(_group_key(it.path), []).append(it)
+            group_of.setdefault(group(it.path), []).append(it)
         groups = sorted(group_of)
         rng.shuffle(groups)
-        n = len(by_class[label])
-        want = max(1, round(fraction * n)) if fraction > 0 and n > 1 else 0
-        taken = 0
+        taken = _nearest_subset(groups, {g: len(group_of[g]) for g in groups}, fraction)
         for g in groups:
-            if taken < want:
-                val.extend(group_of[g])
-                taken += len(group_of[g])
-            else:
-                train.extend(group_of[g])
+            (val if g in taken else train).extend(group_of[g])
     return train, val
 
 
-def _group_key(path: Path) -> str:
-    """UCF101's `v_Class_g08_c01` -> `g08`; other names are their own group."""
-    stem = path.stem
-    parts = stem.split("_")
-    for part in reversed(parts):
-        if len(part) == 3 and part[0] == "g" and part[1:].isdigit():
-            return part
-    return stem
+def _nearest_subset(groups: list[str], size: dict[str, int], fraction: float) -> set[str]:
+    """The groups (all but the last, which stays in train) whose sizes sum nearest to
+    `fraction` of the total; the first such set found in `groups` order."""
+    total = sum(size.values())
+    if fraction == 0 or len(groups) < 2:
+        return set()
+    reach: dict[int, tuple[str, ...]] = {0: ()}
+    for g in groups[:-1]:
+        for got, chosen in list(reach.items()):
+            reach.setdefault(got + size[g], (*chosen, g))
+    want = fraction * total
+    best = min((s for s in reach if s > 0), key=lambda s: (abs(s - want), s))
+    return set(reach[best])

@@ -93,20 +93,33 @@ def _open(path: Path) -> tuple[PackedFrames, dict[str, Any]]:
     return pack, index
 
 
+def read_image(path: Path) -> np.ndarray:
+    """RGB uint8 (1, H, W, 3) of a JPEG, PNG or GIF (first frame); CorruptVideo if unreadable."""
+    try:
+        image = decode_image(str(path), mode=ImageReadMode.RGB)
+    except (RuntimeError, OSError, ValueError) as e:
+        raise CorruptVideo(path, f"unreadable image ({e})") from None
+    if image.ndim == 4:  # an animated GIF: its first frame
+        image = image[0]
+    return image.permute(1, 2, 0).unsqueeze(0).numpy()
+
+
 class _Probe(Dataset[tuple[int, Any]]):
-    def __init__(self, items: list[Any], decoder: VideoDecoder) -> None:
-        self.items, self.decoder = items, decoder
+    def __init__(self, items: list[Any], decoder: VideoDecoder, open_images: bool) -> None:
+        self.items, self.decoder, self.open_images = items, decoder, open_images
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, i: int) -> tuple[int, Any]:
         item = self.items[i]
-        if isinstance(item, ImageItem) and not item.from_video:
-            return i, 1
         if item.path.stat().st_size == 0:
             return i, CorruptVideo(item.path, "zero-length file")
         try:
+            if isinstance(item, ImageItem) and not item.from_video:
+                if self.open_images:
+                    read_image(item.path)
+                return i, 1
             return i, self.decoder.probe(item.path).frames
         except CorruptVideo as e:
             return i, e
@@ -144,11 +157,7 @@ class _Decode(Dataset[tuple[int, Any]]):
             return self.decoder.read(item.path, [min(item.frame, length - 1)])
         if item.position is not None:
             return self.decoder.read(item.path, [round(item.position * (length - 1))])
-        try:
-            image = decode_image(str(item.path), mode=ImageReadMode.RGB)
-        except (RuntimeError, OSError) as e:
-            raise CorruptVideo(item.path, f"unreadable image ({e})") from None
-        return image.permute(1, 2, 0).unsqueeze(0).numpy()
+        return read_image(item.path)
 
 
 def probe_items(
@@ -157,13 +166,18 @@ def probe_items(
     description: str,
     workers: int = 2,
     decoder: VideoDecoder | None = None,
+    open_images: bool = False,
 ) -> tuple[dict[int, int], list[str]]:
-    """(frame count per readable item index, 'path: reason' per unreadable file)."""
+    """(frame count per readable item index, 'path: reason' per unreadable file).
+
+    Videos are opened; image files only with `open_images` (`bench data check`), as
+    preparing decodes each image anyway and skips the unreadable ones then."""
     decoder = decoder or get_decoder()
     lengths: dict[int, int] = {}
     skipped: list[str] = []
     advance = report(description, len(items))
-    for i, result in DataLoader(_Probe(items, decoder), num_workers=workers, collate_fn=_first):
+    probe = _Probe(items, decoder, open_images)
+    for i, result in DataLoader(probe, num_workers=workers, collate_fn=_first):
         if isinstance(result, CorruptVideo):
             skipped.append(f"{result.path}: {result.reason}")
         else:

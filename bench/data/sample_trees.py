@@ -8,6 +8,7 @@ moving over a textured background.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,36 +100,51 @@ def make_hmdb51(
     size: tuple[int, int] = (64, 48),
     frames: int = 30,
 ) -> Path:
-    """An HMDB51 tree: <action>/<name>.avi plus testTrainMulti_7030_splits/ (ids 1/2/0)."""
+    """An HMDB51 tree: <action>/<name>.avi plus testTrainMulti_7030_splits/ (ids 1/2/0).
+
+    As in the release, clips come two per source video (`..._goo_0.avi`, `..._goo_1.avi`)
+    and the split files keep a source's clips together: the first source of each class is
+    test, the others train, and the very last clip is unused (id 0).
+    """
     splits = root / "testTrainMulti_7030_splits"
     splits.mkdir(parents=True, exist_ok=True)
     for label, cls in enumerate(classes):
         lines = []
         for n in range(per_class):
-            name = f"{cls}_video_{n}_u_nm_np1_fr_goo_{n}.avi"
+            source, clip = divmod(n, 2)
+            name = f"{cls}_video_{source}_u_nm_np1_fr_goo_{clip}.avi"
             write_avi(root / cls / name, synthetic_frames(label * 100 + n, frames, *size))
-            split_id = 2 if n % 3 == 0 else (0 if n == per_class - 1 else 1)
+            split_id = 2 if source == 0 else (0 if n == per_class - 1 else 1)
             lines.append(f"{name} {split_id} \n")  # the release ends lines with a space
         for split in (1, 2, 3):
             (splits / f"{cls}_test_split{split}.txt").write_text("".join(lines))
     return root
 
 
+LATE_START = 9  # the first annotated frame of `make_pahmdb`'s late-starting video
+
+
 def make_pahmdb(root: Path, videos_per_class: int = 2) -> Path:
-    """PrivacyAttributes/<action>.json over the first videos of each class of an HMDB51 tree."""
+    """PrivacyAttributes/<action>.json over the first videos of each class of an HMDB51 tree.
+
+    The last class's first video is annotated from frame `LATE_START` on, as 14 of the
+    published videos are (e.g. catch.json's `Faith_Rewarded_catch_f_cm_np1_fr_med_10.avi`).
+    """
     folder = root / "PrivacyAttributes"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    for action_dir in sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.avi"))):
+    actions = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.avi")))
+    for action_dir in actions:
         annotations = {}
-        for video in sorted(action_dir.glob("*.avi"))[:videos_per_class]:
+        for k, video in enumerate(sorted(action_dir.glob("*.avi"))[:videos_per_class]):
+            first = LATE_START if action_dir == actions[-1] and k == 0 else 0
             half = 14
             annotations[video.name] = {
-                "face": [[0, half, int(rng.integers(0, 3))], [half + 1, 29, 2]],
-                "gender": [[0, 29, [1, 2]]],
-                "nudity": [[0, 29, int(rng.integers(0, 3))]],
-                "skin_color": [[0, half, 0], [half + 1, 29, 1]],
-                "relationship": [[0, 29, int(rng.integers(0, 2))]],
+                "face": [[first, half, int(rng.integers(0, 3))], [half + 1, 29, 2]],
+                "gender": [[first, 29, [1, 2]]],
+                "nudity": [[first, 29, int(rng.integers(0, 3))]],
+                "skin_color": [[first, half, 0], [half + 1, 29, 1]],
+                "relationship": [[first, 29, int(rng.integers(0, 2))]],
                 "review": True,
                 "note": "",
             }
@@ -157,16 +173,17 @@ def make_vispr(
     return root
 
 
-def make_vp_annotations(root: Path, filename: str, width: int = 5) -> Path:
-    """STPrivacy-style pickle {video path: [5 binary labels]} over every AVI under `root`."""
-    import pickle
-
+def make_vp_annotations(
+    root: Path, filename: str, width: int = 5, protocol: int = pickle.HIGHEST_PROTOCOL
+) -> Path:
+    """A label pickle as STPrivacy publishes it, over every AVI under `root`: a dict keyed
+    `Class/name.mp4` (the releases' videos are `.avi`) of int64 numpy arrays of shape (1, 5)."""
     rng = np.random.default_rng(2)
     labels = {
-        str(p.relative_to(root)): [int(v) for v in rng.integers(0, 2, width)]
+        f"{p.parent.name}/{p.stem}.mp4": rng.integers(0, 2, (1, width)).astype(np.int64)
         for p in sorted(root.rglob("*.avi"))
     }
     path = root / filename
     with path.open("wb") as fh:
-        pickle.dump(labels, fh)
+        pickle.dump(labels, fh, protocol=protocol)
     return path

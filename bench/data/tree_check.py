@@ -12,13 +12,16 @@ from bench.data.prepare import Report, probe_items
 def check_tree(
     layout: str, root: Path, options: ScanOptions, report: Report, probe: bool = True
 ) -> dict[str, Any]:
-    """Counts per split and label, problems in the tree, and (with `probe`) unreadable files."""
+    """Counts per split and label, problems in the tree, and (with `probe`) the files that
+    cannot be read: every video is probed and every image decoded."""
     catalog = LAYOUTS.get(layout)().scan(root, options)
     unreadable: list[str] = []
     if probe:
         for split, items in catalog.splits.items():
             if items:
-                unreadable += probe_items(items, report, f"{layout} {split}: probe")[1]
+                unreadable += probe_items(
+                    items, report, f"{layout} {split}: probe", open_images=True
+                )[1]
     return summarize(catalog, unreadable)
 
 
