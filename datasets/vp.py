@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from bench.datasets.vispr import PRIVACY_GROUPS, vispr1_groups
 
 from bench.contract.dataset import DATASETS, PrivacyData, Splits

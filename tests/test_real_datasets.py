@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from bench.datasets.vp import VP_ATTRIBUTES
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -21,7 +22,6 @@ from bench.data.catalog import LAYOUTS, ScanOptions, carve_val
 from bench.data.decoding import CorruptVideo, PyAVDecoder
 from bench.data.frame_store import PackedFrames, to_working_size
 from bench.data.prepare import prepare_split
-from bench.datasets.vp import VP_ATTRIBUTES
 from tests.conftest import FAST
 
 runner = CliRunner()
