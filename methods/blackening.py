@@ -1,36 +1,42 @@
 """Blackening baseline (paper Table 1 row Obf-Blackening, from VITA / SPAct).
 
-Obfuscation by removal: the person region of every frame is set to black. The original
-baseline blackens the region found by an off-the-shelf person detector; here the region is
-the dataset's person masks (exact on the synthetic benchmark, which renders them), grown by
-`margin` pixels as a detector's region is looser than the silhouette. A dataset without
-person masks falls back to the whole frame (every pixel black: the no-information lower
-bound); the record's `notes.region` says which was used. See `bench.engine.person_region`.
+Obfuscation by removal: the person region of every frame is set to black. As in the
+original baseline, on real data the region is found by an off-the-shelf person detector
+(`detector`, boxes scoring >= `min_score`, run once per split and stored); on the synthetic
+benchmark it is the renderer's person masks. Either is grown by `margin` pixels. The
+record's `notes.region` and `notes.person_regions` say which was used. See
+`bench.engine.person_region`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from bench.contract.context import RunContext
-from bench.contract.dataset import Benchmark
+from bench.contract.dataset import Benchmark, PersonRegions
 from bench.contract.method import METHODS, Method, Param
-from bench.engine.person_region import log_region, person_region
+from bench.engine.person_region import DETECTION_PARAMS, log_region, person_region, regions_from
 
 
 @METHODS.register("blackening")
 class Blackening(Method):
-    """Black out the person region (dataset person masks; whole frame when there are none)."""
+    """Black out the person region (rendered person masks, or detected people on real data)."""
 
-    description = "black out the person region (person masks, else the whole frame)"
+    description = "black out the person region (rendered masks, or a person detector)"
     params: ClassVar[dict[str, Param]] = {
-        "margin": Param(1, "pixels the person mask is grown by (detector-box slack)", minimum=0),
+        "margin": Param(1, "pixels the person region is grown by", minimum=0),
+        **DETECTION_PARAMS,
     }
 
+    @classmethod
+    def person_regions(cls, values: dict[str, Any]) -> PersonRegions:
+        """People are found by the chosen detector on data without person masks."""
+        return regions_from(values)
+
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
-        """Nothing to learn; records whether person masks are available."""
+        """Nothing to learn; records where the person region comes from."""
         log_region(data, ctx, self.name)
 
     def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:

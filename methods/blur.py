@@ -2,8 +2,9 @@
 
 Frames are blurred with kornia's separable Gaussian (reflect border). As with blackening,
 the paper's Obf-* rows obfuscate the person region; `region=person` (default) blurs inside
-the dataset's person masks grown by `margin` px (whole frames when a dataset has none, noted
-in the record), `region=frame` blurs the whole frame.
+it, grown by `margin` px: the renderer's person masks on the synthetic benchmark, a person
+detector's boxes on real data (`detector`, `min_score`; noted in the record).
+`region=frame` blurs the whole frame.
 
 Strength presets. We could not confirm the kernel and sigma of the source papers' presets
 (VITA, SPAct: their released code only reads pre-blurred videos), so the presets are ours,
@@ -22,10 +23,10 @@ import torch
 
 from bench.contract.config import Preset
 from bench.contract.context import RunContext
-from bench.contract.dataset import Benchmark, map_frames
+from bench.contract.dataset import Benchmark, PersonRegions, map_frames
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, Method, Param
-from bench.engine.person_region import log_region, person_region
+from bench.engine.person_region import DETECTION_PARAMS, log_region, person_region, regions_from
 
 SIGMA_PER_SIDE = {"strong": 1 / 16, "weak": 1 / 32}
 
@@ -49,8 +50,14 @@ class Blur(Method):
                        exclusive_minimum=True, kind=float),
         "kernel": Param(None, "odd kernel size (default 2*ceil(3*sigma)+1)", minimum=3, kind=int),
         "region": Param("person", "what is blurred", choices=("person", "frame")),
-        "margin": Param(1, "pixels the person mask is grown by (region=person)", minimum=0),
+        "margin": Param(1, "pixels the person region is grown by (region=person)", minimum=0),
+        **DETECTION_PARAMS,
     }  # fmt: skip
+
+    @classmethod
+    def person_regions(cls, values: dict[str, Any]) -> PersonRegions | None:
+        """With region=person, people are found by the detector on data without masks."""
+        return regions_from(values) if values["region"] == "person" else None
 
     @classmethod
     def validate(cls, values: dict[str, Any]) -> None:

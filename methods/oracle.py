@@ -38,7 +38,8 @@ class Oracle(Method):
         """Nothing to learn; the dataset must carry region labels (the synthetic one does)."""
         sets = (data.action.splits.train, data.privacy.splits.train)
         labelled = [
-            s.person_masks is not None and bool((s.person_masks == REGION_ACTION).any())
+            isinstance(s.person_masks, torch.Tensor)
+            and bool((s.person_masks == REGION_ACTION).any())
             for s in sets
         ]
         if not all(labelled):

@@ -376,7 +376,7 @@ def test_run_on_real_layouts_counts_skipped_files(tmp_path: Path, trees: dict[st
     ucf = fx.make_ucf101(tmp_path / "ucf", frames=20)
     (ucf / "UCF-101" / "Archery" / "v_Archery_g03_c01.avi").write_bytes(b"")
     code, out = bench(
-        "run", "--method", "blackening", "--dataset", "ucf101-vispr1", "--no-reference",
+        "run", "--method", "raw", "--dataset", "ucf101-vispr1", "--no-reference",
         "--data-root", f"ucf101={ucf}", "--data-root", f"vispr={trees['vispr']}",
         "--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
         "--set", "action_batch=4", "--set", "privacy_batch=4", *FAST,

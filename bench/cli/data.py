@@ -11,13 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.cli.common import CacheDirOption, console, user_errors, warn
-from bench.contract.context import make_progress
+from bench.contract.context import make_progress, select_device
 from bench.contract.errors import BenchError
 from bench.data.cache import default_cache_dir, ensure_cache_dir
 from bench.data.catalog import LAYOUTS, ScanOptions
 from bench.data.prepare import pack_path, prepare_split
 from bench.data.real_benchmark import progress_report_for
 from bench.data.tree_check import check_tree
+from bench.engine.person_region import DETECTION_PARAMS, DetectedPeople, regions_from
+from bench.models.person_detector import DEFAULT_DETECTOR, DETECTORS
 
 data_app = typer.Typer(help="Real datasets on your disk: check their trees, pre-decode them.")
 
@@ -30,7 +32,7 @@ AnnotationsOption = Annotated[
 OrderOption = Annotated[
     str | None,
     typer.Option(
-        help="VP-UCF / VP-HMDB label order, e.g. face,skin_color,gender,nudity,relationship."
+        help="VP-UCF / VP-HMDB column order (default skin_color,face,gender,nudity,relationship)."
     ),
 ]
 
@@ -109,12 +111,37 @@ def data_prepare(
     workers: Annotated[int, typer.Option(help="Decoding processes.")] = 2,
     decoder: Annotated[str, typer.Option(help="auto, pyav or torchcodec.")] = "auto",
     cache_dir: CacheDirOption = None,
+    detect_people: Annotated[
+        bool,
+        typer.Option(
+            "--detect-people",
+            help="Also run the person detector of the region baselines (blackening, blur) "
+            "on every split and store its boxes (weights from a local file).",
+        ),
+    ] = False,
+    detector: Annotated[
+        str, typer.Option(help=f"Person detector: {', '.join(DETECTORS)}.")
+    ] = DEFAULT_DETECTOR,
+    detect_size: Annotated[
+        int,
+        typer.Option(help="Short side the detector resizes frames to (the methods' detect_size)."),
+    ] = DETECTION_PARAMS["detect_size"].default,
+    device: Annotated[
+        str, typer.Option(help="Device for the detector: auto, cpu, cuda[:N].")
+    ] = "auto",
 ) -> None:
     """Decode every split once into a uint8 memory-mapped cache that `bench run` reads."""
     if size <= 0 or stride <= 0 or workers < 0:
         raise BenchError("--size and --stride must be > 0 and --workers >= 0")
     catalog = LAYOUTS.get(name)().scan(root, scan_options(split, annotations, attribute_order))
     cache = ensure_cache_dir(cache_dir or default_cache_dir())
+    persons = None
+    if detect_people:
+        values = {"detector": detector, "min_score": 0.5, "detect_size": detect_size}
+        for key, param in DETECTION_PARAMS.items():
+            param.parse(key, values[key])  # the methods' own checks
+        persons = DetectedPeople(regions_from(values), cache, select_device(device))
+        persons.check()  # before any decoding
     with make_progress(console) as progress:
         for split_name, items in catalog.splits.items():
             if not items:
@@ -128,3 +155,9 @@ def data_prepare(
                 f"{split_name}: {len(out.labels)} items, {len(out.skipped)} skipped, "
                 f"{mib:.1f} MiB at {path}"
             )
+            if persons is not None:
+                masks = persons.masks(out.frames, out.path, report)
+                console.print(
+                    f"{split_name}: people in {100 * masks.coverage():.0f} % of stored frames at "
+                    f"score >= 0.5 ({persons.boxes_path(out.path).name})"
+                )

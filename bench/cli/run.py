@@ -27,7 +27,13 @@ from bench.contract.config import PRESETS
 from bench.contract.errors import BenchError
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
-from bench.engine.runner import Record, build_config, execute, reference_config
+from bench.engine.runner import (
+    Record,
+    build_config,
+    check_local_files,
+    execute,
+    reference_config,
+)
 from bench.engine.sweep import (
     LARGE_SWEEP,
     PlannedCell,
@@ -148,6 +154,8 @@ def run(
     store = ResultsStore(results_dir or default_results_dir())
     cache = cache_dir or default_cache_dir()
     ref_cfg = reference_config(cfg) if reference and method != "raw" else None
+    if not store.exists(cfg.key()):
+        check_local_files(cfg, cache)  # before the reference runs: nothing done in vain
     if ref_cfg is not None and not store.exists(ref_cfg.key()):
         console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
         execute(ref_cfg, store, cache, device, console=console)

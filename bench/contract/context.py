@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from rich.progress import (
 
 from bench.contract.config import EvalModels, Preset
 from bench.contract.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.contract.dataset import PersonFinder
 
 
 def select_device(requested: str = "auto") -> torch.device:
@@ -105,6 +108,8 @@ class RunContext:
     details: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluation: EvalModels | None = None  # fT' / fB' choices; None: the preset's, from scratch
     fit_dir: Path | None = None  # where a learned fA* of this config is stored for reuse
+    # finds people for a region baseline on data without person masks; None otherwise
+    persons: PersonFinder | None = None
 
     @property
     def eval_models(self) -> EvalModels:

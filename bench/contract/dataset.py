@@ -37,10 +37,38 @@ class FrameSource(Protocol):
 # that knows more labels its regions (the synthetic benchmark does): the actor's body, the
 # pixels that carry the action cues, and everything else of a person (companions, worn and
 # carried items). Only the `oracle` reference method reads the labels; the person-region
-# baselines read `mask > 0`.
+# baselines read `mask > 0`. On real data the masks come from a person detector
+# (`PersonFinder`) as a FrameSource of (T, H, W, 1) frames, read like the videos.
 REGION_BODY = 1
 REGION_ACTION = 2
 REGION_OTHER = 3
+
+
+PersonMasks = torch.Tensor | FrameSource  # (N, T, H, W) tensor, or (T, H, W, 1) per video
+
+
+@dataclass(frozen=True)
+class PersonRegions:
+    """How a region baseline finds people on data that has no person masks: a detector of
+    `bench.models.person_detector`, the score a box must reach, the detector's input side."""
+
+    detector: str
+    min_score: float
+    size: int
+
+
+Report = Callable[[str, int], Callable[[], None]]  # (description, total) -> advance
+
+
+class PersonFinder(Protocol):
+    """Finds people in a split's frames (runs a detector once and stores what it found)."""
+
+    description: str  # what the record says: detector, score threshold, input size
+
+    def masks(self, frames: FrameSource, store: Path, report: Report) -> FrameSource:
+        """(T, H, W, 1) uint8 person masks for every video of `frames`, aligned with its
+        stored frames; detections are kept at `store` (a path prefix) and reused."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +77,7 @@ class VideoArray:
 
     videos: FrameSource
     labels: torch.Tensor
-    person_masks: torch.Tensor | None = None
+    person_masks: PersonMasks | None = None
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -61,7 +89,7 @@ class ImageArray:
 
     images: FrameSource
     targets: torch.Tensor
-    person_masks: torch.Tensor | None = None
+    person_masks: PersonMasks | None = None  # (N, H, W) tensor, or one-frame mask videos
 
     def __len__(self) -> int:
         return len(self.images)
@@ -116,6 +144,9 @@ class DatasetFamily:
     name: ClassVar[str]
     description: ClassVar[str] = ""
     roles: ClassVar[tuple[str, ...]] = ("known",)  # 'known'; 'novel' where a second set exists
+    # whether `load` gives person masks itself (a renderer knows them); if not, the region
+    # baselines get them from a person detector (`RunContext.persons`)
+    has_person_masks: ClassVar[bool] = False
 
     def __init__(self, roots: Mapping[str, Path] | None = None) -> None:
         if roots:

@@ -10,7 +10,7 @@ import torch
 
 from bench.contract.config import BOOL_TEXT, Preset, parse_bool
 from bench.contract.context import RunContext
-from bench.contract.dataset import Benchmark
+from bench.contract.dataset import Benchmark, PersonRegions
 from bench.contract.errors import BenchError
 from bench.contract.registry import Registry
 
@@ -131,6 +131,12 @@ class Method:
     @classmethod
     def check_preset(cls, values: dict[str, Any], preset: Preset) -> None:
         """Checks of the parameters against the preset (e.g. frame size); BenchError if bad."""
+
+    @classmethod
+    def person_regions(cls, values: dict[str, Any]) -> PersonRegions | None:
+        """How this method, with these parameter values, wants people found on data without
+        person masks (a region baseline); None (the default) when it reads no masks."""
+        return None
 
     def fit(self, data: Benchmark, ctx: RunContext) -> None:
         """Learn fA* from the benchmark's training splits (no-op for fixed transforms)."""

@@ -11,7 +11,6 @@ stop a run. Preparing again with the same files, size and stride reuses the pack
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,12 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image
 
 from bench.contract.atomic import clean_stale_temps
+from bench.contract.dataset import Report
 from bench.contract.errors import BenchError
 from bench.contract.locks import Notify, exclusive, to_stderr
 from bench.data.catalog import Catalog, ImageItem, VideoItem
 from bench.data.decoding import CorruptVideo, VideoDecoder, get_decoder
 from bench.data.frame_store import PackedFrames, SubsetFrames, to_working_size
-
-Report = Callable[[str, int], Callable[[], None]]  # (description, total) -> advance
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,7 @@ class PreparedSplit:
     frames: SubsetFrames
     labels: torch.Tensor
     skipped: tuple[str, ...]
+    path: Path  # the pack, without suffix (what else is stored about the split sits beside it)
 
 
 def pack_path(catalog: Catalog, split: str, size: int, stride: int, cache_dir: Path) -> Path:
@@ -81,7 +80,8 @@ def prepare_split(
         width = len(items[0].targets)  # test may use other attributes (PA-HMDB)
         labels = torch.tensor([items[k].targets for k in kept], dtype=torch.float32)
         labels = labels.reshape(len(kept), width)
-    return PreparedSplit(SubsetFrames(pack, index["slots"]), labels, tuple(index["skipped"]))
+    frames = SubsetFrames(pack, index["slots"])
+    return PreparedSplit(frames, labels, tuple(index["skipped"]), path)
 
 
 def _open(path: Path) -> tuple[PackedFrames, dict[str, Any]]:

@@ -3,7 +3,8 @@
 A `RealBenchmark` names the layouts it combines (an action set and a private set) and which
 `--data-root NAME=DIR` each reads. Loading scans the trees, prepares (decodes) any split not
 yet in the cache at the preset's frame size and skip rate, and returns the `Benchmark` the
-protocols consume. Skipped (corrupt) files are counted in the run record's notes.
+protocols consume. When a region baseline runs, each split also gets the person masks of
+`RunContext.persons` (a detector run once per split, its boxes stored beside the pack). Skipped (corrupt) files are counted in the run record's notes.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from bench.contract.dataset import (
     ActionData,
     Benchmark,
     DatasetFamily,
+    FrameSource,
     ImageArray,
     PrivacyData,
+    Report,
     Splits,
     VideoArray,
 )
 from bench.contract.errors import BenchError
 from bench.data.catalog import LAYOUTS, SPLITS, Catalog, ScanOptions
-from bench.data.prepare import PreparedSplit, Report, prepare_split
+from bench.data.prepare import PreparedSplit, prepare_split
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,12 @@ def progress_report_for(progress: Progress) -> Report:
         return lambda: progress.update(bar, advance=1)
 
     return report
+
+
+def _coverage(masks: FrameSource | None) -> float:
+    """Share of stored frames with a person (the finder's masks say it themselves)."""
+    share = getattr(masks, "coverage", None)
+    return float(share()) if callable(share) else 0.0
 
 
 def _plain_privacy(catalog: Catalog, splits: Splits) -> PrivacyData:
@@ -123,17 +132,46 @@ class RealBenchmark(DatasetFamily):
             )
         action = prepared[action_cat.name]
         privacy = prepared[privacy_cat.name]
+        masks = {
+            (name, s): self._people(per[s], ctx, report)
+            for name, per in prepared.items()
+            for s in SPLITS
+        }
+        if ctx.persons is not None:
+            ctx.note("person_regions", ctx.persons.description)
+            found = [
+                f"{100 * _coverage(masks[cat.name, 'test']):.0f} % of {cat.kind} test frames"
+                for cat in (action_cat, privacy_cat)
+            ]
+            ctx.note("person_frames", "people found in " + " and ".join(found))
         return Benchmark(
             action=ActionData(
                 action_cat.name,
                 action_cat.labels,
-                Splits(*(VideoArray(action[s].frames, action[s].labels) for s in SPLITS)),
+                Splits(
+                    *(
+                        VideoArray(action[s].frames, action[s].labels, masks[action_cat.name, s])
+                        for s in SPLITS
+                    )
+                ),
             ),
             privacy=(self.privacy_data if role == "known" else _plain_privacy)(
                 privacy_cat,
-                Splits(*(ImageArray(privacy[s].frames, privacy[s].labels) for s in SPLITS)),
+                Splits(
+                    *(
+                        ImageArray(privacy[s].frames, privacy[s].labels, masks[privacy_cat.name, s])
+                        for s in SPLITS
+                    )
+                ),
             ),
         )
+
+    @staticmethod
+    def _people(split: PreparedSplit, ctx: RunContext, report: Report) -> FrameSource | None:
+        """Detected person masks of a split when a region baseline asked for them."""
+        if ctx.persons is None:
+            return None
+        return ctx.persons.masks(split.frames, split.path, report)
 
     def _prepare(self, cat: Catalog, split: str, ctx: RunContext, report: Report) -> PreparedSplit:
         p = ctx.preset

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.contract.dataset import Report
 from bench.data.catalog import LAYOUTS, Catalog, ScanOptions
-from bench.data.prepare import Report, probe_items
+from bench.data.prepare import probe_items
 
 
 def check_tree(

@@ -10,6 +10,7 @@ from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import (
     FrameSource,
     ImageArray,
+    PersonMasks,
     Splits,
     VideoArray,
     to_float_clip,
@@ -76,11 +77,19 @@ def _equal_length_groups(source: FrameSource, batch: int) -> list[list[int]]:
     return groups
 
 
+def masks_of(masks: PersonMasks, group: list[int]) -> torch.Tensor:
+    """(N, T, H, W) person masks of the videos in `group`: rows of a mask tensor, or the
+    mask videos of a FrameSource (detected people on real data)."""
+    if isinstance(masks, torch.Tensor):
+        return masks[group]
+    return torch.stack([masks.read(i)[..., 0] for i in group])
+
+
 @torch.no_grad()
 def _anonymize_source(
     method: Method,
     source: FrameSource,
-    masks: torch.Tensor | None,
+    masks: PersonMasks | None,
     ctx: RunContext,
     batch: int,
     name: str,
@@ -99,7 +108,7 @@ def _anonymize_source(
     max_frames = batch * 16
     for group in _equal_length_groups(source, batch):
         clips = torch.stack([to_float_clip(source.read(i), size) for i in group])
-        m = None if masks is None else mask_clips(masks[group], size)
+        m = None if masks is None else mask_clips(masks_of(masks, group), size)
         pieces = []
         for t0 in range(0, clips.shape[2], max(1, max_frames // len(group))):
             t1 = t0 + max(1, max_frames // len(group))
@@ -124,7 +133,9 @@ def anonymize_images(
     method: Method, data: ImageArray, ctx: RunContext, batch: int = 64, name: str = "images"
 ) -> ImageArray:
     """Every image passed through the method as a one-frame clip, stored as uint8."""
-    masks = None if data.person_masks is None else data.person_masks.unsqueeze(1)
+    masks = data.person_masks
+    if isinstance(masks, torch.Tensor):
+        masks = masks.unsqueeze(1)  # (N, H, W) -> one-frame videos (N, 1, H, W)
     return ImageArray(_anonymize_source(method, data.images, masks, ctx, batch, name), data.targets)
 
 

@@ -23,6 +23,7 @@ from bench.contract.method import METHODS
 from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
+from bench.engine.person_region import DetectedPeople
 from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint
 from bench.models.anonymizer import check_encoder
@@ -132,7 +133,8 @@ def execute(
     if not force and (stored := _stored(store, key, console)) is not None:
         return stored
     torch_device = select_device(device)
-    check_checkpoints(cfg.eval_models, cache_dir)
+    check_local_files(cfg, cache_dir)
+    persons = person_finder(cfg, cache_dir, torch_device)
     store.ensure_writable()
     ensure_cache_dir(cache_dir)
     warn = lambda text: console.print(f"[yellow]{escape(text)}", soft_wrap=True)  # noqa: E731
@@ -142,12 +144,29 @@ def execute(
         store.clean_stale_temps(cache_dir)
         run_dir = store.run_dir(key)
         try:
-            record = _compute(cfg, store, cache_dir, torch_device, console, run_dir)
+            record = _compute(cfg, store, cache_dir, torch_device, console, run_dir, persons)
             path = store.save(record)
         except BaseException:
             _drop_if_empty(run_dir)
             raise
     return Record(record, path, reused=False)
+
+
+def check_local_files(cfg: RunConfig, cache_dir: Path) -> None:
+    """Every checkpoint the cell reads (fT' / fB' initialisations, the person detector of a
+    region baseline on real data) is on this machine; else a BenchError naming file and URL."""
+    check_checkpoints(cfg.eval_models, cache_dir)
+    persons = person_finder(cfg, cache_dir, torch.device("cpu"))
+    if persons is not None:
+        persons.check()
+
+
+def person_finder(cfg: RunConfig, cache_dir: Path, device: torch.device) -> DetectedPeople | None:
+    """The person detector a region baseline needs on data without person masks, else None."""
+    regions = METHODS.get(cfg.method).person_regions(cfg.param_dict)
+    if regions is None or DATASETS.get(cfg.dataset).has_person_masks:
+        return None
+    return DetectedPeople(regions, cache_dir, device)
 
 
 def _stored(store: ResultsStore, key: str, console: Console, quiet: bool = False) -> Record | None:
@@ -170,6 +189,7 @@ def _compute(
     device: torch.device,
     console: Console,
     run_dir: Path,
+    persons: DetectedPeople | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate the cell; its new record (not yet stored)."""
     method = METHODS.get(cfg.method)(**cfg.param_dict)
@@ -189,6 +209,7 @@ def _compute(
             progress,
             evaluation=cfg.eval_models,
             fit_dir=store.fit_dir(cfg.fit_key()) if method.trainable else None,
+            persons=persons,
         )
         try:
             metrics = protocol.run(method, dataset, ctx)

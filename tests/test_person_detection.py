@@ -1,0 +1,176 @@
+"""Region baselines on real data: a real torchvision person detector on fixture videos.
+
+The checkpoints are written by the tests: random weights, with the classifier's bias set so
+that every proposal is a person (or none is), which makes the wiring observable without a
+download. The synthetic renderer's masks stay the ground truth on the default data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.contract.dataset import PersonRegions
+from bench.data import sample_trees as fx
+from bench.data.catalog import LAYOUTS, ScanOptions
+from bench.data.frame_store import PackedFrames
+from bench.data.prepare import prepare_split
+from bench.engine.person_region import BoxMasks, DetectedPeople
+from bench.models.person_detector import DETECTORS, SCORE_FLOOR, person_boxes, untrained_detector
+from tests.conftest import FAST
+
+runner = CliRunner()
+SIZE = 32  # the detector's input side in these tests (its own default is 800)
+
+
+def bench(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def _silent(description: str, total: int):  # type: ignore[no-untyped-def]
+    return lambda: None
+
+
+def biased(name: str, people: bool) -> torch.nn.Module:
+    """An untrained detector whose box classifier calls every proposal a person, or none."""
+    model = untrained_detector(name, SIZE)
+    score = model.roi_heads.box_predictor.cls_score
+    with torch.no_grad():
+        score.weight.zero_()
+        score.bias.zero_()
+        score.bias[1] = 10.0 if people else -10.0
+    return model.eval()
+
+
+def write_checkpoint(cache: Path, name: str, people: bool) -> Path:
+    """The detector's checkpoint where the weights mechanism looks: <cache>/weights/<file>."""
+    path = cache / "weights" / DETECTORS[name].weights.filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(biased(name, people).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small UCF101 and VISPR tree (few frames: the detector runs on every one)."""
+    base = tmp_path_factory.mktemp("small")
+    ucf = fx.make_ucf101(
+        base / "ucf101", classes=("Archery", "Basketball"), groups=3, clips=1, frames=8
+    )
+    vispr = fx.make_vispr(base / "vispr", per_split={"train2017": 4, "val2017": 2, "test2017": 2})
+    return {"ucf101": ucf, "vispr": vispr}
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_every_detector_gives_person_boxes(name: str) -> None:
+    frames = torch.from_numpy(fx.synthetic_frames(0, 2, SIZE, SIZE))
+    boxes = person_boxes(biased(name, people=True), frames)
+    assert len(boxes) == 2
+    for found in boxes:
+        assert found.ndim == 2 and found.shape[1] == 5 and len(found) > 0
+        assert (found[:, 0] >= SCORE_FLOOR).all() and (found[:, 0] <= 1).all()
+        assert (found[:, 1:] >= 0).all() and (found[:, 1:] <= SIZE).all()
+    assert all(len(b) == 0 for b in person_boxes(biased(name, people=False), frames))
+
+
+def test_box_masks_fill_boxes_at_the_threshold_and_follow_the_stride() -> None:
+    pack = PackedFrames.allocate([4], (8, 8, 3), stride=2)  # 2 stored frames
+    pack.finish()
+    counts = np.array([2, 0])
+    boxes = np.array([[0.9, 0, 0, 4, 4], [0.3, 4, 4, 8, 8]], dtype=np.float32)
+    strict = BoxMasks(pack, counts, boxes, min_score=0.5)
+    loose = BoxMasks(pack, counts, boxes, min_score=0.2)
+    first = strict.read(0, torch.tensor([0, 1]))  # both map to stored frame 0
+    assert first.shape == (2, 8, 8, 1) and int(first[0].sum()) == 16
+    assert int(loose.read(0, torch.tensor([1]))[0].sum()) == 32
+    assert int(strict.read(0, torch.tensor([2]))[0].sum()) == 0  # stored frame 1: no box
+    assert strict.read(0).shape[0] == 2 and strict.coverage() == 0.5
+
+
+def test_detection_runs_once_per_split_and_is_reused(
+    tmp_path: Path, small: dict[str, Path]
+) -> None:
+    cache = tmp_path / "cache"
+    cat = LAYOUTS.get("ucf101")().scan(small["ucf101"], ScanOptions())
+    split = prepare_split(cat, "test", 16, 1, cache, _silent, workers=0)
+    cpu = torch.device("cpu")
+    write_checkpoint(cache, "fasterrcnn", people=False)
+    nobody = DetectedPeople(PersonRegions("fasterrcnn", 0.5, SIZE), cache, cpu)
+    masks = nobody.masks(split.frames, split.path, _silent)
+    assert len(masks) == len(split.frames) and masks.coverage() == 0.0
+    assert int(masks.read(0).sum()) == 0
+    stored = nobody.boxes_path(split.path)
+    assert stored.is_file() and stored.parent == split.path.parent  # beside the pack
+    # a second finder (any threshold) reads the stored boxes instead of detecting again
+    write_checkpoint(cache, "fasterrcnn", people=True)
+    again = DetectedPeople(PersonRegions("fasterrcnn", 0.9, SIZE), cache, cpu)
+    assert again.masks(split.frames, split.path, _silent).coverage() == 0.0
+    stored.write_bytes(b"not an npz")  # a damaged file is detected again, with a warning
+    warnings: list[str] = []
+    fresh = DetectedPeople(PersonRegions("fasterrcnn", 0.5, SIZE), cache, cpu, warnings.append)
+    found = fresh.masks(split.frames, split.path, _silent)
+    assert found.coverage() == 1.0 and "detecting people again" in warnings[0]
+    assert found.read(0).float().mean() > 0.5  # everyone is a person: most pixels covered
+
+
+def run_blackening(tmp_path: Path, small: dict[str, Path], *extra: str) -> tuple[int, str]:
+    return bench(
+        "run", "--method", "blackening", "--dataset", "ucf101-vispr1",
+        "--data-root", f"ucf101={small['ucf101']}", "--data-root", f"vispr={small['vispr']}",
+        "--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
+        "--set", "action_batch=4", "--set", "privacy_batch=4", *FAST, *extra,
+    )  # fmt: skip
+
+
+def test_missing_detector_weights_stop_the_run_before_any_work(
+    tmp_path: Path, small: dict[str, Path]
+) -> None:
+    code, out = run_blackening(tmp_path, small)
+    name = DETECTORS["fasterrcnn"].weights
+    assert code == 2 and name.filename in out and name.url in out
+    assert str(tmp_path / "cache" / "weights") in out.replace("\n", "")
+    assert not (tmp_path / "cache" / "prepared").exists()  # nothing was decoded
+    assert not list((tmp_path / "res").glob("**/*.json"))
+
+
+def test_blackening_on_real_data_uses_detected_people(
+    tmp_path: Path, small: dict[str, Path]
+) -> None:
+    write_checkpoint(tmp_path / "cache", "fasterrcnn", people=True)
+    code, out = run_blackening(
+        tmp_path, small, "--detect_size", str(SIZE), "--min_score", "0.6", "--no-reference"
+    )
+    assert code == 0, out
+    [record] = [json.loads(p.read_text()) for p in (tmp_path / "res" / "records").glob("*.json")]
+    notes = record["notes"]
+    assert notes["person_frames"] == (
+        "people found in 100 % of action test frames and 100 % of privacy test frames"
+    )
+    assert notes["region"] == "detected people"
+    assert "Faster R-CNN ResNet-50 FPN" in notes["person_regions"]
+    assert "score >= 0.6" in notes["person_regions"] and f"{SIZE} px" in notes["person_regions"]
+    assert record["params"]["detector"] == "fasterrcnn" and record["params"]["min_score"] == 0.6
+    boxes = list((tmp_path / "cache" / "prepared").glob("*/*.persons-fasterrcnn-32px.npz"))
+    assert len(boxes) == 6  # train / val / test of the action and the private set
+
+
+def test_blackening_where_nobody_is_detected_leaves_the_frames_as_they_are(
+    tmp_path: Path, small: dict[str, Path]
+) -> None:
+    """Not the old whole-frame fallback (an all-black video): with no person found, the
+    blackened streams are the raw ones, so every metric equals the raw reference's."""
+    write_checkpoint(tmp_path / "cache", "fasterrcnn", people=False)
+    code, out = run_blackening(tmp_path, small, "--detect_size", str(SIZE))
+    assert code == 0, out
+    records = [json.loads(p.read_text()) for p in (tmp_path / "res" / "records").glob("*.json")]
+    by_method = {r["method"]: r for r in records}
+    assert set(by_method) == {"raw", "blackening"}
+    assert "0 % of action test frames" in by_method["blackening"]["notes"]["person_frames"]
+    assert by_method["blackening"]["metrics"] == by_method["raw"]["metrics"]
