@@ -487,6 +487,25 @@ def test_a_lock_of_a_killed_owner_is_taken_over(tmp_path: Path) -> None:
 # --- kill -9 at each stage, then a rerun that recovers --------------------------------------
 
 
+def test_kill_during_a_fixed_run_loses_nothing_and_the_rerun_recovers(
+    tmp_path: Path, known_cache: Path
+) -> None:
+    """The quick kill test: kill -9 while fT' trains (the cell's lock is held). The full one,
+    at each stage of a learned run from rendering on, is marked slow."""
+    results = tmp_path / "r"
+    args = cli("run", "--method", "blackening", "--no-reference", *FAST,
+               "--results-dir", str(results), "--cache-dir", str(known_cache))  # fmt: skip
+    proc = start(args)
+    kill_when(proc, lambda: logged(results, "fT"))
+    assert records(results) == []
+    (results / "records" / f".x.json.{HOST}.{proc.pid}.0123abcd.tmp").write_text("half")
+    code, out = finish(start(args))
+    assert code == 0, out
+    assert "taking over the lock of pid" in " ".join(out.split()), out
+    assert len(records(results)) == 1 and temps_under(tmp_path) == []
+
+
+@pytest.mark.slow
 def test_kill_at_each_stage_loses_nothing_and_the_rerun_recovers(tmp_path: Path) -> None:
     results, cache = tmp_path / "r", tmp_path / "c"
     args = cli("run", "--method", "penalty", "--no-reference", *FAST,

@@ -25,6 +25,7 @@ def run(results: Path, cache_dir: Path, *args: str, size: int = 16) -> dict:
     return json.loads(new.read_text())
 
 
+@pytest.mark.slow  # 30 s; the fit's reuse across protocols is also in test_faults
 def test_novel_reuses_the_fit_and_matches_a_fresh_fit(tmp_path: Path, cache_dir: Path) -> None:
     """fA* is trained once per fit key; evaluation is the same whether it was reused or not."""
     penalty = ["--method", "penalty", "--B", "0.5"]

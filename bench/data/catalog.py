@@ -192,15 +192,15 @@ def carve_val(
 
 
 def _nearest_subset(groups: list[str], size: dict[str, int], fraction: float) -> set[str]:
-    """The groups (all but the last, which stays in train) whose sizes sum nearest to
-    `fraction` of the total; the first such set found in `groups` order."""
+    """The groups whose sizes sum nearest to `fraction` of the total, leaving at least one
+    for train; the first such set found in `groups` order."""
     total = sum(size.values())
     if fraction == 0 or len(groups) < 2:
         return set()
     reach: dict[int, tuple[str, ...]] = {0: ()}
-    for g in groups[:-1]:
+    for g in groups:
         for got, chosen in list(reach.items()):
             reach.setdefault(got + size[g], (*chosen, g))
     want = fraction * total
-    best = min((s for s in reach if s > 0), key=lambda s: (abs(s - want), s))
+    best = min((s for s in reach if 0 < s < total), key=lambda s: (abs(s - want), s))
     return set(reach[best])
