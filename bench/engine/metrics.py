@@ -15,7 +15,6 @@ Non-finite scores are an error: a diverged model must not produce a number.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score
 
 from bench.contract.errors import BenchError
 
@@ -45,6 +44,8 @@ def video_top1(clip_probs: np.ndarray, video_ids: np.ndarray, labels: np.ndarray
 
 def attribute_ap(logits: np.ndarray, targets: np.ndarray) -> list[float]:
     """Average precision of each attribute (NaN where the set has no positive)."""
+    from sklearn.metrics import average_precision_score  # here: 2 s of every CLI start
+
     require_finite(logits, "attribute scores")
     return [
         float(average_precision_score(targets[:, a], logits[:, a]))
