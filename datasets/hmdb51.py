@@ -26,12 +26,13 @@ privacy on their annotated frames. PA-HMDB videos, and every clip cut from the s
 video, are removed from HMDB51 train and val (the official code lets them overlap; we do not).
 
 Validation is carved from train by whole source videos (`hmdb51_source`: the name without
-its clip number), about 10 % of each class, so no val clip has a sibling in train.
+its clip tags), about 10 % of each class, so no val clip has a sibling in train.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,20 @@ PA_ATTRIBUTES = ("gender", "face", "nudity", "skin_color", "relationship")
 SPLIT_IDS = {"1": "train", "2": "test"}
 
 
+# `<source>_<body part>_<camera motion>_<people>_<viewpoint>_<quality>_<clip>`: the release's
+# name tags. One source video's clips may differ in every tag but the first part.
+CLIP_TAGS = re.compile(
+    r"^(?P<source>.+)_[fhul]_(?:cm|nm)_np\d+_(?:fr|ba|le|ri)_(?:bad|med|goo)_\d+$"
+)
+
+
 def hmdb51_source(path: Path) -> str:
-    """The source video a clip was cut from: its name without the clip number
-    (`April_09_brush_hair_u_nm_np1_ba_goo_0` and `..._goo_1` are one source)."""
+    """The source video a clip was cut from: its name without the clip tags, so
+    `..._cartwheel_f_cm_np1_fr_bad_3` and `..._cartwheel_f_cm_np1_ba_bad_8` are one source
+    (names without the tags lose only a trailing clip number)."""
+    tagged = CLIP_TAGS.match(path.stem)
+    if tagged:
+        return f"{path.parent.name}/{tagged['source']}"
     stem, _, number = path.stem.rpartition("_")
     return f"{path.parent.name}/{stem}" if stem and number.isdigit() else path.stem
 
@@ -147,13 +159,18 @@ class PAHMDB51(Layout):
         return Catalog("pahmdb51", "privacy", PA_ATTRIBUTES, splits, root, problems)
 
 
+MAX_FRAME = 100_000  # an hour at 25 fps; a range beyond it is a typo, not a clip
+
+
 def annotated_frames(ranges: dict[str, list[tuple[int, int, Any]]]) -> list[int]:
     """The frames every annotated attribute has a range over (attributes with no range at
     all are left out), in order. Frames before the first range or in a gap are not scored."""
+    for rs in ranges.values():
+        for start, end, _ in rs:
+            if not 0 <= start <= end < MAX_FRAME:
+                raise ValueError(f"range [{start}, {end}] is not within 0..{MAX_FRAME - 1}")
     covered = [
-        {f for start, end, _ in rs for f in range(max(0, start), end + 1)}
-        for rs in ranges.values()
-        if rs
+        {f for start, end, _ in rs for f in range(start, end + 1)} for rs in ranges.values() if rs
     ]
     if not covered:
         return []

@@ -404,7 +404,6 @@ class Synthetic(DatasetFamily):
 
     description = "procedurally rendered actions (coarse motion + articulation) and attributes"
     roles = ("known", "novel")
-    has_person_masks = True  # the renderer draws them
 
     def __init__(self, roots: Mapping[str, Path] | None = None, data_seed: int = 0) -> None:
         super().__init__(roots)

@@ -134,7 +134,14 @@ def read_annotations(path: Path, width: int) -> dict[str, tuple[float, ...]]:
                 f"VP annotations '{path}': '{video}' has {len(vector)} values, expected {width} "
                 "(one per attribute of --attribute-order)"
             )
-        out[Path(str(video)).stem] = tuple(float(v > 0) for v in vector)
+        stem = Path(str(video)).stem
+        labels = tuple(float(v > 0) for v in vector)
+        if out.get(stem, labels) != labels:
+            raise BenchError(
+                f"VP annotations '{path}': two entries name video '{stem}' with different "
+                "labels; keep one"
+            )
+        out[stem] = labels
     return out
 
 

@@ -70,13 +70,16 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_every_detector_gives_person_boxes(name: str) -> None:
-    frames = torch.from_numpy(fx.synthetic_frames(0, 2, SIZE, SIZE))
+    """Boxes come back in the frames' own pixels, though the detector resizes them to SIZE."""
+    side = SIZE // 2
+    frames = torch.from_numpy(fx.synthetic_frames(0, 2, side, side))
     boxes = person_boxes(biased(name, people=True), frames)
     assert len(boxes) == 2
     for found in boxes:
         assert found.ndim == 2 and found.shape[1] == 5 and len(found) > 0
         assert (found[:, 0] >= SCORE_FLOOR).all() and (found[:, 0] <= 1).all()
-        assert (found[:, 1:] >= 0).all() and (found[:, 1:] <= SIZE).all()
+        assert (found[:, 1:] >= 0).all() and (found[:, 1:] <= side).all()
+        assert found[:, 3].max() > side / 2  # spread over the frame, not squeezed into a corner
     assert all(len(b) == 0 for b in person_boxes(biased(name, people=False), frames))
 
 
@@ -102,22 +105,30 @@ def test_detection_runs_once_per_split_and_is_reused(
     split = prepare_split(cat, "test", 16, 1, cache, _silent, workers=0)
     cpu = torch.device("cpu")
     write_checkpoint(cache, "fasterrcnn", people=False)
-    nobody = DetectedPeople(PersonRegions("fasterrcnn", 0.5, SIZE), cache, cpu)
-    masks = nobody.masks(split.frames, split.path, _silent)
+    warnings: list[str] = []
+
+    def finder(score: float) -> DetectedPeople:
+        return DetectedPeople(PersonRegions("fasterrcnn", score, SIZE), cache, cpu, warnings.append)
+
+    masks = finder(0.5).masks(split.frames, split.path, _silent)
     assert len(masks) == len(split.frames) and masks.coverage() == 0.0
     assert int(masks.read(0).sum()) == 0
-    stored = nobody.boxes_path(split.path)
+    stored = finder(0.5).boxes_path(split.path)
     assert stored.is_file() and stored.parent == split.path.parent  # beside the pack
-    # a second finder (any threshold) reads the stored boxes instead of detecting again
+    written = stored.stat().st_mtime_ns
+    # another threshold reads the stored boxes instead of detecting again
+    assert finder(0.9).masks(split.frames, split.path, _silent).coverage() == 0.0
+    assert stored.stat().st_mtime_ns == written and warnings == []
+    # another checkpoint (here: everyone is a person) is detected again, saying why
     write_checkpoint(cache, "fasterrcnn", people=True)
-    again = DetectedPeople(PersonRegions("fasterrcnn", 0.9, SIZE), cache, cpu)
-    assert again.masks(split.frames, split.path, _silent).coverage() == 0.0
-    stored.write_bytes(b"not an npz")  # a damaged file is detected again, with a warning
-    warnings: list[str] = []
-    fresh = DetectedPeople(PersonRegions("fasterrcnn", 0.5, SIZE), cache, cpu, warnings.append)
-    found = fresh.masks(split.frames, split.path, _silent)
-    assert found.coverage() == 1.0 and "detecting people again" in warnings[0]
-    assert found.read(0).float().mean() > 0.5  # everyone is a person: most pixels covered
+    found = finder(0.5).masks(split.frames, split.path, _silent)
+    assert found.coverage() == 1.0 and "another detector checkpoint" in warnings[-1]
+    assert found.read(0).float().mean() > 0.5  # most pixels are inside a box
+    # a damaged file (cut short, or not an npz at all) is detected again with a warning
+    for damage in (stored.read_bytes()[: stored.stat().st_size // 2], b"not an npz"):
+        stored.write_bytes(damage)
+        assert finder(0.5).masks(split.frames, split.path, _silent).coverage() == 1.0
+        assert "unreadable" in warnings[-1] and "detecting people again" in warnings[-1]
 
 
 def run_blackening(tmp_path: Path, small: dict[str, Path], *extra: str) -> tuple[int, str]:
@@ -174,3 +185,26 @@ def test_blackening_where_nobody_is_detected_leaves_the_frames_as_they_are(
     assert set(by_method) == {"raw", "blackening"}
     assert "0 % of action test frames" in by_method["blackening"]["notes"]["person_frames"]
     assert by_method["blackening"]["metrics"] == by_method["raw"]["metrics"]
+
+
+def test_detector_settings_enter_the_key_only_where_a_detector_runs(
+    small: dict[str, Path],
+) -> None:
+    from bench.engine.runner import build_config
+
+    roots = {"ucf101": str(small["ucf101"]), "vispr": str(small["vispr"])}
+    real = build_config("blackening", {}, "known", "ucf101-vispr1", "tiny", {}, 0, roots)
+    assert real.param_dict["detector"] == "fasterrcnn" and real.param_dict["min_score"] == 0.5
+    other = build_config(
+        "blackening", {"min_score": "0.7"}, "known", "ucf101-vispr1", "tiny", {}, 0, roots
+    )
+    assert other.key() != real.key()
+    # rendered masks, or a blur of whole frames: the settings do nothing, so they are left out
+    synthetic = build_config(
+        "blackening", {"min_score": "0.7"}, "known", "synthetic", "tiny", {}, 0
+    )
+    assert synthetic.param_dict == {"margin": 1}
+    frame = build_config(
+        "blur", {"region": "frame"}, "known", "ucf101-vispr1", "tiny", {}, 0, roots
+    )
+    assert "detector" not in frame.param_dict

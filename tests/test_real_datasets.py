@@ -153,7 +153,7 @@ def test_hmdb51_reads_ids_with_trailing_spaces(trees: dict[str, Path]) -> None:
     assert len(cat.splits["test"]) == 6
     assert len(cat.splits["train"]) + len(cat.splits["val"]) == 9
     assert not any(
-        "_video_2_u_nm_np1_fr_goo_1" in str(it.path) for s in cat.splits.values() for it in s
+        "_video_2_u_nm_np1_ba_goo_1" in str(it.path) for s in cat.splits.values() for it in s
     )
 
 
@@ -165,7 +165,9 @@ def test_hmdb51_val_takes_whole_source_videos(trees: dict[str, Path]) -> None:
     assert sources["val"] and not sources["val"] & sources["train"]
     assert not sources["test"] & (sources["train"] | sources["val"])
     siblings = scan("hmdb51", trees["hmdb51"]).splits["test"]
-    assert hmdb51_source(siblings[0].path) == hmdb51_source(siblings[1].path)  # goo_0, goo_1
+    first, second = siblings[0].path.name, siblings[1].path.name
+    assert first.endswith("_fr_goo_0.avi") and second.endswith("_ba_goo_1.avi")
+    assert hmdb51_source(siblings[0].path) == hmdb51_source(siblings[1].path)  # other tags
 
 
 def test_val_share_is_near_the_fraction_with_uneven_groups() -> None:
@@ -199,7 +201,7 @@ def test_pahmdb_frames_map_ranges_to_binary_labels(trees: dict[str, Path]) -> No
     items = cat.splits["test"]
     assert cat.labels == ("gender", "face", "nudity", "skin_color", "relationship")
     assert len(items) == 3 * 2 * 3  # 3 frames x 2 annotated videos x 3 classes
-    on_time = [it for it in items if "catch_video_0_u_nm_np1_fr_goo_0" not in it.path.name]
+    on_time = [it for it in items if "catch_video_0_u_nm_np1_ba_goo_1" not in it.path.name]
     assert {it.frame for it in on_time} == {0, 14, 29}
     for it in items:
         assert it.targets[0] == 1.0  # gender [1, 2]: both present
@@ -211,7 +213,7 @@ def test_pahmdb_samples_only_annotated_frames(trees: dict[str, Path]) -> None:
     """A video annotated from frame 9 on is sampled from 9, never from unannotated 0..8."""
     cat = scan("pahmdb51", trees["hmdb51"], frames_per_video=4)
     late = [
-        it.frame for it in cat.splits["test"] if "catch_video_0_u_nm_np1_fr_goo_0" in it.path.name
+        it.frame for it in cat.splits["test"] if "catch_video_0_u_nm_np1_ba_goo_1" in it.path.name
     ]
     assert late == [fx.LATE_START, 16, 22, 29]
     from bench.datasets.hmdb51 import annotated_frames
@@ -266,11 +268,19 @@ def test_vp_labels_follow_the_attribute_order(trees: dict[str, Path]) -> None:
     swapped = scan(
         "vphmdb",
         trees["hmdb51"],
-        attribute_order=("skin_color", "face", "gender", "nudity", "relationship"),
+        attribute_order=("face", "skin_color", "gender", "nudity", "relationship"),
     )
+    assert (
+        default.labels
+        == VP_ATTRIBUTES
+        == ("skin_color", "face", "gender", "nudity", "relationship")
+    )
+    assert swapped.labels[:2] == ("face", "skin_color")
     a, b = default.splits["test"][0], swapped.splits["test"][0]
-    assert default.labels == VP_ATTRIBUTES and swapped.labels[:2] == ("skin_color", "face")
-    assert a.targets == b.targets  # same values, now named in the other order
+    assert a.targets == b.targets  # the file's columns, now named in the other order
+    ours, theirs = default.counts()["test"], swapped.counts()["test"]
+    assert ours["face"] == theirs["skin_color"] and ours["skin_color"] == theirs["face"]
+    assert ours["face"] != ours["skin_color"]  # (the fixture's columns differ, so it shows)
     with pytest.raises(BenchError, match="give each of"):
         scan("vphmdb", trees["hmdb51"], attribute_order=("face", "face"))
 

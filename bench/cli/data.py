@@ -139,7 +139,7 @@ def data_prepare(
     if detect_people:
         values = {"detector": detector, "min_score": 0.5, "detect_size": detect_size}
         for key, param in DETECTION_PARAMS.items():
-            param.parse(key, values[key])  # the methods' own checks
+            param.parse(key.replace("_", "-"), values[key])  # the methods' own checks
         persons = DetectedPeople(regions_from(values), cache, select_device(device))
         persons.check()  # before any decoding
     with make_progress(console) as progress:

@@ -219,6 +219,8 @@ def sweep(
         return
     failed = 0
     cache = cache_dir or default_cache_dir()
+    for planned in todo:  # a missing checkpoint stops the sweep before its first cell
+        check_local_files(planned.config, cache)
     for n, planned in enumerate(todo, 1):
         console.rule(f"[{n}/{len(todo)}] {planned.cell.label()}")
         try:

@@ -144,9 +144,9 @@ class DatasetFamily:
     name: ClassVar[str]
     description: ClassVar[str] = ""
     roles: ClassVar[tuple[str, ...]] = ("known",)  # 'known'; 'novel' where a second set exists
-    # whether `load` gives person masks itself (a renderer knows them); if not, the region
-    # baselines get them from a person detector (`RunContext.persons`)
-    has_person_masks: ClassVar[bool] = False
+    # whether the region baselines find people with a detector here (`RunContext.persons`,
+    # real footage without person masks); otherwise `load` gives whatever masks it has
+    detects_people: ClassVar[bool] = False
 
     def __init__(self, roots: Mapping[str, Path] | None = None) -> None:
         if roots:

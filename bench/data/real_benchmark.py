@@ -71,6 +71,7 @@ class RealBenchmark(DatasetFamily):
     """Plug-in base for real-data benchmarks: an action layout plus a privacy layout."""
 
     required_roots: ClassVar[tuple[str, ...]] = ()
+    detects_people = True  # real footage: the region baselines' people come from a detector
     action_source: ClassVar[Source]
     privacy_source: ClassVar[Source]
     # The 'novel' setting (paper Table 2): other action and private sets, scored with an fA*

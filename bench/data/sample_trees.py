@@ -102,8 +102,9 @@ def make_hmdb51(
 ) -> Path:
     """An HMDB51 tree: <action>/<name>.avi plus testTrainMulti_7030_splits/ (ids 1/2/0).
 
-    As in the release, clips come two per source video (`..._goo_0.avi`, `..._goo_1.avi`)
-    and the split files keep a source's clips together: the first source of each class is
+    As in the release, clips come two per source video (`..._fr_goo_0.avi`,
+    `..._ba_goo_1.avi`: tags may differ between them) and the split files keep a source's
+    clips together: the first source of each class is
     test, the others train, and the very last clip is unused (id 0).
     """
     splits = root / "testTrainMulti_7030_splits"
@@ -112,7 +113,8 @@ def make_hmdb51(
         lines = []
         for n in range(per_class):
             source, clip = divmod(n, 2)
-            name = f"{cls}_video_{source}_u_nm_np1_fr_goo_{clip}.avi"
+            view = "fr" if clip == 0 else "ba"  # one source's clips may differ in their tags
+            name = f"{cls}_video_{source}_u_nm_np1_{view}_goo_{clip}.avi"
             write_avi(root / cls / name, synthetic_frames(label * 100 + n, frames, *size))
             split_id = 2 if source == 0 else (0 if n == per_class - 1 else 1)
             lines.append(f"{name} {split_id} \n")  # the release ends lines with a space

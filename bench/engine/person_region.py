@@ -12,13 +12,17 @@ says which region was used (`notes.region`, `notes.person_regions`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torchvision
 
 from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark, FrameSource, PersonRegions, Report
@@ -107,10 +111,33 @@ class DetectedPeople:
             f"frames resized to {regions.size} px for detection"
         )
         self._model: torch.nn.Module | None = None
+        self._checkpoint: dict[str, Any] | None = None
 
     def check(self) -> None:
         """Fail before any work when the detector's checkpoint is not on this machine."""
         require_detector_weights(self.regions.detector, self.cache_dir)
+
+    def provenance(self, store: Path) -> dict[str, Any]:
+        """What the boxes of the pack at `store` depend on besides its frame counts: the
+        detector, its input size and checkpoint (by content), the score floor, torchvision,
+        and the pack file itself (rebuilt, e.g. by another decoder, it is detected again)."""
+        if self._checkpoint is None:
+            path = require_detector_weights(self.regions.detector, self.cache_dir)
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 24), b""):
+                    digest.update(block)
+            self._checkpoint = {"file": path.name, "sha256": digest.hexdigest()}
+        frames_file = store.with_suffix(".frames")
+        stat = frames_file.stat() if frames_file.is_file() else None
+        return {
+            "detector": self.regions.detector,
+            "size": self.regions.size,
+            "checkpoint": self._checkpoint,
+            "score_floor": SCORE_FLOOR,
+            "torchvision": torchvision.__version__,
+            "pack": None if stat is None else [stat.st_size, stat.st_mtime_ns],
+        }
 
     def boxes_path(self, store: Path) -> Path:
         """Where the boxes of the split stored at `store` are kept."""
@@ -122,12 +149,13 @@ class DetectedPeople:
         """Person masks of every video of `frames` (boxes detected now or read back)."""
         path = self.boxes_path(store)
         with exclusive(path, f"person detection for {store.name}", self.notify):
-            boxes, why = _read_boxes(path, frames)
+            made_of = json.dumps(self.provenance(store), sort_keys=True)
+            boxes, why = _read_boxes(path, frames, made_of)
             if why:
                 self.notify(f"stored person boxes {path} {why}; detecting people again")
             if boxes is None:
                 boxes = self._detect(frames, report, store.name)
-                atomic_save_npz(path, boxes)
+                atomic_save_npz(path, {**boxes, "provenance": np.asarray(made_of)})
         return BoxMasks(frames, boxes["counts"], boxes["boxes"], self.regions.min_score)
 
     def _detect(self, frames: FrameSource, report: Report, name: str) -> dict[str, np.ndarray]:
@@ -157,19 +185,25 @@ def _stored(frames: FrameSource, i: int) -> int:
     return PackedFrames.stored_count(frames.length(i), getattr(frames, "stride", 1))
 
 
-def _read_boxes(path: Path, frames: FrameSource) -> tuple[dict[str, np.ndarray] | None, str]:
-    """(stored boxes that fit `frames`, "") or (None, why not); no file is (None, "")."""
+def _read_boxes(
+    path: Path, frames: FrameSource, made_of: str
+) -> tuple[dict[str, np.ndarray] | None, str]:
+    """(stored boxes that fit `frames` and were `made_of` the same things, "") or (None, why
+    not); no file is (None, "")."""
     if not path.is_file():
         return None, ""
     try:
         with np.load(path) as npz:
-            out = {k: npz[k] for k in ("counts", "boxes", "videos")}
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+            out = {k: npz[k] for k in ("counts", "boxes", "videos", "provenance")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         return None, f"are unreadable ({type(exc).__name__})"
+    if str(out["provenance"]) != made_of:
+        return None, "come from another detector checkpoint, setting or frame pack"
     expected = [_stored(frames, i) for i in range(len(frames))]
     if (
         out["videos"].tolist() != expected
         or out["counts"].ndim != 1
+        or (out["counts"] < 0).any()
         or int(out["counts"].sum()) != len(out["boxes"])
         or len(out["counts"]) != sum(expected)
         or out["boxes"].ndim != 2

@@ -23,7 +23,7 @@ from bench.contract.method import METHODS
 from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
-from bench.engine.person_region import DetectedPeople
+from bench.engine.person_region import DETECTION_PARAMS, DetectedPeople
 from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint
 from bench.models.anonymizer import check_encoder
@@ -79,6 +79,8 @@ def build_config(
     resolved = resolve_preset(preset, overrides)
     cls.check_preset(values, resolved)
     parts[2].check_preset(resolved)
+    if not parts[2].detects_people or cls.person_regions(values) is None:
+        values = _without_detection(cls.params, values)
     if cls.trainable:
         check_encoder(resolved.anon_encoder)
     models = EvalModels.resolve(resolved, **(evaluation or {}))
@@ -96,6 +98,13 @@ def build_config(
         data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
         evaluation=models,
     )
+
+
+def _without_detection(params: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` without the person-detector parameters (`DETECTION_PARAMS`) where no
+    detector runs (data with person masks, or region=frame): they change nothing there, so
+    they stay out of the cell's key and record."""
+    return {k: v for k, v in values.items() if params[k] is not DETECTION_PARAMS.get(k)}
 
 
 def resolve_roots(raw: dict[str, str]) -> dict[str, Path]:
@@ -163,8 +172,10 @@ def check_local_files(cfg: RunConfig, cache_dir: Path) -> None:
 
 def person_finder(cfg: RunConfig, cache_dir: Path, device: torch.device) -> DetectedPeople | None:
     """The person detector a region baseline needs on data without person masks, else None."""
+    if not DATASETS.get(cfg.dataset).detects_people:
+        return None
     regions = METHODS.get(cfg.method).person_regions(cfg.param_dict)
-    if regions is None or DATASETS.get(cfg.dataset).has_person_masks:
+    if regions is None:
         return None
     return DetectedPeople(regions, cache_dir, device)
 
