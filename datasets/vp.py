@@ -121,7 +121,7 @@ def read_annotations(path: Path, width: int) -> dict[str, tuple[float, ...]]:
             f"VP annotations '{path}': expected a mapping video -> labels, got a "
             f"{type(raw).__name__}"
         )
-    out = {}
+    out: dict[str, tuple[float, ...]] = {}
     for video, values in raw.items():
         try:
             vector = _vector(values)

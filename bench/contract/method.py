@@ -10,7 +10,7 @@ import torch
 
 from bench.contract.config import BOOL_TEXT, Preset, parse_bool
 from bench.contract.context import RunContext
-from bench.contract.dataset import Benchmark, PersonRegions
+from bench.contract.dataset import DATASETS, Benchmark, PersonRegions
 from bench.contract.errors import BenchError
 from bench.contract.registry import Registry
 
@@ -32,6 +32,7 @@ class Param:
     choices: tuple[Any, ...] | None = None
     kind: type | None = None
     exclusive_minimum: bool = False
+    detection: bool = False  # a person-detector setting: in the key only where one runs
 
     def __post_init__(self) -> None:
         if self.default is None and self.kind is None:
@@ -123,6 +124,17 @@ class Method:
         values = {k: p.parse(k, raw.get(k, p.default)) for k, p in cls.params.items()}
         cls.validate(values)
         return values
+
+    @classmethod
+    def cell_params(cls, raw: dict[str, Any], dataset: str) -> dict[str, Any]:
+        """The resolved values a run on `dataset` is keyed and recorded by: the detector
+        settings (`Param.detection`) only where a person detector runs (a region baseline on
+        a dataset that `detects_people`), since elsewhere they change nothing."""
+        values = cls.resolve_params(raw)
+        family = DATASETS.get(dataset) if dataset in DATASETS.names() else None
+        if family is not None and family.detects_people and cls.person_regions(values):
+            return values
+        return {k: v for k, v in values.items() if not cls.params[k].detection}
 
     @classmethod
     def validate(cls, values: dict[str, Any]) -> None:

@@ -44,11 +44,11 @@ from bench.models.person_detector import (
 # The detection parameters of every region baseline (blackening, blur --region person).
 DETECTION_PARAMS: dict[str, Param] = {
     "detector": Param(DEFAULT_DETECTOR, "person detector on real data (weights from a local file)",
-                      choices=tuple(DETECTORS)),
+                      choices=tuple(DETECTORS), detection=True),
     "min_score": Param(0.5, "detector score a person box must reach (real data)",
-                       minimum=SCORE_FLOOR, maximum=1.0, kind=float),
+                       minimum=SCORE_FLOOR, maximum=1.0, kind=float, detection=True),
     "detect_size": Param(800, "short side the detector resizes frames to (its own default: 800)",
-                         minimum=32, maximum=2048),
+                         minimum=32, maximum=2048, detection=True),
 }  # fmt: skip
 DETECT_BATCH = 8  # frames per detector call
 

@@ -23,7 +23,7 @@ from bench.contract.method import METHODS
 from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
-from bench.engine.person_region import DETECTION_PARAMS, DetectedPeople
+from bench.engine.person_region import DetectedPeople
 from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint
 from bench.models.anonymizer import check_encoder
@@ -70,7 +70,7 @@ def build_config(
     if not 0 <= seed < 2**32:
         raise BenchError(f"--seed {seed}: must be between 0 and {2**32 - 1}")
     cls = METHODS.get(method)
-    values = cls.resolve_params(params)
+    values = cls.cell_params(params, dataset)
     roots = resolve_roots(data_roots or {})
     protocol_cls = PROTOCOLS.get(protocol)
     parts = (cls, protocol_cls, DATASETS.get(dataset))
@@ -79,8 +79,6 @@ def build_config(
     resolved = resolve_preset(preset, overrides)
     cls.check_preset(values, resolved)
     parts[2].check_preset(resolved)
-    if not parts[2].detects_people or cls.person_regions(values) is None:
-        values = _without_detection(cls.params, values)
     if cls.trainable:
         check_encoder(resolved.anon_encoder)
     models = EvalModels.resolve(resolved, **(evaluation or {}))
@@ -98,13 +96,6 @@ def build_config(
         data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
         evaluation=models,
     )
-
-
-def _without_detection(params: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """`values` without the person-detector parameters (`DETECTION_PARAMS`) where no
-    detector runs (data with person masks, or region=frame): they change nothing there, so
-    they stay out of the cell's key and record."""
-    return {k: v for k, v in values.items() if params[k] is not DETECTION_PARAMS.get(k)}
 
 
 def resolve_roots(raw: dict[str, str]) -> dict[str, Path]:

@@ -113,11 +113,12 @@ def setting_text(value: Any) -> str:
     return str(value)
 
 
-def full_params(method: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """`params` completed with the method's defaults; None for a method that is not registered."""
+def full_params(method: str, params: Mapping[str, Any], dataset: str) -> dict[str, Any] | None:
+    """`params` completed with the method's defaults, as a run on `dataset` records them;
+    None for a method that is not registered."""
     if method not in METHODS.names():
         return None
-    return METHODS.get(method).resolve_params(dict(params))
+    return METHODS.get(method).cell_params(dict(params), dataset)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class Selector:
             self.dataset,
         ):
             return False
-        return dict(run.params) == full_params(self.method, self.params) and dict(
+        return dict(run.params) == full_params(self.method, self.params, self.dataset) and dict(
             run.evaluation
         ) == {**run.default_evaluation, **self.evaluation}
 
