@@ -487,24 +487,6 @@ def test_a_lock_of_a_killed_owner_is_taken_over(tmp_path: Path) -> None:
 # --- kill -9 at each stage, then a rerun that recovers --------------------------------------
 
 
-def test_kill_during_a_fixed_run_loses_nothing_and_the_rerun_recovers(
-    tmp_path: Path, known_cache: Path
-) -> None:
-    """The quick kill test: kill -9 while fT' trains (the cell's lock is held). The full one,
-    at each stage of a learned run from rendering on, is marked slow."""
-    results = tmp_path / "r"
-    args = cli("run", "--method", "blackening", "--no-reference", *FAST,
-               "--results-dir", str(results), "--cache-dir", str(known_cache))  # fmt: skip
-    proc = start(args)
-    kill_when(proc, lambda: logged(results, "fT"))
-    assert records(results) == []
-    (results / "records" / f".x.json.{HOST}.{proc.pid}.0123abcd.tmp").write_text("half")
-    code, out = finish(start(args))
-    assert code == 0, out
-    assert "taking over the lock of pid" in " ".join(out.split()), out
-    assert len(records(results)) == 1 and temps_under(tmp_path) == []
-
-
 @pytest.mark.slow
 def test_kill_at_each_stage_loses_nothing_and_the_rerun_recovers(tmp_path: Path) -> None:
     results, cache = tmp_path / "r", tmp_path / "c"
@@ -641,3 +623,96 @@ def test_a_pack_that_is_not_finished_leaves_no_temp(tmp_path: Path) -> None:
     assert len(temps_under(tmp_path)) == 1
     pack.discard()
     assert temps_under(tmp_path) == []
+
+
+# --- resuming training: per-epoch checkpoints, SIGTERM -------------------------------------
+
+RESUMABLE = ("--set", "action_epochs=3", "--set", "privacy_epochs=3")
+
+
+def logged_epoch(results: Path, stage: str, epoch: int) -> bool:
+    """Whether a run under `results` logged epoch `epoch` of a stage starting with `stage`."""
+    return any(
+        line.startswith(f'{{"stage": "{stage}') and f'"epoch": {float(epoch)}' in line
+        for p in results.glob("runs/*/log.jsonl")
+        for line in p.read_text().splitlines()
+    )
+
+
+def run_args(results: Path, cache: Path) -> list[str]:
+    return ["run", "--method", "raw", *FAST, *RESUMABLE,
+            "--results-dir", str(results), "--cache-dir", str(cache)]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, known_cache: Path) -> dict:
+    """The record of a raw run of 3 + 3 epochs that nothing stopped, on one thread as the
+    subprocesses compute."""
+    results = tmp_path_factory.mktemp("whole")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code, out = bench(*run_args(results, known_cache))
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, out
+    (record,) = records(results)
+    return record
+
+
+def test_stopped_and_killed_training_resumes_to_the_same_record(
+    tmp_path: Path, known_cache: Path, uninterrupted: dict
+) -> None:
+    """SIGTERM during fT' (checkpoint, exit 75), then kill -9 half way through fB', then a
+    rerun: it takes over the lock, resumes, and stores the uninterrupted run's record."""
+    results = tmp_path / "r"
+    args = cli(*run_args(results, known_cache))
+    proc = start(args)
+    deadline = time.monotonic() + 300
+    while not logged_epoch(results, "fT", 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    code, out = finish(proc)
+    assert code == 75, out
+    assert "stopped by SIGTERM after epoch" in " ".join(out.split()) and "Traceback" not in out
+    assert records(results) == [] and list(results.glob("runs/*/checkpoints/*.pt"))
+    proc = start(args)
+    kill_when(proc, lambda: logged_epoch(results, "fB", 1))  # fT' done, fB' half way
+    saved = sorted(p.name for p in results.glob("runs/*/checkpoints/*.pt"))
+    assert len(saved) == 2 and "fT" in saved[0] and "fB" in saved[1], saved
+    (results / "records" / f".x.json.{HOST}.{proc.pid}.0123abcd.tmp").write_text("half")
+    code, out = finish(start(args))
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "resuming after epoch" in flat and "taking over the lock of pid" in flat
+    (record,) = records(results)
+    assert record["metrics"] == uninterrupted["metrics"]
+    assert record["history"] == uninterrupted["history"]
+    assert not list(results.glob("runs/*/checkpoints"))  # removed once the record is stored
+    assert temps_under(tmp_path) == []
+
+
+def test_a_damaged_checkpoint_restarts_its_stage_with_a_warning(
+    tmp_path: Path, known_cache: Path, uninterrupted: dict
+) -> None:
+    from bench.engine.resume import checkpoint_name
+    from bench.engine.runner import build_config
+
+    results = tmp_path / "r"
+    settings = dict(a.split("=", 1) for a in (*FAST, *RESUMABLE)[1::2])
+    key = build_config("raw", {}, "known", "synthetic", "tiny", settings, 0).key()
+    damaged = (
+        ResultsStore(results).run_dir(key) / "checkpoints" / checkpoint_name(0, "fT' (action eval)")
+    )
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"\x80\x02 not a checkpoint")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code, out = bench(*run_args(results, known_cache))
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, out
+    assert "is unreadable" in out and "starting the stage over" in out
+    (record,) = records(results)
+    assert record["metrics"] == uninterrupted["metrics"]

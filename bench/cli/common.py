@@ -29,7 +29,8 @@ def warn(text: str) -> None:
 
 
 def user_errors(func: F) -> F:
-    """BenchError -> one red line and exit 2; Ctrl-C -> one line and exit 130 (no traceback)."""
+    """BenchError -> one red line and exit 2 (or the error's `exit_code`: 75 for a preempted
+    run, which resumes when run again); Ctrl-C -> one line and exit 130 (no traceback)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,7 +38,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except BenchError as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished records are kept; this run wrote none")
             raise typer.Exit(130) from None

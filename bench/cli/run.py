@@ -27,6 +27,7 @@ from bench.contract.config import PRESETS
 from bench.contract.errors import BenchError
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
+from bench.engine.resume import Preempted
 from bench.engine.runner import (
     Record,
     build_config,
@@ -225,6 +226,8 @@ def sweep(
         console.rule(f"[{n}/{len(todo)}] {planned.cell.label()}")
         try:
             outcome = execute(planned.config, store, cache, device, console=console)
+        except Preempted:
+            raise  # the whole sweep stops; run it again to resume
         except BenchError as exc:
             failed += 1
             console.print(f"[bold red]cell failed:[/] {escape(str(exc))}", soft_wrap=True)

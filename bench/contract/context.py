@@ -110,6 +110,7 @@ class RunContext:
     fit_dir: Path | None = None  # where a learned fA* of this config is stored for reuse
     # finds people for a region baseline on data without person masks; None otherwise
     persons: PersonFinder | None = None
+    loops: int = 0  # checkpointing training loops started so far (`next_loop`)
 
     @property
     def eval_models(self) -> EvalModels:
@@ -133,6 +134,11 @@ class RunContext:
     def scratch_dir(self) -> Path:
         """Run-local space for large intermediates (anonymized copies); removed after the run."""
         return self.run_dir / "scratch"
+
+    def next_loop(self) -> int:
+        """The number of the next checkpointing training loop of this run (0, 1, ...)."""
+        self.loops += 1
+        return self.loops - 1
 
     def note(self, key: str, text: str) -> None:
         """A fact about how the run went (e.g. a fallback taken); lands in the record's `notes`."""

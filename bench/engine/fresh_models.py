@@ -15,7 +15,16 @@ from torch.utils.data import DataLoader, Dataset
 from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import ImageArray, VideoArray
 from bench.engine.clips import EvalClips, Images, TrainClips
+from bench.engine.fits import save_state
 from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
+from bench.engine.resume import (
+    checkpoint_path,
+    checkpointing_loop,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+    stop_if_asked,
+)
 
 
 def _loader(ds: Dataset[Any], batch: int, shuffle: bool, seed: int) -> DataLoader[Any]:
@@ -50,30 +59,66 @@ def fit_and_select(
     epochs: int,
     lr: float,
 ) -> tuple[nn.Module, float]:
-    """Train for `epochs`, keep the weights with the best validation score; returns (model, best)."""
+    """Train for `epochs`, keep the weights with the best validation score; returns (model, best).
+
+    Every epoch ends with a checkpoint (`bench.engine.resume`): the same run started again
+    continues after the last finished epoch, with the same result.
+    """
     model.to(ctx.device)
     opt = make_optimizer(model, lr, ctx.preset.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.15
     )
     best_score, best_state = -np.inf, copy.deepcopy(model.state_dict())
+    path = checkpoint_path(ctx, stage)
+    identity = {"stage": stage, "epochs": epochs, "steps": len(loader), "lr": lr}
+    start, first_row = 0, len(ctx.history.get(stage, []))
+    saved = load_checkpoint(path, ctx, identity)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        best_score, best_state = saved["best_score"], saved["best_model"]
+        if loader.generator is not None:
+            loader.generator.set_state(saved["loader_rng"])
+        set_rng_state(saved["rng"])
+        for row in saved["history"]:
+            ctx.log(stage, **row)
+        start = saved["epoch"] + 1
+        if start < epochs:
+            ctx.warn(f"{stage}: resuming after epoch {saved['epoch']} (checkpoint {path})")
     bar = ctx.task(stage, epochs)
-    for epoch in range(epochs):
-        model.train()
-        losses = []
-        for batch in loader:
-            with autocast(ctx.device):
-                loss = loss_fn(model, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        score = validate(model)
-        if score > best_score:
-            best_score, best_state = score, copy.deepcopy(model.state_dict())
-        ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
-        ctx.progress.update(bar, advance=1, info=f"loss {np.mean(losses):.3f} val {score:.3f}")
+    ctx.progress.update(bar, advance=start)
+    with checkpointing_loop():
+        for epoch in range(start, epochs):
+            model.train()
+            losses = []
+            for batch in loader:
+                with autocast(ctx.device):
+                    loss = loss_fn(model, batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+            score = validate(model)
+            if score > best_score:
+                best_score, best_state = score, copy.deepcopy(model.state_dict())
+            ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
+            save_state(path, {
+                **identity,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "best_score": float(best_score),
+                "best_model": best_state,
+                "loader_rng": None if loader.generator is None else loader.generator.get_state(),
+                "rng": rng_state(),
+                "history": ctx.history.get(stage, [])[first_row:],
+            })  # fmt: skip
+            ctx.progress.update(bar, advance=1, info=f"loss {np.mean(losses):.3f} val {score:.3f}")
+            stop_if_asked(stage, epoch)
     model.load_state_dict(best_state)
     return model, float(best_score)
 

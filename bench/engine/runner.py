@@ -24,6 +24,7 @@ from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
 from bench.engine.person_region import DetectedPeople
+from bench.engine.resume import stop_signals
 from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint
 from bench.models.anonymizer import check_encoder
@@ -126,7 +127,8 @@ def execute(
 
     Everything is checked before any folder is made. Workers on one cell take turns (its
     lock): the second waits, then reuses the first one's record. A run that fails stores
-    no record and leaves no empty run folder.
+    no record and leaves no empty run folder. Training checkpoints each epoch; a killed or
+    preempted (SIGTERM / SIGUSR1: `Preempted`) run resumes when run again.
     """
     console = console or Console()
     key = cfg.key()
@@ -138,7 +140,7 @@ def execute(
     store.ensure_writable()
     ensure_cache_dir(cache_dir)
     warn = lambda text: console.print(f"[yellow]{escape(text)}", soft_wrap=True)  # noqa: E731
-    with store.cell_lock(key, warn):
+    with stop_signals(), store.cell_lock(key, warn):
         if not force and (stored := _stored(store, key, console, quiet=True)) is not None:
             return stored  # a worker that held the lock computed it meanwhile
         store.clean_stale_temps(cache_dir)
@@ -146,6 +148,7 @@ def execute(
         try:
             record = _compute(cfg, store, cache_dir, torch_device, console, run_dir, persons)
             path = store.save(record)
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # the record has it all
         except BaseException:
             _drop_if_empty(run_dir)
             raise

@@ -1,0 +1,149 @@
+"""Resuming training after a kill or a preemption: per-epoch checkpoints and stop signals.
+
+A training loop that checkpoints (`fresh_models.fit_and_select`, which trains fT' and fB')
+saves, at the end of every epoch, its model, optimizer, scheduler, best-so-far weights, the
+loader's shuffling generator and every RNG state, atomically, to
+`<run dir>/checkpoints/<n>-<stage>.pt` (`n`: the loop's place in the run, so two loops of one
+stage name never share a file). The same command run again finds it and continues after
+the last finished epoch; on CPU the record equals an uninterrupted run's. A finished loop's
+checkpoint lets a rerun skip it. Checkpoints are read with `weights_only=True`; a damaged
+one is dropped with a warning and its stage starts over. They are removed once the record
+is stored.
+
+SIGTERM and SIGUSR1 (what SLURM sends before preempting a job) make a checkpointing loop
+stop after the epoch it is in, once that epoch is saved; outside such a loop they stop the
+run at once. Either way the run ends with `Preempted` (exit code `REQUEUE_EXIT`): run the
+same command again, or let the scheduler requeue it, and it resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.contract.context import RunContext
+from bench.contract.errors import BenchError
+from bench.engine.fits import load_state
+
+REQUEUE_EXIT = 75  # EX_TEMPFAIL: stopped on purpose, resumable; run it again
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+class Preempted(BenchError):
+    """The run was asked to stop (SIGTERM / SIGUSR1); what it finished is kept."""
+
+    exit_code = REQUEUE_EXIT
+
+
+_loops = [0]  # checkpointing loops running now (they stop at their epoch's end)
+_pending: list[int] = []  # stop signals received while one ran
+
+
+def _on_stop(signum: int, frame: Any) -> None:
+    name = signal.Signals(signum).name
+    if _loops[0] > 0:
+        _pending.append(signum)
+        return
+    raise Preempted(
+        f"stopped by {name}; nothing of the running stage was checkpointed yet. Run the "
+        "same command again to resume from the last checkpoint (finished fits are kept)"
+    )
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """Within: SIGTERM / SIGUSR1 stop the run resumably instead of killing it."""
+    if not _main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _on_stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        _pending.clear()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def checkpointing_loop() -> Iterator[None]:
+    """Mark a loop that checkpoints each epoch: a stop signal waits for the epoch's end."""
+    _loops[0] += 1
+    try:
+        yield
+    finally:
+        _loops[0] -= 1
+
+
+def stop_if_asked(stage: str, epoch: int) -> None:
+    """After epoch `epoch` of `stage` is checkpointed: end the run if a stop signal came."""
+    if _pending:
+        name = signal.Signals(_pending[0]).name
+        raise Preempted(
+            f"stopped by {name} after epoch {epoch} of {stage}, which is checkpointed; run the "
+            "same command again to resume there"
+        )
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG state a training step reads (torch CPU and CUDA, numpy, Python)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # type: ignore[misc]
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, gauss],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+
+
+def checkpoint_path(ctx: RunContext, stage: str) -> Path:
+    """The checkpoint file of the next checkpointing loop of this run."""
+    return ctx.run_dir / "checkpoints" / checkpoint_name(ctx.next_loop(), stage)
+
+
+def checkpoint_name(n: int, stage: str) -> str:
+    """`<n>-<stage>.pt`, the stage name made safe for a file name."""
+    safe = "".join(c if c.isalnum() else "-" for c in stage).strip("-")
+    return f"{n:02d}-{safe}.pt"
+
+
+def load_checkpoint(path: Path, ctx: RunContext, expected: dict[str, Any]) -> dict[str, Any] | None:
+    """The loop's saved state, if there is one that matches `expected` (its stage, epochs
+    and steps); a damaged or foreign one is dropped with a warning."""
+    if not path.is_file():
+        return None
+    state, why = load_state(path)
+    if state is None or not isinstance(state, dict):
+        ctx.warn(
+            f"checkpoint {path} is unreadable ({why or 'not a dict'}); starting the stage over"
+        )
+    elif any(state.get(k) != v for k, v in expected.items()):
+        ctx.warn(f"checkpoint {path} is of another training setting; starting the stage over")
+    else:
+        return state
+    path.unlink(missing_ok=True)
+    return None
