@@ -644,17 +644,22 @@ def run_args(results: Path, cache: Path) -> list[str]:
             "--results-dir", str(results), "--cache-dir", str(cache)]  # fmt: skip
 
 
+def bench_one_thread(*args: str) -> tuple[int, str]:
+    """`bench` in this process on one thread, as the subprocesses compute (same sums)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return bench(*args)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory, known_cache: Path) -> dict:
     """The record of a raw run of 3 + 3 epochs that nothing stopped, on one thread as the
     subprocesses compute."""
     results = tmp_path_factory.mktemp("whole")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        code, out = bench(*run_args(results, known_cache))
-    finally:
-        torch.set_num_threads(threads)
+    code, out = bench_one_thread(*run_args(results, known_cache))
     assert code == 0, out
     (record,) = records(results)
     return record
@@ -706,12 +711,7 @@ def test_a_damaged_checkpoint_restarts_its_stage_with_a_warning(
     )
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"\x80\x02 not a checkpoint")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        code, out = bench(*run_args(results, known_cache))
-    finally:
-        torch.set_num_threads(threads)
+    code, out = bench_one_thread(*run_args(results, known_cache))
     assert code == 0, out
     assert "is unreadable" in out and "starting the stage over" in out
     (record,) = records(results)
