@@ -583,6 +583,7 @@ def test_a_full_disk_at_the_end_of_a_fit_keeps_the_run(tmp_path: Path, known_cac
     assert "fA* not stored" in flat and "File too large" in flat and "Traceback" not in out
     (record,) = records(results)
     assert "fit_not_stored" in record["notes"]
+    assert "checkpoint_not_stored" in record["notes"]  # fT' could not checkpoint: it went on
     assert not list((results / "fits").rglob(CHECKPOINT)) and temps_under(tmp_path) == []
 
 

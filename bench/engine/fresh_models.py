@@ -15,11 +15,11 @@ from torch.utils.data import DataLoader, Dataset
 from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import ImageArray, VideoArray
 from bench.engine.clips import EvalClips, Images, TrainClips
-from bench.engine.fits import save_state
 from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 from bench.engine.resume import (
     checkpoint_path,
     checkpointing_loop,
+    keep_checkpoint,
     load_checkpoint,
     rng_state,
     set_rng_state,
@@ -105,7 +105,7 @@ def fit_and_select(
             if score > best_score:
                 best_score, best_state = score, copy.deepcopy(model.state_dict())
             ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
-            save_state(path, {
+            keep_checkpoint(ctx, path, {
                 **identity,
                 "epoch": epoch,
                 "model": model.state_dict(),

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.contract.atomic import WriteError
 from bench.contract.context import RunContext
 from bench.contract.errors import BenchError
-from bench.engine.fits import load_state
+from bench.engine.fits import load_state, save_state
 
 REQUEUE_EXIT = 75  # EX_TEMPFAIL: stopped on purpose, resumable; run it again
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
@@ -129,6 +130,17 @@ def checkpoint_name(n: int, stage: str) -> str:
     """`<n>-<stage>.pt`, the stage name made safe for a file name."""
     safe = "".join(c if c.isalnum() else "-" for c in stage).strip("-")
     return f"{n:02d}-{safe}.pt"
+
+
+def keep_checkpoint(ctx: RunContext, path: Path, state: dict[str, Any]) -> None:
+    """Write a loop's state atomically. If it cannot be written (a full disk), the run goes
+    on without it, saying so once and noting `checkpoint_not_stored` in the record."""
+    try:
+        save_state(path, state)
+    except WriteError as exc:
+        if "checkpoint_not_stored" not in ctx.notes:
+            ctx.note("checkpoint_not_stored", str(exc))
+            ctx.warn(f"training checkpoint not stored ({exc}); the run goes on, unresumable")
 
 
 def load_checkpoint(path: Path, ctx: RunContext, expected: dict[str, Any]) -> dict[str, Any] | None:
