@@ -111,3 +111,26 @@ def test_paper_preset_architectures_run_end_to_end(tmp_path: Path, cache_dir: Pa
     [rec] = records(tmp_path)
     assert rec["config"]["preset"]["aux_ft_arch"] == "r3d_18"
     assert rec["config"]["preset"]["aux_fb_arch"] == "resnet50"
+
+
+def test_logger_tensorboard_gets_every_epoch_and_not_the_key(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    common = ["run", "--method", "raw", "--results-dir", str(tmp_path), "--cache-dir",
+              str(cache_dir), *FAST, "--set", "action_epochs=2"]  # fmt: skip
+    code, out = bench(*common, "--logger", "nope")
+    assert code == 2 and "unknown; known loggers: tensorboard" in out
+    code, out = bench(*common, "--logger", "tensorboard")
+    assert code == 0, out
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]
+    events = EventAccumulator(str(Path(record["run_dir"]) / "tensorboard"))
+    events.Reload()
+    loss = events.Scalars("fT' (action eval)/loss")
+    assert [e.step for e in loss] == [0, 1]
+    assert [round(e.value, 5) for e in loss] == [
+        r["loss"] for r in record["history"]["fT' (action eval)"]
+    ]
+    code, out = bench(*common)  # the same cell without a logger: the stored record
+    assert code == 0 and "record exists" in out

@@ -27,6 +27,7 @@ from bench.contract.config import PRESETS
 from bench.contract.errors import BenchError
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
+from bench.engine.loggers import check_loggers
 from bench.engine.resume import Preempted
 from bench.engine.runner import (
     Record,
@@ -109,6 +110,15 @@ FbInitOption = Annotated[
 ]
 
 
+LoggerOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Also log every epoch to: tensorboard (<run dir>/tensorboard/; needs "
+        "pip install 'privbench[logs]'). Repeatable; never part of the cell's key."
+    ),
+]
+
+
 @user_errors
 def run(
     ctx: typer.Context,
@@ -137,6 +147,7 @@ def run(
     fb_arch: FbArchOption = None,
     ft_init: FtInitOption = "scratch",
     fb_init: FbInitOption = "scratch",
+    logger: LoggerOption = None,
 ) -> None:
     """Train and evaluate one method under one protocol; store and print the record."""
     load_plugins(plugin)
@@ -157,6 +168,7 @@ def run(
     ref_cfg = reference_config(cfg) if reference and method != "raw" else None
     if not store.exists(cfg.key()):
         check_local_files(cfg, cache)  # before the reference runs: nothing done in vain
+    check_loggers(tuple(logger or ()))
     if ref_cfg is not None and not store.exists(ref_cfg.key()):
         console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
         execute(ref_cfg, store, cache, device, console=console)
@@ -164,7 +176,9 @@ def run(
     console.print(
         f"[bold]{method}[/] ({label or 'no parameters'}) / {protocol} / {dataset} / {preset}"
     )
-    outcome = execute(cfg, store, cache, device, force=force, console=console)
+    outcome = execute(
+        cfg, store, cache, device, force=force, console=console, loggers=tuple(logger or ())
+    )
     if outcome.reused:
         console.print("[dim]record exists: showing the stored result (use --force to rerun)[/]")
     ref = execute(ref_cfg, store, cache, device, console=console) if ref_cfg else None

@@ -7,7 +7,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +111,8 @@ class RunContext:
     # finds people for a region baseline on data without person masks; None otherwise
     persons: PersonFinder | None = None
     loops: int = 0  # checkpointing training loops started so far (`next_loop`)
+    # experiment loggers fed every row `log` records (`bench.engine.loggers`)
+    sinks: list[Callable[[str, dict[str, float]], None]] = field(default_factory=list)
 
     @property
     def eval_models(self) -> EvalModels:
@@ -170,6 +172,8 @@ class RunContext:
             )
         row = {k: round(float(v), 5) for k, v in values.items()}
         self.history.setdefault(stage, []).append(row)
+        for sink in self.sinks:
+            sink(stage, row)
         try:
             with (self.run_dir / "log.jsonl").open("a") as fh:
                 fh.write(json.dumps({"stage": stage, **row}) + "\n")

@@ -23,6 +23,7 @@ from bench.contract.method import METHODS
 from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
+from bench.engine.loggers import check_loggers, open_loggers
 from bench.engine.person_region import DetectedPeople
 from bench.engine.resume import stop_signals
 from bench.engine.scoring import check_checkpoints
@@ -122,6 +123,7 @@ def execute(
     device: str = "auto",
     force: bool = False,
     console: Console | None = None,
+    loggers: tuple[str, ...] = (),
 ) -> Record:
     """The record of `cfg`: stored one unless `force`, else computed and written atomically.
 
@@ -136,6 +138,7 @@ def execute(
         return stored
     torch_device = select_device(device)
     check_local_files(cfg, cache_dir)
+    check_loggers(loggers)
     persons = person_finder(cfg, cache_dir, torch_device)
     store.ensure_writable()
     ensure_cache_dir(cache_dir)
@@ -146,7 +149,9 @@ def execute(
         store.clean_stale_temps(cache_dir)
         run_dir = store.run_dir(key)
         try:
-            record = _compute(cfg, store, cache_dir, torch_device, console, run_dir, persons)
+            record = _compute(
+                cfg, store, cache_dir, torch_device, console, run_dir, persons, loggers
+            )
             path = store.save(record)
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # the record has it all
         except BaseException:
@@ -195,6 +200,7 @@ def _compute(
     console: Console,
     run_dir: Path,
     persons: DetectedPeople | None = None,
+    loggers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Train and evaluate the cell; its new record (not yet stored)."""
     method = METHODS.get(cfg.method)(**cfg.param_dict)
@@ -203,7 +209,7 @@ def _compute(
     (run_dir / "log.jsonl").unlink(missing_ok=True)
     seed_everything(cfg.seed)
     started = time.perf_counter()
-    with make_progress(console) as progress:
+    with make_progress(console) as progress, open_loggers(loggers, run_dir) as sinks:
         ctx = RunContext(
             cfg.preset,
             device,
@@ -215,6 +221,7 @@ def _compute(
             evaluation=cfg.eval_models,
             fit_dir=store.fit_dir(cfg.fit_key()) if method.trainable else None,
             persons=persons,
+            sinks=sinks,
         )
         try:
             metrics = protocol.run(method, dataset, ctx)
