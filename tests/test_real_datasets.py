@@ -288,13 +288,14 @@ def test_vp_labels_follow_the_attribute_order(trees: dict[str, Path]) -> None:
 @pytest.mark.parametrize("protocol", [2, 5])
 def test_vp_reads_the_published_pickle(tmp_path: Path, protocol: int) -> None:
     """STPrivacy's file: `Class/name.mp4` keys, int64 arrays of shape (1, 5), any protocol."""
-    import pickle
+    from bench.datasets.vp import load_label_pickle
 
     root = fx.make_hmdb51(tmp_path / "hmdb", per_class=2, frames=4)
     path = fx.make_vp_annotations(root, "hmdb51_privacy_attribute_label.pickle", protocol=protocol)
-    published = pickle.loads(path.read_bytes())  # trusted: the test wrote it
+    published = load_label_pickle(path)  # the restricted unpickler, never pickle.load
     key = next(iter(published))
     assert key.endswith(".mp4") and "/" in key and published[key].shape == (1, 5)
+    assert published[key].dtype == np.int64
     code, out = bench("data", "check", "vphmdb", "--root", str(root), "--json")
     report = json.loads(out)
     assert code == 0, out
