@@ -43,8 +43,8 @@ from bench.engine.minimax import (
     LR_PARAM,
     AdversarialMethod,
     BudgetBranch,
+    EndlessBatches,
     aux_budget_init,
-    endless,
     private_loader,
 )
 from bench.models.anonymizer import FrameAnonymizer
@@ -79,7 +79,7 @@ class SupervisedEnsembleBudget(BudgetBranch):
         self.ctx = ctx
         self.n_attributes = len(data.privacy.attributes)
         self.loader = private_loader(ctx, data)
-        self.batches = endless(self.loader)
+        self.batches = EndlessBatches(self.loader)
         self.init = aux_budget_init(ctx)
         self._build()
 
@@ -129,6 +129,10 @@ class SupervisedEnsembleBudget(BudgetBranch):
     def modules(self) -> list[nn.Module]:
         """The ensemble."""
         return list(self.models)
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """One optimizer per ensemble member."""
+        return list(self.opts)
 
     def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
         """Model restarting: fresh budget models, retrained against the current fA for the

@@ -698,6 +698,54 @@ def test_stopped_and_killed_training_resumes_to_the_same_record(
     assert temps_under(tmp_path) == []
 
 
+# identity 3, budget pretraining 2, warm-up 2 and minimax 3 epochs (every other one is FAST's)
+STAGES = ("--set", "identity_epochs=3", "--set", "budget_pretrain_epochs=2",
+          "--set", "warmup_epochs=2", "--set", "anon_epochs=3")  # fmt: skip
+
+
+def test_killed_in_every_anonymizer_stage_resumes_to_the_same_record(
+    tmp_path: Path, known_cache: Path
+) -> None:
+    """The penalty method killed (-9) at a random epoch of the identity pretraining, the
+    budget pretraining and the minimax game, and stopped (SIGTERM) in the warm-up: the
+    rerun stores exactly the record of a run that nothing stopped."""
+    import random
+    import shutil
+
+    def args(results: Path, cache: Path) -> list[str]:
+        return ["run", "--method", "penalty", "--no-reference", *FAST, *STAGES,
+                "--results-dir", str(results), "--cache-dir", str(cache)]  # fmt: skip
+
+    whole_cache, cache = tmp_path / "c1", tmp_path / "c2"  # each trains its own fA0
+    for copy in (whole_cache, cache):
+        shutil.copytree(known_cache, copy)
+    code, out = bench_one_thread(*args(tmp_path / "whole", whole_cache))
+    assert code == 0, out
+    (whole,) = records(tmp_path / "whole")
+
+    results, rng = tmp_path / "r", random.Random()
+    picks = {stage: rng.randrange(n - 1) for stage, n in
+             [("identity", 3), ("budget_pretraining", 2), ("warmup", 2), ("minimax", 3)]}  # fmt: skip
+    for stage in ("identity", "budget_pretraining", "minimax"):
+        if stage == "minimax":  # stopped in the warm-up first: a clean, resumable stop
+            proc = start(cli(*args(results, cache)))
+            while not logged_epoch(results, "warmup", picks["warmup"]) and proc.poll() is None:
+                time.sleep(0.05)
+            os.killpg(proc.pid, signal.SIGTERM)
+            code, out = finish(proc)
+            assert code == 75 and "stopped by SIGTERM after epoch" in " ".join(out.split()), out
+        proc = start(cli(*args(results, cache)))
+        kill_when(proc, lambda stage=stage: logged_epoch(results, stage, picks[stage]))
+    assert list(cache.glob("anonymizer-identity-*.pt")) and records(results) == []
+    code, out = finish(start(cli(*args(results, cache))))
+    assert code == 0, (picks, out)
+    assert "resuming after minimax epoch" in " ".join(out.split()), out
+    (record,) = records(results)
+    assert record["metrics"] == whole["metrics"], picks
+    assert record["history"] == whole["history"], picks
+    assert not list(cache.glob("*.partial.pt")) and not list(results.glob("runs/*/checkpoints"))
+
+
 def test_a_damaged_checkpoint_restarts_its_stage_with_a_warning(
     tmp_path: Path, known_cache: Path, uninterrupted: dict
 ) -> None:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode, decode_image
 
 from bench.contract.atomic import clean_stale_temps
 from bench.contract.dataset import Report
@@ -96,6 +95,8 @@ def _open(path: Path) -> tuple[PackedFrames, dict[str, Any]]:
 def read_image(path: Path) -> np.ndarray:
     """RGB uint8 (1, H, W, 3) of a JPEG, PNG or GIF (first frame); CorruptVideo if unreadable."""
     try:
+        from torchvision.io import ImageReadMode, decode_image  # imported when needed: seconds
+
         image = decode_image(str(path), mode=ImageReadMode.RGB)
     except (RuntimeError, OSError, ValueError) as e:
         raise CorruptVideo(path, f"unreadable image ({e})") from None

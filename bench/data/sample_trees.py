@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.io import encode_jpeg
 
 
 def synthetic_frames(seed: int, frames: int, width: int, height: int) -> np.ndarray:
@@ -58,6 +57,8 @@ def write_avi(path: Path, frames: np.ndarray, fps: int = 25) -> Path:
 def write_jpeg(path: Path, image: np.ndarray) -> Path:
     """Write an RGB uint8 (H, W, 3) image as JPEG."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    from torchvision.io import encode_jpeg  # imported when needed: it takes seconds
+
     data = encode_jpeg(torch.from_numpy(image).permute(2, 0, 1).contiguous(), quality=90)
     path.write_bytes(data.numpy().tobytes())
     return path

@@ -17,12 +17,10 @@ from bench.contract.dataset import ImageArray, VideoArray
 from bench.engine.clips import EvalClips, Images, TrainClips
 from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 from bench.engine.resume import (
+    Checkpointed,
+    Stateful,
     checkpoint_path,
     checkpointing_loop,
-    keep_checkpoint,
-    load_checkpoint,
-    rng_state,
-    set_rng_state,
     stop_if_asked,
 )
 
@@ -69,24 +67,12 @@ def fit_and_select(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.15
     )
-    best_score, best_state = -np.inf, copy.deepcopy(model.state_dict())
-    path = checkpoint_path(ctx, stage)
-    identity = {"stage": stage, "epochs": epochs, "steps": len(loader), "lr": lr}
-    start, first_row = 0, len(ctx.history.get(stage, []))
-    saved = load_checkpoint(path, ctx, identity)
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"])
-        best_score, best_state = saved["best_score"], saved["best_model"]
-        if loader.generator is not None:
-            loader.generator.set_state(saved["loader_rng"])
-        set_rng_state(saved["rng"])
-        for row in saved["history"]:
-            ctx.log(stage, **row)
-        start = saved["epoch"] + 1
-        if start < epochs:
-            ctx.warn(f"{stage}: resuming after epoch {saved['epoch']} (checkpoint {path})")
+    parts: dict[str, Stateful] = {"model": model, "optimizer": opt, "scheduler": sched}
+    identity = {"epochs": epochs, "steps": len(loader), "lr": lr}
+    loop = Checkpointed(ctx, checkpoint_path(ctx, stage), stage, identity)
+    start = loop.resume(parts, loader)
+    best_score = loop.extra.get("best_score", -np.inf)
+    best_state = loop.extra.get("best_model") or copy.deepcopy(model.state_dict())
     bar = ctx.task(stage, epochs)
     ctx.progress.update(bar, advance=start)
     with checkpointing_loop():
@@ -105,18 +91,8 @@ def fit_and_select(
             if score > best_score:
                 best_score, best_state = score, copy.deepcopy(model.state_dict())
             ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
-            keep_checkpoint(ctx, path, {
-                **identity,
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "best_score": float(best_score),
-                "best_model": best_state,
-                "loader_rng": None if loader.generator is None else loader.generator.get_state(),
-                "rng": rng_state(),
-                "history": ctx.history.get(stage, [])[first_row:],
-            })  # fmt: skip
+            loop.extra = {"best_score": float(best_score), "best_model": best_state}
+            loop.save(epoch, f"epoch {epoch}", parts, loader)
             ctx.progress.update(bar, advance=1, info=f"loss {np.mean(losses):.3f} val {score:.3f}")
             stop_if_asked(stage, epoch)
     model.load_state_dict(best_state)

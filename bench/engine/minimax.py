@@ -29,6 +29,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,6 +49,13 @@ from bench.engine.clips import Images, TrainClips
 from bench.engine.fits import load_state, save_state
 from bench.engine.fresh_models import make_optimizer
 from bench.engine.losses import nt_xent, rms_per_sample
+from bench.engine.resume import (
+    Checkpointed,
+    Stateful,
+    checkpoint_path,
+    checkpointing_loop,
+    stop_if_asked,
+)
 from bench.models.action import action_checkpoint, build_action_model
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.privacy import BudgetModel, privacy_checkpoint
@@ -87,7 +95,11 @@ def _clip_loader(
 
 
 def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
-    """fA0: the anonymizer trained to reproduce its input (L1), loaded from cache when present."""
+    """fA0: the anonymizer trained to reproduce its input (L1), loaded from cache when present.
+
+    The cache entry holds fA0's weights and its training history, which a run that loads it
+    logs as its own (its record is the same whether fA0 was trained now or earlier).
+    """
     p = ctx.preset
     if p.identity_epochs == 0:  # nothing to learn or cache (e.g. the residual tiny fA)
         return build_anonymizer(ctx).to(ctx.device)
@@ -110,40 +122,55 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     with exclusive(path, "the identity-pretrained fA0", ctx.warn):  # one worker trains, others load
         fa = build_anonymizer(ctx)
         if path.is_file():
-            state, why = load_state(path)
-            if state is not None:
-                try:
-                    fa.load_state_dict(state)
-                    return fa.to(ctx.device)
-                except Exception as exc:  # not a state dict, or one of other shapes
-                    why = f"{type(exc).__name__}"
+            cached, why = load_state(path)
+            try:
+                fa.load_state_dict(cached["fa"])
+                for row in cached["history"]:  # the record shows fA0's training either way
+                    ctx.log("identity", **row)
+                return fa.to(ctx.device)
+            except Exception as exc:  # not an fA0 entry, or one of other shapes
+                why = why or f"{type(exc).__name__}"
             ctx.warn(f"cached fA0 {path} is unreadable ({why}); pretraining it again")
-        _pretrain_identity(fa.to(ctx.device), ctx, data)
+        first = len(ctx.history.get("identity", []))
+        _pretrain_identity(fa.to(ctx.device), ctx, data, path)
         try:
-            save_state(path, fa.state_dict())
+            save_state(path, {"fa": fa.state_dict(), "history": ctx.history["identity"][first:]})
         except WriteError as exc:
             ctx.warn(f"fA0 not cached ({exc}); this run goes on with it")
+        path.with_name(path.stem + ".partial.pt").unlink(missing_ok=True)
     return fa
 
 
-def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark) -> None:
-    """L1 reconstruction of the action training clips (paper eq. 5)."""
+def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, cached: Path) -> None:
+    """L1 reconstruction of the action training clips (paper eq. 5).
+
+    Each epoch is checkpointed beside the cache entry it makes (`<entry>.partial.pt`, under
+    the entry's lock), so whichever run trains fA0 next resumes it; removed once fA0 is cached.
+    """
     p = ctx.preset
     opt = make_optimizer(fa, p.lr_anon * 3, 0.0)
     loader = _clip_loader(ctx, data.action.splits.train)
+    partial = cached.with_name(cached.stem + ".partial.pt")
+    identity = {"epochs": p.identity_epochs, "steps": len(loader), "lr": p.lr_anon}
+    loop = Checkpointed(ctx, partial, "fA identity pretraining", identity)
+    start = loop.resume({"fa": fa, "optimizer": opt}, loader)
     bar = ctx.task("fA identity pretraining", p.identity_epochs)
-    for epoch in range(p.identity_epochs):
-        losses = []
-        for clips, _ in loader:
-            clips = clips.to(ctx.device)
-            with autocast(ctx.device):
-                loss = F.l1_loss(fa(clips), clips)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        ctx.log("identity", epoch=epoch, l1=float(np.mean(losses)))
-        ctx.progress.update(bar, advance=1, info=f"L1 {np.mean(losses):.4f}")
+    ctx.progress.update(bar, advance=start)
+    with checkpointing_loop():
+        for epoch in range(start, p.identity_epochs):
+            losses = []
+            for clips, _ in loader:
+                clips = clips.to(ctx.device)
+                with autocast(ctx.device):
+                    loss = F.l1_loss(fa(clips), clips)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+            ctx.log("identity", epoch=epoch, l1=float(np.mean(losses)))
+            loop.save(epoch, f"epoch {epoch}", {"fa": fa, "optimizer": opt}, loader)
+            ctx.progress.update(bar, advance=1, info=f"L1 {np.mean(losses):.4f}")
+            stop_if_asked("fA identity pretraining", epoch)
 
 
 class BudgetBranch:
@@ -179,6 +206,29 @@ class BudgetBranch:
     def modules(self) -> list[nn.Module]:
         """Every budget model (frozen during step 1)."""
         raise NotImplementedError
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """Every budget model's optimizer (checkpointed with the models)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the branch: models, optimizers, where its batches are."""
+        batches = getattr(self, "batches", None)
+        return {
+            "models": [m.state_dict() for m in self.modules()],
+            "optimizers": [o.state_dict() for o in self.optimizers()],
+            "batches": batches.state() if isinstance(batches, EndlessBatches) else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` kept."""
+        for module, saved in zip(self.modules(), state["models"], strict=True):
+            module.load_state_dict(saved)
+        for opt, saved in zip(self.optimizers(), state["optimizers"], strict=True):
+            opt.load_state_dict(saved)
+        batches = getattr(self, "batches", None)
+        if isinstance(batches, EndlessBatches) and state["batches"] is not None:
+            batches.restore(state["batches"])
 
     def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
         """Hook after each minimax epoch (e.g. model restarting)."""
@@ -220,10 +270,64 @@ def _frame_pair(clips: torch.Tensor, gap: int) -> tuple[torch.Tensor, torch.Tens
     return clips[:, :, start], clips[:, :, start + gap]
 
 
-def endless(loader: DataLoader[Any]) -> Iterator[Any]:
-    """Batches of `loader`, epoch after epoch."""
-    while True:
-        yield from loader
+class EndlessBatches:
+    """Batches of a shuffling loader, pass after pass, resumable mid-pass.
+
+    `state()` is the loader generator's state at the start of the current pass, the batches
+    taken from it and the generator's state now; `restore` replays the pass up to there
+    (the skipped batches are read again, not trained on), so a resumed run draws the same
+    batches as one that never stopped.
+    """
+
+    def __init__(self, loader: DataLoader[Any]) -> None:
+        self.loader = loader
+        self._it: Iterator[Any] | None = None
+        self._start: torch.Tensor | None = None
+        self._taken = 0
+
+    def __iter__(self) -> EndlessBatches:
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            if self._it is None:
+                self._start = self._generator_state()
+                self._it, self._taken = iter(self.loader), 0
+            try:
+                batch = next(self._it)
+            except StopIteration:
+                self._it = None
+                continue
+            self._taken += 1
+            return batch
+
+    def _generator_state(self) -> torch.Tensor | None:
+        gen = self.loader.generator
+        return None if gen is None else gen.get_state()
+
+    def state(self) -> dict[str, Any]:
+        """Where the batches stand (see the class)."""
+        return {
+            "open": self._it is not None,
+            "start": self._start,
+            "taken": self._taken,
+            "now": self._generator_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue where `state()` was taken."""
+        gen = self.loader.generator
+        self._it = None
+        if not state["open"]:
+            if gen is not None and state["now"] is not None:
+                gen.set_state(state["now"])
+            return
+        if gen is not None and state["start"] is not None:
+            gen.set_state(state["start"])
+        self._start, self._it, self._taken = state["start"], iter(self.loader), 0
+        for _ in range(state["taken"]):
+            next(self._it)
+        self._taken = state["taken"]
 
 
 def private_loader(
@@ -288,7 +392,7 @@ class SelfSupervisedBudget(BudgetBranch):
         self.own_data = self.pairs == "views"
         if self.own_data:
             self.loader = private_loader(ctx, data)
-            self.batches = endless(self.loader)
+            self.batches = EndlessBatches(self.loader)
             self.augment = view_augmentation(p.frame_size).to(ctx.device)
 
     def steps_per_epoch(self) -> int:
@@ -332,6 +436,10 @@ class SelfSupervisedBudget(BudgetBranch):
     def modules(self) -> list[nn.Module]:
         """[fB]."""
         return [self.fb]
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """[fB's optimizer]."""
+        return [self.opt]
 
 
 def _freeze(modules: list[nn.Module], frozen: bool) -> None:
@@ -430,7 +538,13 @@ class MinimaxTrainer:
         return self._update_utility(u, anon, labels), self.budget.update(fa, batch, anon)
 
     def train(self, data: Benchmark) -> FrameAnonymizer:
-        """Pretrain, warm up and run the minimax game; returns the learned fA*."""
+        """Pretrain, warm up and run the minimax game; returns the learned fA*.
+
+        Every epoch of the budget pretraining, the warm-up and the game ends with one
+        checkpoint of all of it (`<run dir>/checkpoints/NN-anonymizer.pt`: fA, fT, the budget
+        branch, their optimizers, the loaders and RNG states); the same run started again
+        continues after the last finished epoch.
+        """
         ctx, p = self.ctx, self.ctx.preset
         with ctx.stage("identity_pretraining"):
             fa = identity_pretrained(ctx, data)
@@ -443,47 +557,84 @@ class MinimaxTrainer:
         self.budget.setup(ctx, data)
         opt_a = make_optimizer(fa, self.lr, 0.0)
         loader = _clip_loader(ctx, data.action.splits.train)
-        with ctx.stage("budget_pretraining"):
-            if p.budget_pretrain_epochs:
-                bar = ctx.task("budget model pretraining", p.budget_pretrain_epochs)
-                for epoch in range(p.budget_pretrain_epochs):
-                    (lb,) = self.budget.pretrain(fa, 1, loader)
-                    ctx.log("budget_pretraining", epoch=epoch, loss_b=lb)
-                    ctx.progress.update(bar, advance=1, info=f"L_B {lb:.3f}")
-        with ctx.stage("warmup"):
-            bar = ctx.task("fT / fB warm-up", p.warmup_epochs)
-            for epoch in range(p.warmup_epochs):
-                fa.eval()
-                rows = []
-                for clips, labels in loader:
-                    clips, labels = clips.to(ctx.device), labels.to(ctx.device)
-                    rows.append(
-                        self._update_branches(u, fa, clips, labels, self.budget.sample(clips))
-                    )
-                lt, lb = np.mean(rows, axis=0)
-                ctx.log("warmup", epoch=epoch, loss_t=lt, loss_b=lb)
-                ctx.progress.update(bar, advance=1, info=f"L_T {lt:.3f} L_B {lb:.3f}")
-        with ctx.stage("minimax"):
-            bar = ctx.task("anonymizer minimax", p.anon_epochs)
-            for epoch in range(p.anon_epochs):
-                fa.train()
-                steps = []
-                for clips, labels in loader:
-                    clips, labels = clips.to(ctx.device), labels.to(ctx.device)
-                    batch = self.budget.sample(clips)
-                    row = self._update_anonymizer(fa, opt_a, u, clips, labels, batch)
-                    row["loss_t"], row["loss_b"] = self._update_branches(
-                        u, fa, clips, labels, batch
-                    )
-                    steps.append(row)
-                mean = {k: float(np.mean([s[k] for s in steps])) for k in steps[0]}
-                ctx.log("minimax", epoch=epoch, **mean)
-                info = f"L_T {mean['loss_t']:.2f} L_B {mean['loss_b']:.2f} RMS {mean['rms']:.3f}"
-                ctx.progress.update(bar, advance=1, info=info)
-                if epoch < p.anon_epochs - 1:  # a hook between epochs, not after the last
-                    self.budget.end_epoch(fa, epoch)
+        phases: list[tuple[str, str, int, Callable[[int], None]]] = [
+            ("budget_pretraining", "budget model pretraining", p.budget_pretrain_epochs,
+             lambda epoch: self._pretrain_epoch(fa, loader, epoch)),
+            ("warmup", "fT / fB warm-up", p.warmup_epochs,
+             lambda epoch: self._warmup_epoch(fa, u, loader, epoch)),
+            ("minimax", "anonymizer minimax", p.anon_epochs,
+             lambda epoch: self._minimax_epoch(fa, opt_a, u, loader, epoch)),
+        ]  # fmt: skip
+        parts: dict[str, Stateful] = {
+            "fa": fa,
+            "optimizer_a": opt_a,
+            "ft": ft,
+            "optimizer_t": u.opt,
+        }
+        loop = Checkpointed(
+            ctx,
+            checkpoint_path(ctx, "anonymizer"),
+            "anonymizer",
+            {"epochs": [n for _, _, n, _ in phases], "steps": len(loader), "lr": self.lr},
+            budget=self.budget,
+        )
+        done = loop.resume(parts, loader)  # epochs finished, over all phases
+        for name, title, epochs, run_epoch in phases:
+            if not epochs:
+                continue
+            with ctx.stage(name), checkpointing_loop():
+                bar = ctx.task(title, epochs)
+                ctx.progress.update(bar, advance=min(done, epochs))
+                for epoch in range(min(done, epochs), epochs):
+                    run_epoch(epoch)
+                    loop.save(loop.base + epoch, f"{name} epoch {epoch}", parts, loader)
+                    ctx.progress.update(bar, advance=1, info=self.info)
+                    stop_if_asked(title, epoch)
+            done = max(0, done - epochs)
+            loop.base += epochs
         fa.eval()
         return fa
+
+    info = ""  # the progress bar's text for the epoch just run
+
+    def _pretrain_epoch(self, fa: FrameAnonymizer, loader: DataLoader[Any], epoch: int) -> None:
+        (lb,) = self.budget.pretrain(fa, 1, loader)
+        self.ctx.log("budget_pretraining", epoch=epoch, loss_b=lb)
+        self.info = f"L_B {lb:.3f}"
+
+    def _warmup_epoch(
+        self, fa: FrameAnonymizer, u: Utility, loader: DataLoader[Any], epoch: int
+    ) -> None:
+        fa.eval()
+        rows = []
+        for clips, labels in loader:
+            clips, labels = clips.to(self.ctx.device), labels.to(self.ctx.device)
+            rows.append(self._update_branches(u, fa, clips, labels, self.budget.sample(clips)))
+        lt, lb = np.mean(rows, axis=0)
+        self.ctx.log("warmup", epoch=epoch, loss_t=lt, loss_b=lb)
+        self.info = f"L_T {lt:.3f} L_B {lb:.3f}"
+
+    def _minimax_epoch(
+        self,
+        fa: FrameAnonymizer,
+        opt_a: torch.optim.Optimizer,
+        u: Utility,
+        loader: DataLoader[Any],
+        epoch: int,
+    ) -> None:
+        fa.train()
+        steps = []
+        for clips, labels in loader:
+            clips, labels = clips.to(self.ctx.device), labels.to(self.ctx.device)
+            batch = self.budget.sample(clips)
+            row = self._update_anonymizer(fa, opt_a, u, clips, labels, batch)
+            row["loss_t"], row["loss_b"] = self._update_branches(u, fa, clips, labels, batch)
+            steps.append(row)
+        mean = {k: float(np.mean([s[k] for s in steps])) for k in steps[0]}
+        self.ctx.log("minimax", epoch=epoch, **mean)
+        self.info = f"L_T {mean['loss_t']:.2f} L_B {mean['loss_b']:.2f} RMS {mean['rms']:.3f}"
+        if epoch < self.ctx.preset.anon_epochs - 1:  # a hook between epochs, not after the last
+            self.budget.end_epoch(fa, epoch)
 
 
 LR_PARAM = Param(

@@ -13,6 +13,7 @@ says which region was used (`notes.region`, `notes.person_regions`).
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import math
 import zipfile
@@ -22,7 +23,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 
 from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark, FrameSource, PersonRegions, Report
@@ -135,7 +135,7 @@ class DetectedPeople:
             "size": self.regions.size,
             "checkpoint": self._checkpoint,
             "score_floor": SCORE_FLOOR,
-            "torchvision": torchvision.__version__,
+            "torchvision": importlib.metadata.version("torchvision"),
             "pack": None if stat is None else [stat.st_size, stat.st_mtime_ns],
         }
 

@@ -23,7 +23,7 @@ import random
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -33,8 +33,21 @@ from bench.contract.context import RunContext
 from bench.contract.errors import BenchError
 from bench.engine.fits import load_state, save_state
 
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
+    from bench.engine.minimax import BudgetBranch
+
 REQUEUE_EXIT = 75  # EX_TEMPFAIL: stopped on purpose, resumable; run it again
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+class Stateful(Protocol):
+    """A model, optimizer or scheduler: what a checkpoint keeps of a training loop."""
+
+    def state_dict(self) -> dict[str, Any]: ...  # noqa: D102
+
+    def load_state_dict(self, state: dict[str, Any], /) -> Any: ...  # noqa: D102
 
 
 class Preempted(BenchError):
@@ -159,3 +172,71 @@ def load_checkpoint(path: Path, ctx: RunContext, expected: dict[str, Any]) -> di
         return state
     path.unlink(missing_ok=True)
     return None
+
+
+class Checkpointed:
+    """The per-epoch checkpoint of one training loop.
+
+    `resume(parts, loader)` restores the loop's models, optimizers and schedulers (`parts`),
+    the loader's shuffling generator, the budget branch, every RNG state and the history
+    rows it had logged, and returns how many epochs are done (0 without a checkpoint).
+    `save(epoch, label, parts, loader)` writes all of that after an epoch. `identity` (the
+    loop's epochs, steps, learning rate) must match, or the checkpoint is of another setting
+    and is dropped. `extra` carries a loop's own values (e.g. the best weights so far).
+    """
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        path: Path,
+        stage: str,
+        identity: dict[str, Any],
+        budget: BudgetBranch | None = None,
+    ) -> None:
+        self.ctx, self.path, self.budget = ctx, path, budget
+        self.identity = {"stage": stage, **identity}
+        self.first_rows = {name: len(rows) for name, rows in ctx.history.items()}
+        self.base = 0  # epochs of the loop's earlier phases (a loop of several phases)
+        self.extra: dict[str, Any] = {}
+
+    def resume(self, parts: dict[str, Stateful], loader: DataLoader[Any]) -> int:
+        """Restore the last checkpoint, if any; the number of epochs it had finished."""
+        saved = load_checkpoint(self.path, self.ctx, self.identity)
+        if saved is None:
+            return 0
+        for name, part in parts.items():
+            part.load_state_dict(saved["parts"][name])
+        if loader.generator is not None and saved["loader_rng"] is not None:
+            loader.generator.set_state(saved["loader_rng"])
+        if self.budget is not None:
+            self.budget.load_state_dict(saved["budget"])
+        set_rng_state(saved["rng"])
+        for stage, rows in saved["history"].items():
+            for row in rows:
+                self.ctx.log(stage, **row)
+        self.extra = saved["extra"]
+        self.ctx.warn(
+            f"{self.identity['stage']}: resuming after {saved['label']} (checkpoint {self.path})"
+        )
+        return int(saved["epoch"]) + 1
+
+    def save(
+        self, epoch: int, label: str, parts: dict[str, Stateful], loader: DataLoader[Any]
+    ) -> None:
+        """Checkpoint the loop after `epoch` (counted over all its phases)."""
+        history = {
+            name: rows[self.first_rows.get(name, 0) :]
+            for name, rows in self.ctx.history.items()
+            if len(rows) > self.first_rows.get(name, 0)
+        }
+        keep_checkpoint(self.ctx, self.path, {
+            **self.identity,
+            "epoch": epoch,
+            "label": label,
+            "parts": {name: part.state_dict() for name, part in parts.items()},
+            "loader_rng": None if loader.generator is None else loader.generator.get_state(),
+            "budget": None if self.budget is None else self.budget.state_dict(),
+            "rng": rng_state(),
+            "history": history,
+            "extra": self.extra,
+        })  # fmt: skip

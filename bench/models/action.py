@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import video as tv_video
 
 from bench.contract.architectures import ACTION_ARCHS, ACTION_INITS
 from bench.contract.errors import BenchError
@@ -130,26 +129,36 @@ class ActionArch:
     input_size: tuple[int, int, int] | None = None  # fixed (T, H, W), if any
 
 
-def _tv(builder: Callable[..., nn.Module]) -> Callable[[int], nn.Module]:
-    return lambda n: builder(weights=None, num_classes=n)
+def _tv(name: str) -> Callable[[int], nn.Module]:
+    """torchvision's video model `name`, imported when built (importing torchvision's
+    models costs seconds, so only the runs that build one pay it)."""
 
+    def build(n: int) -> nn.Module:
+        from torchvision.models import video
+
+        return getattr(video, name)(weights=None, num_classes=n)  # type: ignore[no-any-return]
+
+    return build
+
+
+TV_MODELS = "https://download.pytorch.org/models"  # torchvision's published checkpoints
 
 ARCHS: dict[str, ActionArch] = {
     "tiny": ActionArch(TinyC3D),
     "r3d_18": ActionArch(
-        _tv(tv_video.r3d_18),
+        _tv("r3d_18"),
         "fc",
-        PretrainedWeights("kinetics400", tv_video.R3D_18_Weights.KINETICS400_V1.url),
+        PretrainedWeights("kinetics400", f"{TV_MODELS}/r3d_18-b3b3357e.pth"),
     ),
     "r2plus1d_18": ActionArch(
-        _tv(tv_video.r2plus1d_18),
+        _tv("r2plus1d_18"),
         "fc",
-        PretrainedWeights("kinetics400", tv_video.R2Plus1D_18_Weights.KINETICS400_V1.url),
+        PretrainedWeights("kinetics400", f"{TV_MODELS}/r2plus1d_18-91a641e6.pth"),
     ),
     "mvit_v2_s": ActionArch(
-        _tv(tv_video.mvit_v2_s),
+        _tv("mvit_v2_s"),
         "head.1",
-        PretrainedWeights("kinetics400", tv_video.MViT_V2_S_Weights.KINETICS400_V1.url),
+        PretrainedWeights("kinetics400", f"{TV_MODELS}/mvit_v2_s-ae3be167.pth"),
         input_size=(16, 224, 224),
     ),
     "i3d_r50": ActionArch(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import segmentation_models_pytorch as smp
 import torch
 from torch import nn
 
@@ -22,6 +21,8 @@ def check_encoder(name: str) -> None:
                 "e.g. tu-regnetx_002, tu-mobilenetv3_small_100"
             )
         return
+    import segmentation_models_pytorch as smp  # imported when needed: it takes seconds
+
     known = smp.encoders.get_encoder_names()
     if name not in known:
         raise BenchError(
@@ -43,6 +44,8 @@ class FrameAnonymizer(nn.Module):
         self, encoder: str, depth: int, decoder: tuple[int, ...], residual: bool = False
     ) -> None:
         super().__init__()
+        import segmentation_models_pytorch as smp
+
         self.residual = residual
         self.net = smp.UnetPlusPlus(
             encoder_name=encoder,

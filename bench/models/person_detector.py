@@ -8,13 +8,11 @@ one detection pass serves every later score threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.models import detection
 
 from bench.contract.errors import BenchError
 from bench.models.weights import PretrainedWeights, load_into, require_weights
@@ -28,7 +26,7 @@ class Detector:
     """One torchvision detection model with its published COCO checkpoint."""
 
     title: str  # what the record says
-    build: Callable[..., torch.nn.Module]
+    builder: str  # the torchvision.models.detection function
     weights: PretrainedWeights
     num_classes: int = 91
 
@@ -36,14 +34,14 @@ class Detector:
 DETECTORS: dict[str, Detector] = {
     "fasterrcnn": Detector(
         "Faster R-CNN ResNet-50 FPN (torchvision, COCO)",
-        detection.fasterrcnn_resnet50_fpn,
+        "fasterrcnn_resnet50_fpn",
         PretrainedWeights(
             "coco", "https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth"
         ),
     ),
     "fasterrcnn-v2": Detector(
         "Faster R-CNN ResNet-50 FPN v2 (torchvision, COCO)",
-        detection.fasterrcnn_resnet50_fpn_v2,
+        "fasterrcnn_resnet50_fpn_v2",
         PretrainedWeights(
             "coco",
             "https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth",
@@ -51,14 +49,14 @@ DETECTORS: dict[str, Detector] = {
     ),
     "maskrcnn": Detector(
         "Mask R-CNN ResNet-50 FPN (torchvision, COCO; its boxes)",
-        detection.maskrcnn_resnet50_fpn,
+        "maskrcnn_resnet50_fpn",
         PretrainedWeights(
             "coco", "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth"
         ),
     ),
     "keypointrcnn": Detector(
         "Keypoint R-CNN ResNet-50 FPN (torchvision, COCO persons; its boxes)",
-        detection.keypointrcnn_resnet50_fpn,
+        "keypointrcnn_resnet50_fpn",
         PretrainedWeights(
             "coco",
             "https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth",
@@ -79,8 +77,10 @@ def detector_info(name: str) -> Detector:
 def untrained_detector(name: str, size: int) -> torch.nn.Module:
     """The architecture of `name`, randomly initialised, resizing frames to `size` px (short
     side). Mask and keypoint heads are switched off: only boxes are used."""
+    from torchvision.models import detection
+
     info = detector_info(name)
-    model = info.build(
+    model = getattr(detection, info.builder)(
         weights=None,
         weights_backbone=None,
         num_classes=info.num_classes,

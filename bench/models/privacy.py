@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision import models as tv_models
 
 from bench.contract.architectures import PRIVACY_ARCHS, PRIVACY_INITS
 from bench.contract.errors import BenchError
@@ -50,6 +49,8 @@ def privacy_checkpoint(arch: str, init: str) -> PretrainedWeights | None:
         return None
     if arch == "tiny":
         raise BenchError("--fb-init imagenet: the tiny backbone has no ImageNet checkpoint")
+    from torchvision import models as tv_models  # imported when needed: it takes seconds
+
     enum = tv_models.get_model_weights(arch)
     return PretrainedWeights("imagenet", enum["IMAGENET1K_V1"].url)
 
@@ -68,6 +69,8 @@ def build_backbone(
     if arch == "tiny":
         net = TinyCNN()
         return net, net.out_dim
+    from torchvision import models as tv_models
+
     resnet = getattr(tv_models, arch)(weights=None)
     if checkpoint is not None:
         assert cache_dir is not None
