@@ -37,6 +37,7 @@ from torch import nn
 
 from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import Benchmark
+from bench.contract.distributed import wrap
 from bench.contract.method import METHODS, Param
 from bench.engine.fresh_models import make_optimizer
 from bench.engine.minimax import (
@@ -92,6 +93,7 @@ class SupervisedEnsembleBudget(BudgetBranch):
             for _ in range(self.n_models)
         ]
         self.opts = [make_optimizer(m, p.lr_budget, p.weight_decay) for m in self.models]
+        self.trained = [wrap(m) for m in self.models]  # DDP under torchrun, else themselves
 
     def steps_per_epoch(self) -> int:
         """One pass over the private train images (each step reads `budget_steps` batches)."""
@@ -117,7 +119,7 @@ class SupervisedEnsembleBudget(BudgetBranch):
         for images, targets in batch:
             with torch.no_grad(), autocast(self.ctx.device):
                 private = fa.forward_frames(images)
-            for model, opt in zip(self.models, self.opts, strict=True):
+            for model, opt in zip(self.trained, self.opts, strict=True):
                 with autocast(self.ctx.device):
                     loss = F.binary_cross_entropy_with_logits(model(private).float(), targets)
                 opt.zero_grad(set_to_none=True)

@@ -113,6 +113,21 @@ def test_paper_preset_architectures_run_end_to_end(tmp_path: Path, cache_dir: Pa
     assert rec["config"]["preset"]["aux_fb_arch"] == "resnet50"
 
 
+def test_logger_wandb_offline_gets_the_run_without_network(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
+    code, out = bench("run", "--method", "raw", "--results-dir", str(tmp_path), "--cache-dir",
+                      str(cache_dir), *FAST, "--set", "action_epochs=2", "--logger", "wandb")  # fmt: skip
+    assert code == 0, out
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]
+    (offline,) = (Path(record["run_dir"]) / "wandb").glob("offline-run-*/run-*.wandb")
+    data = offline.read_bytes()  # wandb's record log (protobuf): what `wandb sync` uploads
+    assert b"fT' (action eval)/loss" in data and b"privacy eval)/val" in data
+    for row in record["history"]["fT' (action eval)"]:  # every epoch's value, as JSON
+        assert json.dumps(row["loss"]).encode() in data
+
+
 def test_logger_tensorboard_gets_every_epoch_and_not_the_key(
     tmp_path: Path, cache_dir: Path
 ) -> None:
@@ -121,7 +136,7 @@ def test_logger_tensorboard_gets_every_epoch_and_not_the_key(
     common = ["run", "--method", "raw", "--results-dir", str(tmp_path), "--cache-dir",
               str(cache_dir), *FAST, "--set", "action_epochs=2"]  # fmt: skip
     code, out = bench(*common, "--logger", "nope")
-    assert code == 2 and "unknown; known loggers: tensorboard" in out
+    assert code == 2 and "unknown; known loggers: tensorboard, wandb" in out
     code, out = bench(*common, "--logger", "tensorboard")
     assert code == 0, out
     (record,) = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]

@@ -739,7 +739,8 @@ def test_killed_in_every_anonymizer_stage_resumes_to_the_same_record(
     assert list(cache.glob("anonymizer-identity-*.pt")) and records(results) == []
     code, out = finish(start(cli(*args(results, cache))))
     assert code == 0, (picks, out)
-    assert "resuming after minimax epoch" in " ".join(out.split()), out
+    assert "anonymizer: resuming after" in " ".join(out.split()), out  # (minimax or warm-up:
+    # a kill between an epoch's log row and its checkpoint resumes from the epoch before)
     (record,) = records(results)
     assert record["metrics"] == whole["metrics"], picks
     assert record["history"] == whole["history"], picks

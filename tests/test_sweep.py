@@ -24,6 +24,14 @@ action_epochs = 1
 privacy_epochs = 1
 """
 
+FAST_OVERRIDES = {
+    "identity_epochs": "1",
+    "warmup_epochs": "1",
+    "anon_epochs": "1",
+    "action_epochs": "1",
+    "privacy_epochs": "1",
+}
+
 THREE_FIXED = (
     'description = "three fixed methods"\nprotocol = "known"\nseed = 0\n'
     + FAST_SET
@@ -153,3 +161,57 @@ def test_shards_run_concurrently_share_a_sweep(tmp_path: Path, cache_dir: Path) 
     assert "ran 2, skipped 0" in outs[0] and "ran 1, skipped 0" in outs[1]
     records = [json.loads(b) for _, b in finished(results).values()]
     assert sorted(r["params"].get("factor", 0) for r in records) == [0, 2, 4]
+
+
+# --- sweeps as submitit jobs -----------------------------------------------------------------
+
+FAILING = """
+from bench.contract.errors import BenchError
+from bench.contract.method import METHODS, Method
+
+
+@METHODS.register("sweep-fails")
+class Fails(Method):
+    def fit(self, data, ctx):
+        print("about to fail in the job")
+        raise BenchError("this method always fails")
+
+    def anonymize(self, clips, masks=None):
+        return clips
+"""
+
+
+def test_local_launcher_runs_cells_as_jobs_and_status_shows_each(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    """`--launcher local --workers 2`: each cell without a record becomes a submitit job (a
+    process of its own, with the plug-in loaded); `--status` then shows done, failed with
+    the error and the job log's last lines, running for a held cell, and to run."""
+    from bench.engine.runner import build_config
+    from bench.store.results import ResultsStore
+
+    plugin = write(tmp_path / "failing.py", FAILING)
+    sweep = write(tmp_path / "jobs.toml", 'description = "jobs"\nseed = [0, 1]\n'
+                  + FAST_SET.replace("[set]", "[set]\nframe_size = 16")
+                  + '\n[launcher]\nworkers = 2\n'
+                  + '\n[[method]]\nname = "raw"\n\n[[method]]\nname = "sweep-fails"\n')  # fmt: skip
+    results = tmp_path / "r"
+    common = ["--results-dir", str(results), "--cache-dir", str(cache_dir), "--plugin", str(plugin)]
+    code, out = bench("sweep", str(sweep), "--launcher", "local", *common)
+    assert code == 1, out  # two cells failed
+    assert "4 to run as local jobs" in out and "ran 2, failed 2" in out, out
+    assert len(list((results / "records").glob("*.json"))) == 2
+    code, out = bench("sweep", str(sweep), "--status", *common)
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "done 2" in flat and "failed 2" in flat and "to run 0" in flat, out
+    assert "this method always fails" in flat and "about to fail in the job" in flat, out
+    # a cell someone is computing (its lock held) is running, and says who
+    key = build_config("sweep-fails", {}, "known", "synthetic", "tiny",
+                       {"frame_size": "16", **FAST_OVERRIDES}, 1).key()  # fmt: skip
+    with ResultsStore(results).cell_lock(key):
+        code, out = bench("sweep", str(sweep), "--status", *common)
+    flat = " ".join(out.split())
+    assert "running 1" in flat and f"pid {os.getpid()}" in flat and "failed 1" in flat, out
+    code, out = bench("sweep", str(sweep), "--launcher", "slurm", "--time", "0", *common)
+    assert code == 2 and "launcher time=0: must be an integer >= 1" in out, out

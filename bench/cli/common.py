@@ -3,9 +3,10 @@ options spelled the same on every command (results dir, cache dir, plug-ins, dat
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.contract import distributed
 from bench.contract.config import PRESET_KEYS
 from bench.contract.errors import BenchError
 from bench.contract.plugins import load_plugin
@@ -45,6 +47,19 @@ def user_errors(func: F) -> F:
 
     wrapper.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def processes(device: str) -> Iterator[str]:
+    """Under torchrun: join its process group for the command (rank 0 alone prints); the
+    device this process uses. Without torchrun: `device` itself."""
+    device = distributed.start(device)
+    if not distributed.is_main():
+        console.quiet = warnings.quiet = True
+    try:
+        yield device
+    finally:
+        distributed.stop()
 
 
 def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:

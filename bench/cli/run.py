@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +21,7 @@ from bench.cli.common import (
     load_plugins,
     method_options,
     parse_pairs,
+    processes,
     user_errors,
 )
 from bench.contract.architectures import ACTION_ARCHS, PRIVACY_ARCHS
@@ -27,6 +29,7 @@ from bench.contract.config import PRESETS
 from bench.contract.errors import BenchError
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
+from bench.engine.cluster import CellJob, cell_status, launcher_settings, submit, sweep_folder
 from bench.engine.loggers import check_loggers
 from bench.engine.resume import Preempted
 from bench.engine.runner import (
@@ -149,7 +152,36 @@ def run(
     fb_init: FbInitOption = "scratch",
     logger: LoggerOption = None,
 ) -> None:
-    """Train and evaluate one method under one protocol; store and print the record."""
+    """Train and evaluate one method under one protocol; store and print the record.
+
+    `torchrun --nproc-per-node N -m bench run ...` trains on N processes (one GPU each).
+    """
+    with processes(device) as device:
+        _run(ctx, method, protocol, dataset, preset, set_, seed, device, results_dir, cache_dir,
+             force, reference, plugin, data_root, ft_arch, fb_arch, ft_init, fb_init, logger)  # fmt: skip
+
+
+def _run(
+    ctx: typer.Context,
+    method: str,
+    protocol: str,
+    dataset: str,
+    preset: str,
+    set_: list[str] | None,
+    seed: int,
+    device: str,
+    results_dir: Path | None,
+    cache_dir: Path | None,
+    force: bool,
+    reference: bool,
+    plugin: list[Path] | None,
+    data_root: list[str] | None,
+    ft_arch: str | None,
+    fb_arch: str | None,
+    ft_init: str,
+    fb_init: str,
+    logger: list[str] | None,
+) -> None:
     load_plugins(plugin)
     params: dict[str, Any] = method_options(ctx.args)
     cfg = build_config(
@@ -210,11 +242,94 @@ def sweep(
     yes: Annotated[
         bool, typer.Option("--yes", help=f"Plan a sweep of more than {LARGE_SWEEP} cells.")
     ] = False,
+    status: Annotated[
+        bool,
+        typer.Option("--status", help="Show each cell: done / running / failed / to run."),
+    ] = False,
+    launcher: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the cells as jobs: 'slurm' (a job array) or 'local' (--workers at a "
+            "time, one GPU each). Needs submitit."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="--launcher local: cells run at once.")
+    ] = None,
+    partition: Annotated[str | None, typer.Option(help="--launcher slurm: partition.")] = None,
+    gpus_per_job: Annotated[
+        int | None, typer.Option(help="--launcher slurm: GPUs per job (default 1).")
+    ] = None,
+    time_min: Annotated[
+        int | None,
+        typer.Option("--time", help="Minutes per job (default 1440); a job out of time requeues."),
+    ] = None,
+    array_parallelism: Annotated[
+        int | None, typer.Option(help="--launcher slurm: jobs of the array running at once.")
+    ] = None,
+    sbatch: Annotated[
+        list[str] | None,
+        typer.Option(help="--launcher slurm: another sbatch option KEY=VALUE (repeatable)."),
+    ] = None,
 ) -> None:
-    """Run every cell of a sweep file that has no record yet (resumable, shardable)."""
+    """Run every cell of a sweep file that has no record yet (resumable, shardable).
+
+    With --launcher the cells become cluster jobs (SLURM via submitit, or local processes);
+    --status shows where every cell stands, with each failure's last log lines.
+    """
     if list_ or file is None:
         list_sweeps()
         return
+    if launcher is not None or status:
+        flags = {"workers": workers, "partition": partition, "gpus_per_job": gpus_per_job,
+                 "time": time_min, "array_parallelism": array_parallelism, "sbatch": sbatch}  # fmt: skip
+        _cluster_sweep(file, launcher, flags, status, shard, device, results_dir, cache_dir,
+                       data_root, plugin, yes)  # fmt: skip
+        return
+    with processes(device) as device:  # under torchrun: every cell on N processes
+        load_plugins(plugin)
+        plan = parse_sweep(
+            find_sweep(file),
+            parse_pairs(data_root or [], "--data-root"),
+            max_cells=None if yes else LARGE_SWEEP,
+        )
+        store = ResultsStore(results_dir or default_results_dir())
+        cells = sweep_plan(plan.cells, parse_shard(shard), store)
+        mine = [c for c in cells if c.mine]
+        todo = [c for c in mine if not c.done]
+        console.print(
+            f"[bold]{plan.path.name}[/]: {plan.description}\n{len(cells)} cells; this shard "
+            f"{len(mine)}; done {len(mine) - len(todo)}; to run {len(todo)}"
+        )
+        if dry_run:
+            console.print(sweep_table(cells))
+            return
+        cache = cache_dir or default_cache_dir()
+        for planned in todo:  # a missing checkpoint stops the sweep before its first cell
+            check_local_files(planned.config, cache)
+        failed = _run_cells(todo, store, cache, device)
+        console.print(
+            f"sweep {plan.path.name}: ran {len(todo) - failed}, skipped {len(mine) - len(todo)} "
+            f"(done), failed {failed}"
+        )
+        if failed:
+            raise typer.Exit(1)
+
+
+def _cluster_sweep(
+    file: str,
+    launcher: str | None,
+    flags: dict[str, Any],
+    status: bool,
+    shard: str | None,
+    device: str,
+    results_dir: Path | None,
+    cache_dir: Path | None,
+    data_root: list[str] | None,
+    plugin: list[Path] | None,
+    yes: bool,
+) -> None:
+    """`--status`, or the cells without a record as submitit jobs."""
     load_plugins(plugin)
     plan = parse_sweep(
         find_sweep(file),
@@ -223,19 +338,54 @@ def sweep(
     )
     store = ResultsStore(results_dir or default_results_dir())
     cells = sweep_plan(plan.cells, parse_shard(shard), store)
-    mine = [c for c in cells if c.mine]
-    todo = [c for c in mine if not c.done]
-    console.print(
-        f"[bold]{plan.path.name}[/]: {plan.description}\n{len(cells)} cells; this shard "
-        f"{len(mine)}; done {len(mine) - len(todo)}; to run {len(todo)}"
-    )
-    if dry_run:
-        console.print(sweep_table(cells))
+    folder = sweep_folder(store, plan.name)
+    if status:
+        console.print(status_table(plan.name, cells, store, folder))
         return
-    failed = 0
+    settings = launcher_settings(launcher or "local", plan.launcher, flags)
+    todo = [c for c in cells if c.mine and not c.done]
     cache = cache_dir or default_cache_dir()
-    for planned in todo:  # a missing checkpoint stops the sweep before its first cell
+    for planned in todo:  # a missing checkpoint stops the sweep before any job is made
         check_local_files(planned.config, cache)
+    store.ensure_writable()
+    jobs = [
+        CellJob(c.config, store.root, cache, device, folder / "failed", tuple(plugin or ()))
+        for c in todo
+    ]
+    console.print(
+        f"[bold]{plan.path.name}[/]: {len(cells)} cells; {len(todo)} to run as {settings.kind} jobs"
+    )
+    failed = submit(jobs, settings, folder, console.print) if jobs else 0
+    if settings.kind == "local":
+        console.print(
+            f"sweep {plan.path.name}: ran {len(todo) - failed}, failed {failed}; "
+            f"bench sweep {file} --status for details"
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def status_table(name: str, cells: list[PlannedCell], store: ResultsStore, folder: Path) -> Table:
+    """Every cell: done / running / failed (with its error and last log lines) / to run."""
+    table = Table(title=f"Sweep {name}")
+    for column in ("#", "cell", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    counts: dict[str, int] = {}
+    styles = {"done": "green", "running": "cyan", "failed": "red", "to run": "default"}
+    for i, planned in enumerate(cells, 1):
+        state = cell_status(store, folder, planned.config.key())
+        counts[state.state] = counts.get(state.state, 0) + 1
+        table.add_row(
+            str(i), planned.cell.label(), f"[{styles[state.state]}]{state.state}[/]",
+            escape(state.detail),
+        )  # fmt: skip
+    table.caption = ", ".join(f"{k} {counts.get(k, 0)}" for k in styles)
+    return table
+
+
+def _run_cells(todo: list[PlannedCell], store: ResultsStore, cache: Path, device: str) -> int:
+    """Run the cells one after the other; how many failed (a preemption stops them all)."""
+    failed = 0
     for n, planned in enumerate(todo, 1):
         console.rule(f"[{n}/{len(todo)}] {planned.cell.label()}")
         try:
@@ -247,12 +397,7 @@ def sweep(
             console.print(f"[bold red]cell failed:[/] {escape(str(exc))}", soft_wrap=True)
             continue
         console.print(summary_table(outcome, None))
-    console.print(
-        f"sweep {plan.path.name}: ran {len(todo) - failed}, skipped {len(mine) - len(todo)} "
-        f"(done), failed {failed}"
-    )
-    if failed:
-        raise typer.Exit(1)
+    return failed
 
 
 def list_sweeps() -> None:

@@ -27,6 +27,7 @@ from rich.progress import (
 )
 
 from bench.contract.config import EvalModels, Preset
+from bench.contract.distributed import is_main, world
 from bench.contract.errors import BenchError
 
 if TYPE_CHECKING:
@@ -134,8 +135,10 @@ class RunContext:
 
     @property
     def scratch_dir(self) -> Path:
-        """Run-local space for large intermediates (anonymized copies); removed after the run."""
-        return self.run_dir / "scratch"
+        """Run-local space for large intermediates (anonymized copies); removed after the run.
+        Each of torchrun's processes has its own."""
+        rank = world()
+        return self.run_dir / ("scratch" if rank.size == 1 else f"scratch-{rank.rank}")
 
     def next_loop(self) -> int:
         """The number of the next checkpointing training loop of this run (0, 1, ...)."""
@@ -172,6 +175,8 @@ class RunContext:
             )
         row = {k: round(float(v), 5) for k, v in values.items()}
         self.history.setdefault(stage, []).append(row)
+        if not is_main():  # under torchrun rank 0 alone writes the log
+            return
         for sink in self.sinks:
             sink(stage, row)
         try:

@@ -97,6 +97,24 @@ def exclusive(path: Path, what: str, notify: Notify | None = None) -> Iterator[N
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def holder(path: Path) -> str | None:
+    """Who holds the lock of `path` now ("pid N on HOST since T"), or None if nobody does."""
+    lock = lock_path(path)
+    try:
+        fh = open(lock)  # noqa: SIM115  # closed by the `with` below
+    except OSError:
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _owner_text(_read_owner(fh) or {})
+        except OSError:
+            return None
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return None
+
+
 def _acquire(fh: IO[str], what: str, say: Notify) -> bool:
     """Lock `fh`, waiting if needed; False where the file system has no locks."""
     try:

@@ -20,6 +20,7 @@ import torch
 from bench.contract.atomic import WriteError, atomic_write, atomic_write_text, clean_stale_temps
 from bench.contract.context import RunContext, seed_everything
 from bench.contract.dataset import Benchmark
+from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.locks import exclusive
 from bench.contract.method import Method
 
@@ -63,12 +64,15 @@ def fit_or_reuse(
         with ctx.stage("fit"):
             method.fit(known_data(), ctx)
     else:
-        with exclusive(ctx.fit_dir, f"the fA* of fit {ctx.fit_dir.name}", ctx.warn):
-            clean_stale_temps(ctx.fit_dir)
-            if not _load(method, ctx):
+        lock = exclusive(ctx.fit_dir, f"the fA* of fit {ctx.fit_dir.name}", ctx.warn)
+        with main_lock(lock):  # under torchrun: rank 0 holds it, rank 0 decides and writes
+            if is_main():
+                clean_stale_temps(ctx.fit_dir)
+            if not agree(_load(method, ctx)):
                 with ctx.stage("fit"):
                     method.fit(known_data(), ctx)
-                _save(method, ctx)
+                if is_main():
+                    _save(method, ctx)
     seed_everything(ctx.seed)
 
 

@@ -10,10 +10,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import ImageArray, VideoArray
+from bench.contract.distributed import (
+    gather_in_order,
+    my_share,
+    per_process_batch,
+    train_sampler,
+    wrap,
+)
 from bench.engine.clips import EvalClips, Images, TrainClips
 from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 from bench.engine.resume import (
@@ -25,9 +32,40 @@ from bench.engine.resume import (
 )
 
 
-def _loader(ds: Dataset[Any], batch: int, shuffle: bool, seed: int) -> DataLoader[Any]:
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(ds, batch_size=batch, shuffle=shuffle, generator=gen, num_workers=0)
+def train_loader(
+    ds: Dataset[Any],
+    batch: int,
+    seed: int,
+    what: str,
+    drop_last: bool = False,
+    collate: Callable[[list[Any]], Any] | None = None,
+) -> DataLoader[Any]:
+    """Shuffled batches of `ds` for training: each epoch a permutation seeded by seed + epoch
+    (`distributed.train_sampler`; call `shuffled(loader, epoch)` before each pass), split
+    over the processes when there are several (`batch`, the preset's `what`, is global)."""
+    share = per_process_batch(batch, what)
+    return DataLoader(
+        ds,
+        batch_size=share,
+        sampler=train_sampler(ds, seed, drop_last=False),  # type: ignore[arg-type]
+        generator=torch.Generator().manual_seed(seed),  # the loader's own draws: not global
+        drop_last=drop_last,
+        collate_fn=collate,
+        pin_memory=torch.cuda.is_available(),
+    )
+
+
+def to_device(batch: torch.Tensor, ctx: RunContext) -> torch.Tensor:
+    """A batch on the run's device (a non-blocking copy from pinned memory on a GPU)."""
+    return batch.to(ctx.device, non_blocking=True)
+
+
+def shuffled(loader: DataLoader[Any], epoch: int) -> DataLoader[Any]:
+    """`loader` set to epoch `epoch`'s shuffle."""
+    sampler = loader.sampler
+    if isinstance(sampler, DistributedSampler):
+        sampler.set_epoch(epoch)
+    return loader
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -42,7 +80,7 @@ def supervised_loss(
 
     def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
         inputs, targets = batch
-        return criterion(model(inputs.to(ctx.device)), targets.to(ctx.device))
+        return criterion(model(to_device(inputs, ctx)), to_device(targets, ctx))
 
     return loss_fn
 
@@ -63,6 +101,7 @@ def fit_and_select(
     continues after the last finished epoch, with the same result.
     """
     model.to(ctx.device)
+    trained = wrap(model)  # DistributedDataParallel under torchrun; else the model itself
     opt = make_optimizer(model, lr, ctx.preset.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.15
@@ -79,9 +118,9 @@ def fit_and_select(
         for epoch in range(start, epochs):
             model.train()
             losses = []
-            for batch in loader:
+            for batch in shuffled(loader, epoch):
                 with autocast(ctx.device):
-                    loss = loss_fn(model, batch)
+                    loss = loss_fn(trained, batch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -100,26 +139,27 @@ def fit_and_select(
 
 
 @torch.no_grad()
-def _predict(
-    model: nn.Module, ds: Dataset[Any], ctx: RunContext, batch: int
-) -> list[tuple[Any, ...]]:
-    """(float logits, *rest of the batch) for every batch of `ds`, in order."""
+def _predict(model: nn.Module, ds: Dataset[Any], ctx: RunContext, batch: int) -> list[torch.Tensor]:
+    """[float logits, *the rest of the items] of every item of `ds`, in order. With several
+    processes each predicts its share and all of them get the whole, in order."""
     model.eval()
-    out = []
-    for inputs, *rest in _loader(ds, batch, False, 0):
+    mine = my_share(len(ds))  # type: ignore[arg-type]
+    rows: list[list[torch.Tensor]] = []
+    loader = DataLoader(Subset(ds, mine), batch_size=batch, generator=torch.Generator())
+    for inputs, *rest in loader:  # (its own generator: evaluating draws no global number)
         with autocast(ctx.device):
-            logits = model(inputs.to(ctx.device))
-        out.append((logits.float().cpu(), *rest))
-    return out
+            logits = model(to_device(inputs, ctx))
+        rows.append([logits.float().cpu(), *rest])
+    parts = [torch.cat(column) for column in zip(*rows, strict=True)]
+    return gather_in_order(parts, len(ds))  # type: ignore[arg-type]
 
 
 def predict_clips(model: nn.Module, data: VideoArray, ctx: RunContext) -> tuple[np.ndarray, ...]:
     """Softmax per evaluation clip, with each clip's video index."""
     p = ctx.preset
     ds = EvalClips(data, p.frames, p.skip, p.frame_size, p.eval_clips)
-    batches = _predict(model, ds, ctx, p.action_batch * 2)
-    probs = np.concatenate([logits.softmax(1).numpy() for logits, _, _ in batches])
-    return probs, np.concatenate([vid.numpy() for _, _, vid in batches])
+    logits, _, videos = _predict(model, ds, ctx, p.action_batch * 2)
+    return logits.softmax(1).numpy(), videos.numpy()
 
 
 def action_top1(model: nn.Module, data: VideoArray, ctx: RunContext) -> float:
@@ -133,8 +173,8 @@ def train_action_model(
 ) -> nn.Module:
     """Train fT' with cross-entropy on random clips; keep the epoch with the best val top-1."""
     p = ctx.preset
-    loader = _loader(
-        TrainClips(train, p.frames, p.skip, p.frame_size), p.action_batch, True, ctx.seed
+    loader = train_loader(
+        TrainClips(train, p.frames, p.skip, p.frame_size), p.action_batch, ctx.seed, "action_batch"
     )
 
     model, _ = fit_and_select(
@@ -153,8 +193,8 @@ def train_action_model(
 def predict_attributes(model: nn.Module, data: ImageArray, ctx: RunContext) -> np.ndarray:
     """Logits (N, A) of an attribute classifier."""
     ds = Images(data, ctx.preset.frame_size)
-    batches = _predict(model, ds, ctx, ctx.preset.privacy_batch * 2)
-    return np.concatenate([logits.numpy() for logits, _ in batches])
+    logits, _ = _predict(model, ds, ctx, ctx.preset.privacy_batch * 2)
+    return logits.numpy()
 
 
 def privacy_scores(
@@ -184,7 +224,7 @@ def train_privacy_model(
 ) -> nn.Module:
     """Train fB' with multi-label BCE; keep the epoch with the best val cMAP."""
     p = ctx.preset
-    loader = _loader(Images(train, p.frame_size), p.privacy_batch, True, ctx.seed)
+    loader = train_loader(Images(train, p.frame_size), p.privacy_batch, ctx.seed, "privacy_batch")
 
     model, _ = fit_and_select(
         ctx,

@@ -2,9 +2,11 @@
 logs its per-epoch values; the run's `log.jsonl` stays).
 
 `tensorboard` writes event files to `<run dir>/tensorboard/` (scalars `<stage>/<value>`
-against the epoch); view them with `tensorboard --logdir results/runs`. It needs the
-optional extra: `pip install 'privbench[logs]'`. A logger never changes a result, so it is
-not part of a cell's key.
+against the epoch); view them with `tensorboard --logdir results/runs`. `wandb` logs the
+same scalars offline (no account, no network) to `<run dir>/wandb/`; upload them later with
+`wandb sync <run dir>/wandb/offline-run-*`. Each needs the optional extra:
+`pip install 'privbench[logs]'`. A logger never changes a result, so it is not part of a
+cell's key. Under torchrun only rank 0 logs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from bench.contract.errors import BenchError
 
 Sink = Callable[[str, dict[str, float]], None]  # (stage, row of one epoch)
-LOGGERS = ("tensorboard",)
+LOGGERS = ("tensorboard", "wandb")
 
 
 def check_loggers(names: tuple[str, ...]) -> None:
@@ -53,6 +55,23 @@ def open_loggers(names: tuple[str, ...], run_dir: Path) -> Iterator[list[Sink]]:
 
         sinks.append(to_tensorboard)
         closers.append(writer.close)
+    if "wandb" in names:
+        import wandb
+
+        folder = run_dir / "wandb"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        run = wandb.init(
+            dir=str(run_dir), mode="offline", project="privbench", name=run_dir.name,
+            settings=wandb.Settings(console="off", silent=True),
+        )  # fmt: skip
+
+        def to_wandb(stage: str, row: dict[str, float]) -> None:
+            values = {f"{stage}/{k}": v for k, v in row.items() if k != "epoch"}
+            run.log({**values, f"{stage}/epoch": row.get("epoch", 0)})
+
+        sinks.append(to_wandb)
+        closers.append(run.finish)
     try:
         yield sinks
     finally:

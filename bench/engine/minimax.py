@@ -41,13 +41,14 @@ from torch.utils.data import DataLoader
 from bench.contract.atomic import WriteError
 from bench.contract.context import RunContext, autocast, seed_everything
 from bench.contract.dataset import Benchmark, VideoArray
+from bench.contract.distributed import agree, is_main, main_lock, wrap
 from bench.contract.errors import BenchError
 from bench.contract.locks import exclusive
 from bench.contract.method import Method, Param
 from bench.engine.augment import augmenting_collate, view_augmentation
 from bench.engine.clips import Images, TrainClips
 from bench.engine.fits import load_state, save_state
-from bench.engine.fresh_models import make_optimizer
+from bench.engine.fresh_models import make_optimizer, shuffled, to_device, train_loader
 from bench.engine.losses import nt_xent, rms_per_sample
 from bench.engine.resume import (
     Checkpointed,
@@ -75,17 +76,9 @@ def _clip_loader(
     ctx: RunContext, train: VideoArray
 ) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
     p = ctx.preset
-    gen = torch.Generator().manual_seed(ctx.seed)
     ds = TrainClips(train, p.frames, p.skip, p.frame_size)
     collate = augmenting_collate(p.frame_size) if p.anon_augment else None
-    loader = DataLoader(
-        ds,
-        batch_size=p.anon_batch,
-        shuffle=True,
-        generator=gen,
-        drop_last=True,
-        collate_fn=collate,
-    )
+    loader = train_loader(ds, p.anon_batch, ctx.seed, "anon_batch", drop_last=True, collate=collate)
     if len(loader) == 0:
         raise BenchError(
             f"anon_batch={p.anon_batch} exceeds the {len(train)} training videos; "
@@ -119,9 +112,10 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     }
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     path = ctx.cache_dir / f"anonymizer-identity-{digest}.pt"
-    with exclusive(path, "the identity-pretrained fA0", ctx.warn):  # one worker trains, others load
+    # one worker trains, the others load it; under torchrun rank 0 holds the lock
+    with main_lock(exclusive(path, "the identity-pretrained fA0", ctx.warn)):
         fa = build_anonymizer(ctx)
-        if path.is_file():
+        if agree(path.is_file()):
             cached, why = load_state(path)
             try:
                 fa.load_state_dict(cached["fa"])
@@ -134,7 +128,9 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
         first = len(ctx.history.get("identity", []))
         _pretrain_identity(fa.to(ctx.device), ctx, data, path)
         try:
-            save_state(path, {"fa": fa.state_dict(), "history": ctx.history["identity"][first:]})
+            if is_main():
+                history = ctx.history["identity"][first:]
+                save_state(path, {"fa": fa.state_dict(), "history": history})
         except WriteError as exc:
             ctx.warn(f"fA0 not cached ({exc}); this run goes on with it")
         path.with_name(path.stem + ".partial.pt").unlink(missing_ok=True)
@@ -156,13 +152,14 @@ def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, ca
     start = loop.resume({"fa": fa, "optimizer": opt}, loader)
     bar = ctx.task("fA identity pretraining", p.identity_epochs)
     ctx.progress.update(bar, advance=start)
+    trained = wrap(fa)
     with checkpointing_loop():
         for epoch in range(start, p.identity_epochs):
             losses = []
-            for clips, _ in loader:
-                clips = clips.to(ctx.device)
+            for clips, _ in shuffled(loader, epoch):
+                clips = to_device(clips, ctx)
                 with autocast(ctx.device):
-                    loss = F.l1_loss(fa(clips), clips)
+                    loss = F.l1_loss(trained(clips), clips)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -284,6 +281,7 @@ class EndlessBatches:
         self._it: Iterator[Any] | None = None
         self._start: torch.Tensor | None = None
         self._taken = 0
+        self._passes = 0  # passes begun (each its own shuffle)
 
     def __iter__(self) -> EndlessBatches:
         return self
@@ -292,7 +290,8 @@ class EndlessBatches:
         while True:
             if self._it is None:
                 self._start = self._generator_state()
-                self._it, self._taken = iter(self.loader), 0
+                self._it, self._taken = iter(shuffled(self.loader, self._passes)), 0
+                self._passes += 1
             try:
                 batch = next(self._it)
             except StopIteration:
@@ -311,20 +310,22 @@ class EndlessBatches:
             "open": self._it is not None,
             "start": self._start,
             "taken": self._taken,
+            "passes": self._passes,
             "now": self._generator_state(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue where `state()` was taken."""
         gen = self.loader.generator
-        self._it = None
+        self._it, self._passes = None, state["passes"]
         if not state["open"]:
             if gen is not None and state["now"] is not None:
                 gen.set_state(state["now"])
             return
         if gen is not None and state["start"] is not None:
             gen.set_state(state["start"])
-        self._start, self._it, self._taken = state["start"], iter(self.loader), 0
+        replayed = shuffled(self.loader, self._passes - 1)
+        self._start, self._it, self._taken = state["start"], iter(replayed), 0
         for _ in range(state["taken"]):
             next(self._it)
         self._taken = state["taken"]
@@ -334,14 +335,8 @@ def private_loader(
     ctx: RunContext, data: Benchmark
 ) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
     """Shuffled batches of the private train images and their labels (seeded)."""
-    gen = torch.Generator().manual_seed(ctx.seed + 1)
-    loader = DataLoader(
-        Images(data.privacy.splits.train, ctx.preset.frame_size),
-        batch_size=ctx.preset.privacy_batch,
-        shuffle=True,
-        generator=gen,
-        drop_last=True,
-    )
+    images = Images(data.privacy.splits.train, ctx.preset.frame_size)
+    loader = train_loader(images, ctx.preset.privacy_batch, ctx.seed + 1, "privacy_batch", True)
     if len(loader) == 0:
         raise BenchError(
             f"privacy_batch={ctx.preset.privacy_batch} exceeds the "
@@ -388,6 +383,7 @@ class SelfSupervisedBudget(BudgetBranch):
         p = ctx.preset
         init = aux_budget_init(ctx)
         self.fb = BudgetModel(p.aux_fb_arch, init=init, cache_dir=ctx.cache_dir).to(ctx.device)
+        self.trained = wrap(self.fb)  # what its own step trains (DDP under torchrun)
         self.opt = make_optimizer(self.fb, p.lr_budget, p.weight_decay)
         self.own_data = self.pairs == "views"
         if self.own_data:
@@ -414,20 +410,20 @@ class SelfSupervisedBudget(BudgetBranch):
             return _frame_pair(anon, self.ctx.preset.ssl_frame_gap)
         return fa.forward_frames(batch[0]), fa.forward_frames(batch[1])
 
-    def loss(self, f1: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
-        """NT-Xent between the two views."""
-        return nt_xent(self.fb(f1), self.fb(f2), self.temperature)
+    def loss(self, f1: torch.Tensor, f2: torch.Tensor, fb: nn.Module) -> torch.Tensor:
+        """NT-Xent between fb's projections of the two views."""
+        return nt_xent(fb(f1), fb(f2), self.temperature)
 
     def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
-        """-L_B(fB(fA(pair)))."""
-        return -self.loss(*self._views(fa, batch, anon))
+        """-L_B(fB(fA(pair))) (fB frozen)."""
+        return -self.loss(*self._views(fa, batch, anon), self.fb)
 
     def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
         """fB minimises L_B on fA's output."""
         with torch.no_grad(), autocast(self.ctx.device):
             f1, f2 = self._views(fa, batch, anon)
         with autocast(self.ctx.device):
-            lb = self.loss(f1, f2)
+            lb = self.loss(f1, f2, self.trained)
         self.opt.zero_grad(set_to_none=True)
         lb.backward()
         self.opt.step()
@@ -452,9 +448,11 @@ def _freeze(modules: list[nn.Module], frozen: bool) -> None:
 
 @dataclass
 class Utility:
-    """fT and its optimizer."""
+    """fT, what trains it (itself, or its DistributedDataParallel under torchrun), and its
+    optimizer."""
 
     ft: nn.Module
+    trained: nn.Module
     opt: torch.optim.Optimizer
 
 
@@ -489,7 +487,7 @@ class MinimaxTrainer:
     def _update_utility(self, u: Utility, anon: torch.Tensor, labels: torch.Tensor) -> float:
         """Step 2 for fT: minimise L_T on the frozen fA(X)."""
         with autocast(self.ctx.device):
-            lt = F.cross_entropy(u.ft(anon), labels)
+            lt = F.cross_entropy(u.trained(anon), labels)
         u.opt.zero_grad(set_to_none=True)
         lt.backward()
         u.opt.step()
@@ -504,12 +502,16 @@ class MinimaxTrainer:
         labels: torch.Tensor,
         batch: Any,
     ) -> dict[str, float]:
-        """Step 1: fT and fB frozen (eval mode); fA minimises L_T + w * adversary + extra."""
+        """Step 1: fT and fB frozen (eval mode); fA minimises L_T + w * adversary + extra.
+
+        Under torchrun only fA's DistributedDataParallel (`self.trained_fa`) runs; the frozen
+        fT and fB are called as plain modules, so no process waits on their gradients.
+        """
         frozen = [u.ft, *self.budget.modules()]
         _freeze(frozen, True)
         stats: dict[str, float] = {}
         with autocast(self.ctx.device):
-            anon = fa(clips)
+            anon = self.trained_fa(clips)
             lt = F.cross_entropy(u.ft(anon), labels)
             adversary = self.budget.adversary(fa, batch, anon)
             extra = torch.zeros((), device=clips.device)
@@ -553,7 +555,8 @@ class MinimaxTrainer:
             # reseed so what follows does not depend on the cache's state.
             seed_everything(ctx.seed)
         ft = build_aux_action_model(ctx, len(data.action.classes)).to(ctx.device)
-        u = Utility(ft, make_optimizer(ft, p.lr_utility, p.weight_decay))
+        u = Utility(ft, wrap(ft), make_optimizer(ft, p.lr_utility, p.weight_decay))
+        self.trained_fa = wrap(fa)
         self.budget.setup(ctx, data)
         opt_a = make_optimizer(fa, self.lr, 0.0)
         loader = _clip_loader(ctx, data.action.splits.train)
@@ -586,6 +589,7 @@ class MinimaxTrainer:
                 bar = ctx.task(title, epochs)
                 ctx.progress.update(bar, advance=min(done, epochs))
                 for epoch in range(min(done, epochs), epochs):
+                    shuffled(loader, loop.base + epoch)  # each epoch of the loop its own shuffle
                     run_epoch(epoch)
                     loop.save(loop.base + epoch, f"{name} epoch {epoch}", parts, loader)
                     ctx.progress.update(bar, advance=1, info=self.info)
@@ -608,7 +612,7 @@ class MinimaxTrainer:
         fa.eval()
         rows = []
         for clips, labels in loader:
-            clips, labels = clips.to(self.ctx.device), labels.to(self.ctx.device)
+            clips, labels = to_device(clips, self.ctx), to_device(labels, self.ctx)
             rows.append(self._update_branches(u, fa, clips, labels, self.budget.sample(clips)))
         lt, lb = np.mean(rows, axis=0)
         self.ctx.log("warmup", epoch=epoch, loss_t=lt, loss_b=lb)
@@ -625,7 +629,7 @@ class MinimaxTrainer:
         fa.train()
         steps = []
         for clips, labels in loader:
-            clips, labels = clips.to(self.ctx.device), labels.to(self.ctx.device)
+            clips, labels = to_device(clips, self.ctx), to_device(labels, self.ctx)
             batch = self.budget.sample(clips)
             row = self._update_anonymizer(fa, opt_a, u, clips, labels, batch)
             row["loss_t"], row["loss_b"] = self._update_branches(u, fa, clips, labels, batch)

@@ -30,6 +30,7 @@ import torch
 
 from bench.contract.atomic import WriteError
 from bench.contract.context import RunContext
+from bench.contract.distributed import is_main
 from bench.contract.errors import BenchError
 from bench.engine.fits import load_state, save_state
 
@@ -147,7 +148,10 @@ def checkpoint_name(n: int, stage: str) -> str:
 
 def keep_checkpoint(ctx: RunContext, path: Path, state: dict[str, Any]) -> None:
     """Write a loop's state atomically. If it cannot be written (a full disk), the run goes
-    on without it, saying so once and noting `checkpoint_not_stored` in the record."""
+    on without it, saying so once and noting `checkpoint_not_stored` in the record. Under
+    torchrun rank 0 writes it (every process has the same state)."""
+    if not is_main():
+        return
     try:
         save_state(path, state)
     except WriteError as exc:

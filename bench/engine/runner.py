@@ -18,6 +18,7 @@ from rich.markup import escape
 from bench.contract.config import EvalModels, RunConfig, resolve_preset
 from bench.contract.context import RunContext, make_progress, seed_everything, select_device
 from bench.contract.dataset import DATASETS
+from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.contract.plugins import plugin_digest
@@ -136,6 +137,7 @@ def execute(
     key = cfg.key()
     if not force and (stored := _stored(store, key, console)) is not None:
         return stored
+    # under torchrun every process runs the cell, rank 0 decides, holds the lock and writes
     torch_device = select_device(device)
     check_local_files(cfg, cache_dir)
     check_loggers(loggers)
@@ -143,19 +145,23 @@ def execute(
     store.ensure_writable()
     ensure_cache_dir(cache_dir)
     warn = lambda text: console.print(f"[yellow]{escape(text)}", soft_wrap=True)  # noqa: E731
-    with stop_signals(), store.cell_lock(key, warn):
+    with stop_signals(), main_lock(store.cell_lock(key, warn)):
         if not force and (stored := _stored(store, key, console, quiet=True)) is not None:
             return stored  # a worker that held the lock computed it meanwhile
-        store.clean_stale_temps(cache_dir)
+        if is_main():
+            store.clean_stale_temps(cache_dir)
         run_dir = store.run_dir(key)
         try:
             record = _compute(
                 cfg, store, cache_dir, torch_device, console, run_dir, persons, loggers
             )
+            if not is_main():
+                return Record(record, store.record_path(key), reused=False)
             path = store.save(record)
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # the record has it all
         except BaseException:
-            _drop_if_empty(run_dir)
+            if is_main():
+                _drop_if_empty(run_dir)
             raise
     return Record(record, path, reused=False)
 
@@ -180,9 +186,10 @@ def person_finder(cfg: RunConfig, cache_dir: Path, device: torch.device) -> Dete
 
 
 def _stored(store: ResultsStore, key: str, console: Console, quiet: bool = False) -> Record | None:
-    """The stored record of `key`; None if there is none, or (with a warning) if it is corrupt."""
+    """The stored record of `key`; None if there is none, or (with a warning) if it is corrupt.
+    Under torchrun, rank 0's answer."""
     path = store.record_path(key)
-    if not path.exists():
+    if not agree(path.exists()):
         return None
     try:
         return Record(store.load(key), path, reused=True)
@@ -206,10 +213,14 @@ def _compute(
     method = METHODS.get(cfg.method)(**cfg.param_dict)
     protocol = PROTOCOLS.get(cfg.protocol)()
     dataset = DATASETS.get(cfg.dataset)({k: Path(v) for k, v in cfg.data_roots})
-    (run_dir / "log.jsonl").unlink(missing_ok=True)
+    if is_main():
+        (run_dir / "log.jsonl").unlink(missing_ok=True)
     seed_everything(cfg.seed)
     started = time.perf_counter()
-    with make_progress(console) as progress, open_loggers(loggers, run_dir) as sinks:
+    with (
+        make_progress(console) as progress,
+        open_loggers(loggers if is_main() else (), run_dir) as sinks,
+    ):
         ctx = RunContext(
             cfg.preset,
             device,

@@ -13,6 +13,13 @@
     [data_root]                       # real datasets (bench run --data-root)
     ucf101 = "/data/UCF101"
 
+    [launcher]                        # bench sweep --launcher slurm / local (flags override)
+    partition = "gpu"
+    gpus_per_job = 1
+    time = 1440                       # minutes per job
+    array_parallelism = 32
+    sbatch = { constraint = "h100" }  # any other sbatch option
+
     [[method]]
     name = "raw"
 
@@ -52,7 +59,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 AXES = ("protocol", "dataset", "preset", "seed", "ft_arch", "fb_arch", "ft_init", "fb_init")
-TOP_KEYS = {"description", "method", "set", "data_root", "grid", *AXES}
+TOP_KEYS = {"description", "method", "set", "data_root", "grid", "launcher", *AXES}
 GRID_KEYS = {"method", *AXES}
 DEFAULTS: dict[str, Any] = {
     "protocol": "known",
@@ -112,6 +119,12 @@ class Sweep:
     path: Path
     description: str
     cells: tuple[Cell, ...]
+    launcher: dict[str, Any] = field(default_factory=dict)  # the [launcher] table
+
+    @property
+    def name(self) -> str:
+        """The file's name without .toml (where its cluster jobs keep their logs)."""
+        return self.path.stem
 
 
 def find_sweep(name: str) -> Path:
@@ -174,7 +187,7 @@ def parse_sweep(
         raise BenchError(
             f"sweep file '{path}': unknown key '{unknown[0]}'; known keys: {', '.join(sorted(TOP_KEYS))}"
         )
-    for table in ("set", "data_root"):
+    for table in ("set", "data_root", "launcher"):
         if not isinstance(doc.get(table, {}), dict):
             raise BenchError(f"sweep file '{path}': [{table}] must be a table of KEY = VALUE")
     overrides = {k: _setting(v) for k, v in doc.get("set", {}).items()}
@@ -203,7 +216,7 @@ def parse_sweep(
     cells = [
         c for methods, axes in grids for c in _grid_cells(path, methods, axes, overrides, roots)
     ]
-    return Sweep(path, str(doc.get("description", "")), tuple(cells))
+    return Sweep(path, str(doc.get("description", "")), tuple(cells), doc.get("launcher", {}))
 
 
 def _count(methods: list[dict[str, Any]], axes: dict[str, Any]) -> int:

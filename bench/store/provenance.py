@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from bench.contract.distributed import world
 from bench.contract.plugins import loaded_plugins
 
 PACKAGES = (
@@ -56,5 +57,6 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "device": str(device),
         "device_name": name or platform.machine(),
         "torch_threads": torch.get_num_threads(),
+        "processes": world().size,  # torchrun's processes (each on its own device)
         "plugins": loaded_plugins(),
     }

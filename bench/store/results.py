@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.contract.atomic import atomic_write_text, clean_stale_temps
 from bench.contract.errors import BenchError
-from bench.contract.locks import Notify, exclusive
+from bench.contract.locks import Notify, exclusive, holder
 
 RESULTS_ENV = "BENCH_RESULTS_DIR"
 
@@ -147,6 +147,10 @@ class ResultsStore:
         """Held while one worker computes the cell `key`: a second one waits, then reuses."""
         self.locks_dir.mkdir(parents=True, exist_ok=True)
         return exclusive(self.locks_dir / f"cell-{key}", f"cell {key}", notify)
+
+    def cell_holder(self, key: str) -> str | None:
+        """Who is computing the cell `key` now ("pid N on HOST since T"), or None."""
+        return holder(self.locks_dir / f"cell-{key}")
 
     def clean_stale_temps(self, *folders: Path) -> list[Path]:
         """Remove dead writers' temp files from records/ and the given folders."""
