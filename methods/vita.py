@@ -37,7 +37,6 @@ from torch import nn
 
 from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import Benchmark
-from bench.contract.distributed import wrap
 from bench.contract.method import METHODS, Param
 from bench.engine.fresh_models import make_optimizer
 from bench.engine.minimax import (
@@ -93,7 +92,9 @@ class SupervisedEnsembleBudget(BudgetBranch):
             for _ in range(self.n_models)
         ]
         self.opts = [make_optimizer(m, p.lr_budget, p.weight_decay) for m in self.models]
-        self.trained = [wrap(m) for m in self.models]  # DDP under torchrun, else themselves
+        self.trained = [
+            self.ctx.train_module(m) for m in self.models
+        ]  # DDP under torchrun, else themselves
 
     def steps_per_epoch(self) -> int:
         """One pass over the private train images (each step reads `budget_steps` batches)."""

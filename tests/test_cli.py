@@ -149,3 +149,25 @@ def test_logger_tensorboard_gets_every_epoch_and_not_the_key(
     ]
     code, out = bench(*common)  # the same cell without a logger: the stored record
     assert code == 0 and "record exists" in out
+
+
+def test_perf_gpu_times_and_counts_each_training_step_on_cpu() -> None:
+    """`bench perf --gpu` on a CPU (the GPU path's code, at the tiny preset): each step's
+    speed and FLOPs, and no peak to compare with."""
+    code, out = bench("perf", "--gpu", "--preset", "tiny", "--device", "cpu", "--steps", "1")
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "fT' tiny" in flat and "fB' tiny" in flat and "16 clips" in flat, out
+    assert "not checked (no known GPU peak for cpu" in flat, out
+
+
+def test_step_flops_are_counted_forward_and_backward() -> None:
+    import torch
+
+    from bench.contract.config import resolve_preset
+    from bench.perf.gpu_steps import StepFigure, measure_steps
+
+    (anon, ft, fb) = measure_steps(resolve_preset("tiny", {}), torch.device("cpu"), 1, 0)
+    assert all(f.tflop > 0 and f.seconds > 0 and f.peak is None for f in (anon, ft, fb))
+    figure = StepFigure("x", 10, "clips", 0.5, 2.0, 8.0)
+    assert figure.items_per_s == 20 and figure.tflops == 4.0 and figure.share_of_peak == 0.5

@@ -23,11 +23,13 @@ from bench.engine.fresh_models import action_top1, privacy_scores
 from bench.models.action import build_action_model
 from bench.models.privacy import AttributeClassifier
 from tests.conftest import FAST
+from tests.test_faults import bench_one_thread
 
-# a one-thread process group per worker; metrics of 2 processes vs 1 may differ by this much
-# (BatchNorm statistics are per process, over half the batch; the clips' random offsets are
-# drawn per process): see test_two_processes_store_one_record_close_to_one_process
-TOLERANCE = 0.15
+# metrics of 2 gloo processes vs 1 may differ by this much: on CPUs BatchNorm statistics are
+# per process (over half the batch) and each process draws its own clip offsets and
+# augmentations. At FAST's one epoch per stage the models are near chance, so the thresholded
+# F1 moves most (measured: top-1 0.167 / 0.167, cMAP 0.547 / 0.575, F1 0.143 / 0.009).
+TOLERANCE = 0.2
 
 
 def free_port() -> int:
@@ -111,12 +113,10 @@ def test_two_processes_split_items_and_batches() -> None:
 
 
 def _bench(args: list[str], processes: int) -> tuple[int, str]:
+    """`torchrun --nproc-per-node N -m bench.cli ...`, one thread per process."""
     env = os.environ | {"COLUMNS": "200", "OMP_NUM_THREADS": "1"}
-    if processes == 1:
-        cmd = [sys.executable, "-m", "bench", *args]
-    else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes),
-               "--master-port", str(free_port()), "-m", "bench", *args]  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes),
+           "--master-port", str(free_port()), "-m", "bench.cli", *args]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -134,7 +134,7 @@ def test_two_processes_store_one_record_close_to_one_process(
         results = tmp_path / f"p{n}"
         args = ["run", "--method", method, "--no-reference", *FAST, "--device", "cpu",
                 "--results-dir", str(results), "--cache-dir", str(cache_dir)]  # fmt: skip
-        code, out = _bench(args, n)
+        code, out = bench_one_thread(*args) if n == 1 else _bench(args, n)
         assert code == 0, out
         (record,) = [json.loads(p.read_text()) for p in (results / "records").glob("*.json")]
         runs[n] = record

@@ -142,7 +142,7 @@ def test_step_one_freezes_ft_and_fb_in_eval_mode(
     trainer = MinimaxTrainer(ctx, branch)
     fa = build_anonymizer(ctx)
     ft = build_action_model("tiny", len(data.action.classes))
-    utility = Utility(ft, make_optimizer(ft, 1e-3, 0.0))
+    utility = Utility(ft, ft, make_optimizer(ft, 1e-3, 0.0))
     clips = torch.rand(4, 3, 8, 32, 32)
     labels = torch.arange(4)
 

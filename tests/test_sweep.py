@@ -125,6 +125,7 @@ def finished(results: Path) -> dict[str, tuple[float, bytes]]:
     }
 
 
+@pytest.mark.slow  # each cell is a `bench run`, whose kill and resume test_faults tests
 def test_killed_sweep_resumes_without_losing_or_rerunning_cells(
     tmp_path: Path, cache_dir: Path
 ) -> None:

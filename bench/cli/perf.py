@@ -7,8 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bench.cli.common import SetOption, console, user_errors
+from bench.cli.common import DeviceOption, SetOption, console, parse_pairs, user_errors
+from bench.contract.config import Preset, resolve_preset
+from bench.contract.context import select_device
 from bench.perf.cold_runs import FIXED_BASELINES, baseline_checks, issue_checks, timed_cold_run
+from bench.perf.gpu_steps import measure_steps
 from bench.perf.loader_speed import measure_loading
 
 
@@ -30,10 +33,28 @@ def perf(
     ] = False,
     workers: Annotated[int, typer.Option(help="DataLoader workers for --loading.")] = 2,
     clips: Annotated[int, typer.Option(help="Clips timed per loader for --loading.")] = 256,
+    gpu: Annotated[
+        bool,
+        typer.Option(
+            "--gpu",
+            help="Time one anonymizer, fT' and fB' training step (clips/s, images/s, TFLOP/s "
+            "against the GPU's bf16 peak) instead.",
+        ),
+    ] = False,
+    preset: Annotated[str, typer.Option(help="--gpu: the preset whose sizes are timed.")] = "paper",
+    device: DeviceOption = "auto",
+    steps: Annotated[int, typer.Option(min=1, help="--gpu: timed steps per model.")] = 10,
+    compile_models: Annotated[
+        bool, typer.Option("--compile", help="--gpu: through torch.compile.")
+    ] = False,
 ) -> None:
     """Time cold `bench run`s (raw + penalty B=0.3, or the fixed baselines); check targets."""
     if loading:
         loading_report(workers, clips)
+        return
+    if gpu:
+        gpu_report(resolve_preset(preset, parse_pairs(set_ or [], "--set")), device, steps,
+                   compile_models)  # fmt: skip
         return
     extra = [arg for pair in set_ or [] for arg in ("--set", pair)]
     console.print("cold runs in fresh cache / results dirs (data generation included) ...")
@@ -53,6 +74,46 @@ def perf(
     for name, value, target, ok in checks:
         table.add_row(name, value, target, "[green]yes[/]" if ok else "[red]no[/]")
     console.print(table)
+
+
+ANONYMIZER_TARGET = 0.25  # share of the bf16 dense peak on an H100 / H200-class GPU
+
+
+def gpu_report(preset: Preset, device: str, steps: int, compile_models: bool) -> None:
+    """Print each training step's speed and achieved TFLOP/s; check the anonymizer's."""
+    torch_device = select_device(device)
+    console.print(
+        f"timing {steps} training steps per model at the {preset.name} preset on "
+        f"{torch_device} (after 3 warm-up steps) ..."
+    )
+    figures = measure_steps(preset, torch_device, steps=steps, compile_models=compile_models)
+    table = Table(title=f"bench perf --gpu ({preset.name} preset, {torch_device})")
+    for column in (
+        "step",
+        "batch",
+        "s / step",
+        "items / s",
+        "TFLOP / step",
+        "TFLOP/s",
+        "% of peak",
+    ):
+        table.add_column(column, justify="right")
+    for f in figures:
+        of_peak = "n/a" if f.share_of_peak is None else f"{100 * f.share_of_peak:.1f}"
+        table.add_row(
+            f.name, f"{f.items} {f.unit}", f"{f.seconds:.4f}", f"{f.items_per_s:.1f}",
+            f"{f.tflop:.3f}", f"{f.tflops:.2f}", of_peak,
+        )  # fmt: skip
+    console.print(table)
+    share = figures[0].share_of_peak
+    if share is None:
+        console.print(
+            "anonymizer step >= 25 % of the bf16 peak: [yellow]not checked[/] (no known GPU peak "
+            f"for {torch_device}; see bench/perf/gpu_steps.py PEAK_BF16_TFLOPS)"
+        )
+    else:
+        verdict = "[green]yes[/]" if share >= ANONYMIZER_TARGET else "[red]no[/]"
+        console.print(f"anonymizer step >= 25 % of the bf16 peak: {verdict} ({100 * share:.1f} %)")
 
 
 def loading_report(workers: int, clips: int) -> None:

@@ -151,14 +151,19 @@ def run(
     ft_init: FtInitOption = "scratch",
     fb_init: FbInitOption = "scratch",
     logger: LoggerOption = None,
+    compile_models: Annotated[
+        bool,
+        typer.Option("--compile", help="Train through torch.compile (GPU runs; not in the key)."),
+    ] = False,
 ) -> None:
     """Train and evaluate one method under one protocol; store and print the record.
 
-    `torchrun --nproc-per-node N -m bench run ...` trains on N processes (one GPU each).
+    `torchrun --nproc-per-node N -m bench.cli run ...` trains on N processes (one GPU each).
     """
     with processes(device) as device:
         _run(ctx, method, protocol, dataset, preset, set_, seed, device, results_dir, cache_dir,
-             force, reference, plugin, data_root, ft_arch, fb_arch, ft_init, fb_init, logger)  # fmt: skip
+             force, reference, plugin, data_root, ft_arch, fb_arch, ft_init, fb_init, logger,
+             compile_models)  # fmt: skip
 
 
 def _run(
@@ -181,6 +186,7 @@ def _run(
     ft_init: str,
     fb_init: str,
     logger: list[str] | None,
+    compile_models: bool,
 ) -> None:
     load_plugins(plugin)
     params: dict[str, Any] = method_options(ctx.args)
@@ -209,7 +215,14 @@ def _run(
         f"[bold]{method}[/] ({label or 'no parameters'}) / {protocol} / {dataset} / {preset}"
     )
     outcome = execute(
-        cfg, store, cache, device, force=force, console=console, loggers=tuple(logger or ())
+        cfg,
+        store,
+        cache,
+        device,
+        force=force,
+        console=console,
+        loggers=tuple(logger or ()),
+        compile_models=compile_models,
     )
     if outcome.reused:
         console.print("[dim]record exists: showing the stored result (use --force to rerun)[/]")

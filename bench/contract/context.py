@@ -25,9 +25,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from torch import nn
 
 from bench.contract.config import EvalModels, Preset
-from bench.contract.distributed import is_main, world
+from bench.contract.distributed import is_main, world, wrap
 from bench.contract.errors import BenchError
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def select_device(requested: str = "auto") -> torch.device:
         raise BenchError(
             f"device '{requested}' requested but CUDA is not available; use --device cpu"
         )
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
     return device
 
 
@@ -114,11 +117,23 @@ class RunContext:
     loops: int = 0  # checkpointing training loops started so far (`next_loop`)
     # experiment loggers fed every row `log` records (`bench.engine.loggers`)
     sinks: list[Callable[[str, dict[str, float]], None]] = field(default_factory=list)
+    compile: bool = False  # --compile: trained models go through torch.compile
 
     @property
     def eval_models(self) -> EvalModels:
         """The fresh evaluation models' architectures and initialisations."""
         return self.evaluation or EvalModels.resolve(self.preset)
+
+    def train_module(self, model: nn.Module) -> nn.Module:
+        """What a training loop calls to train `model` (already on the device): on CUDA in
+        channels-last memory (channels_last_3d for 3D convolutions), under torchrun in
+        DistributedDataParallel, with --compile through torch.compile. `model` itself keeps
+        the weights (for evaluation and checkpoints)."""
+        if self.device.type == "cuda":
+            conv3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
+            model.to(memory_format=torch.channels_last_3d if conv3d else torch.channels_last)
+        trained = wrap(model)
+        return torch.compile(trained) if self.compile else trained  # type: ignore[return-value]
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:

@@ -1,4 +1,4 @@
-"""Several processes on one run (`torchrun --nproc-per-node N -m bench run ...`).
+"""Several processes on one run (`torchrun --nproc-per-node N -m bench.cli run ...`).
 
 torchrun starts N copies of the command and gives each RANK, WORLD_SIZE and LOCAL_RANK;
 `start` joins them into one process group (NCCL on GPUs, gloo on CPUs) and gives each its

@@ -19,7 +19,6 @@ from bench.contract.distributed import (
     my_share,
     per_process_batch,
     train_sampler,
-    wrap,
 )
 from bench.engine.clips import EvalClips, Images, TrainClips
 from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
@@ -101,7 +100,9 @@ def fit_and_select(
     continues after the last finished epoch, with the same result.
     """
     model.to(ctx.device)
-    trained = wrap(model)  # DistributedDataParallel under torchrun; else the model itself
+    trained = ctx.train_module(
+        model
+    )  # DistributedDataParallel under torchrun; else the model itself
     opt = make_optimizer(model, lr, ctx.preset.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.15

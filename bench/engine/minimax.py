@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 from bench.contract.atomic import WriteError
 from bench.contract.context import RunContext, autocast, seed_everything
 from bench.contract.dataset import Benchmark, VideoArray
-from bench.contract.distributed import agree, is_main, main_lock, wrap
+from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.errors import BenchError
 from bench.contract.locks import exclusive
 from bench.contract.method import Method, Param
@@ -152,7 +152,7 @@ def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, ca
     start = loop.resume({"fa": fa, "optimizer": opt}, loader)
     bar = ctx.task("fA identity pretraining", p.identity_epochs)
     ctx.progress.update(bar, advance=start)
-    trained = wrap(fa)
+    trained = ctx.train_module(fa)
     with checkpointing_loop():
         for epoch in range(start, p.identity_epochs):
             losses = []
@@ -383,7 +383,7 @@ class SelfSupervisedBudget(BudgetBranch):
         p = ctx.preset
         init = aux_budget_init(ctx)
         self.fb = BudgetModel(p.aux_fb_arch, init=init, cache_dir=ctx.cache_dir).to(ctx.device)
-        self.trained = wrap(self.fb)  # what its own step trains (DDP under torchrun)
+        self.trained = ctx.train_module(self.fb)  # what its own step trains (DDP under torchrun)
         self.opt = make_optimizer(self.fb, p.lr_budget, p.weight_decay)
         self.own_data = self.pairs == "views"
         if self.own_data:
@@ -483,6 +483,7 @@ class MinimaxTrainer:
         self.budget_weight = budget_weight
         self.extra = extra
         self.lr = ctx.preset.lr_anon if lr is None else lr
+        self.trained_fa: nn.Module | None = None  # fA as step 1 trains it (set by `train`)
 
     def _update_utility(self, u: Utility, anon: torch.Tensor, labels: torch.Tensor) -> float:
         """Step 2 for fT: minimise L_T on the frozen fA(X)."""
@@ -511,7 +512,7 @@ class MinimaxTrainer:
         _freeze(frozen, True)
         stats: dict[str, float] = {}
         with autocast(self.ctx.device):
-            anon = self.trained_fa(clips)
+            anon = (self.trained_fa or fa)(clips)
             lt = F.cross_entropy(u.ft(anon), labels)
             adversary = self.budget.adversary(fa, batch, anon)
             extra = torch.zeros((), device=clips.device)
@@ -555,8 +556,8 @@ class MinimaxTrainer:
             # reseed so what follows does not depend on the cache's state.
             seed_everything(ctx.seed)
         ft = build_aux_action_model(ctx, len(data.action.classes)).to(ctx.device)
-        u = Utility(ft, wrap(ft), make_optimizer(ft, p.lr_utility, p.weight_decay))
-        self.trained_fa = wrap(fa)
+        u = Utility(ft, ctx.train_module(ft), make_optimizer(ft, p.lr_utility, p.weight_decay))
+        self.trained_fa = ctx.train_module(fa)
         self.budget.setup(ctx, data)
         opt_a = make_optimizer(fa, self.lr, 0.0)
         loader = _clip_loader(ctx, data.action.splits.train)

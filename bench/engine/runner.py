@@ -125,6 +125,7 @@ def execute(
     force: bool = False,
     console: Console | None = None,
     loggers: tuple[str, ...] = (),
+    compile_models: bool = False,
 ) -> Record:
     """The record of `cfg`: stored one unless `force`, else computed and written atomically.
 
@@ -153,7 +154,15 @@ def execute(
         run_dir = store.run_dir(key)
         try:
             record = _compute(
-                cfg, store, cache_dir, torch_device, console, run_dir, persons, loggers
+                cfg,
+                store,
+                cache_dir,
+                torch_device,
+                console,
+                run_dir,
+                persons,
+                loggers,
+                compile_models,
             )
             if not is_main():
                 return Record(record, store.record_path(key), reused=False)
@@ -208,6 +217,7 @@ def _compute(
     run_dir: Path,
     persons: DetectedPeople | None = None,
     loggers: tuple[str, ...] = (),
+    compile_models: bool = False,
 ) -> dict[str, Any]:
     """Train and evaluate the cell; its new record (not yet stored)."""
     method = METHODS.get(cfg.method)(**cfg.param_dict)
@@ -233,7 +243,10 @@ def _compute(
             fit_dir=store.fit_dir(cfg.fit_key()) if method.trainable else None,
             persons=persons,
             sinks=sinks,
+            compile=compile_models,
         )
+        if compile_models:  # not part of the key: the same computation, compiled
+            ctx.note("compile", "trained models ran through torch.compile (--compile)")
         try:
             metrics = protocol.run(method, dataset, ctx)
         except SystemExit as exc:

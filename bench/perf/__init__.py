@@ -1,4 +1,6 @@
-"""`bench perf`: timed cold runs with their targets, and the clip-loading comparison.
+"""`bench perf`: timed cold runs with their targets, the clip-loading comparison, and the
+training steps' speed and FLOPs (`--gpu`).
 
-May import: `bench.contract`, `bench.data`, `bench.engine`, `bench.store`, `bench.perf`.
+May import: `bench.contract`, `bench.models`, `bench.data`, `bench.engine`, `bench.store`,
+`bench.perf`.
 """

@@ -1,5 +1,0 @@
-"""`python -m bench ...` (and `torchrun ... -m bench ...`) runs the `bench` command."""
-
-from bench.cli.app import app
-
-app()
