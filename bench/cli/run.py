@@ -42,6 +42,7 @@ from bench.engine.runner import (
 from bench.engine.sweep import (
     LARGE_SWEEP,
     PlannedCell,
+    Sweep,
     find_sweep,
     parse_shard,
     parse_sweep,
@@ -300,14 +301,7 @@ def sweep(
                        data_root, plugin, yes)  # fmt: skip
         return
     with processes(device) as device:  # under torchrun: every cell on N processes
-        load_plugins(plugin)
-        plan = parse_sweep(
-            find_sweep(file),
-            parse_pairs(data_root or [], "--data-root"),
-            max_cells=None if yes else LARGE_SWEEP,
-        )
-        store = ResultsStore(results_dir or default_results_dir())
-        cells = sweep_plan(plan.cells, parse_shard(shard), store)
+        plan, store, cells = _plan(file, plugin, data_root, yes, results_dir, shard)
         mine = [c for c in cells if c.mine]
         todo = [c for c in mine if not c.done]
         console.print(
@@ -329,6 +323,25 @@ def sweep(
             raise typer.Exit(1)
 
 
+def _plan(
+    file: str,
+    plugin: list[Path] | None,
+    data_root: list[str] | None,
+    yes: bool,
+    results_dir: Path | None,
+    shard: str | None,
+) -> tuple[Sweep, ResultsStore, list[PlannedCell]]:
+    """The sweep file's cells, validated, with whether each is done and in this shard."""
+    load_plugins(plugin)
+    plan = parse_sweep(
+        find_sweep(file),
+        parse_pairs(data_root or [], "--data-root"),
+        max_cells=None if yes else LARGE_SWEEP,
+    )
+    store = ResultsStore(results_dir or default_results_dir())
+    return plan, store, sweep_plan(plan.cells, parse_shard(shard), store)
+
+
 def _cluster_sweep(
     file: str,
     launcher: str | None,
@@ -343,14 +356,7 @@ def _cluster_sweep(
     yes: bool,
 ) -> None:
     """`--status`, or the cells without a record as submitit jobs."""
-    load_plugins(plugin)
-    plan = parse_sweep(
-        find_sweep(file),
-        parse_pairs(data_root or [], "--data-root"),
-        max_cells=None if yes else LARGE_SWEEP,
-    )
-    store = ResultsStore(results_dir or default_results_dir())
-    cells = sweep_plan(plan.cells, parse_shard(shard), store)
+    plan, store, cells = _plan(file, plugin, data_root, yes, results_dir, shard)
     folder = sweep_folder(store, plan.name)
     if status:
         console.print(status_table(plan.name, cells, store, folder))
