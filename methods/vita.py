@@ -38,7 +38,7 @@ from torch import nn
 from bench.contract.context import RunContext, autocast
 from bench.contract.dataset import Benchmark
 from bench.contract.method import METHODS, Param
-from bench.engine.fresh_models import make_optimizer
+from bench.engine.fresh_models import make_optimizer, pixels_to_device, to_device
 from bench.engine.minimax import (
     LR_PARAM,
     AdversarialMethod,
@@ -102,7 +102,11 @@ class SupervisedEnsembleBudget(BudgetBranch):
 
     def sample(self, clips: torch.Tensor) -> Any:
         """The next `budget_steps` batches of private images and labels."""
-        return [tuple(t.to(self.ctx.device) for t in next(self.batches)) for _ in range(self.steps)]
+        return [self._private_batch() for _ in range(self.steps)]
+
+    def _private_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        images, targets = next(self.batches)
+        return pixels_to_device(images, self.ctx), to_device(targets, self.ctx)
 
     def adversary(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> torch.Tensor:
         """mean_n max_i L_adv(f_b^i(x_n)) over fA's frames (action clips or private images)."""

@@ -573,6 +573,7 @@ def test_two_prepares_of_one_cache_decode_once(tmp_path: Path) -> None:
 # --- a write failing mid-way (full disk) -----------------------------------------------------
 
 
+@pytest.mark.slow  # 46 s; a full disk at the record write stays in the default suite
 def test_a_full_disk_at_the_end_of_a_fit_keeps_the_run(tmp_path: Path, known_cache: Path) -> None:
     results = tmp_path / "r"
     args = cli("run", "--method", "penalty", "--no-reference", *FAST,

@@ -71,6 +71,11 @@ def test_decoder_seeks_to_the_exact_frames(tmp_path: Path) -> None:
     assert np.abs(grey - np.arange(40) * 6).max() < 6 and (np.diff(grey) > 0).all()
     past_end = decoder.read(path, [38, 39, 40, 41])
     assert np.array_equal(past_end[2:], everything[[39, 39]])
+    import av  # the reused RGB conversion gives what a plain decode gives
+
+    with av.open(str(path)) as container:
+        plain = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    assert np.array_equal(everything, plain)
 
 
 def test_corrupt_and_empty_files_raise_corrupt_video(tmp_path: Path) -> None:
@@ -91,16 +96,42 @@ def test_working_size_crops_the_centre_then_resizes() -> None:
     assert out.max() == 0
 
 
+def test_loader_items_are_uint8_and_become_float_model_input_batch_wise() -> None:
+    """Clips and images leave the loader as stored uint8 pixels; `as_float` on the batch
+    gives the per-item float conversion models were always given: exactly at the stored
+    size, within float rounding where it resizes."""
+    from bench.contract.dataset import ImageArray, VideoArray, to_float_clip
+    from bench.engine.clips import EvalClips, Images, TrainClips, as_float
+
+    g = torch.Generator().manual_seed(0)
+    array = torch.randint(0, 256, (3 * 20, 24, 24, 3), dtype=torch.uint8, generator=g).numpy()
+    videos = PackedFrames(np.arange(0, 61, 20), np.full(3, 20), (24, 24, 3), array=array)
+    data = VideoArray(videos, torch.tensor([0, 1, 2]))
+    for ds in (TrainClips(data, 4, 2), EvalClips(data, 4, 2, 2)):
+        items = [ds[i][0] for i in range(len(ds))]
+        assert all(c.dtype == torch.uint8 and c.shape == (4, 24, 24, 3) for c in items)
+        batch = torch.stack(items)
+        same = torch.stack([to_float_clip(c, 24) for c in items])
+        assert torch.equal(as_float(batch, 24), same)
+        resized = torch.stack([to_float_clip(c, 16) for c in items])  # batch-wise: within 1 ulp
+        torch.testing.assert_close(as_float(batch, 16), resized, rtol=0, atol=1e-6)
+    images = ImageArray(PackedFrames(np.arange(4), np.ones(3), (24, 24, 3), array=array[:3]),
+                        torch.zeros(3, 2))  # fmt: skip
+    items = [Images(images)[i][0] for i in range(3)]
+    assert all(x.dtype == torch.uint8 and x.shape == (24, 24, 3) for x in items)
+    expected = torch.stack([to_float_clip(x[None], 16)[:, 0] for x in items])
+    torch.testing.assert_close(as_float(torch.stack(items), 16), expected, rtol=0, atol=1e-6)
+
+
 def test_clip_augmentation_is_drawn_once_per_clip() -> None:
-    from bench.engine.augment import augmenting_collate
+    from bench.engine.augment import clip_augmentation
 
     torch.manual_seed(0)
     still = torch.rand(6, 3, 1, 16, 16).expand(6, 3, 8, 16, 16).contiguous()
-    clips, labels = augmenting_collate(16)([(c, torch.tensor(0)) for c in still])
-    assert clips.shape == still.shape and labels.shape == (6,)
+    clips = clip_augmentation(16)(still)
+    assert clips.shape == still.shape
     assert torch.equal(clips, clips[:, :, :1].expand_as(clips))  # every frame alike
     assert not torch.allclose(clips, still)  # yet the clips did change
-    assert clips.min() >= 0 and clips.max() <= 1
 
 
 # --- layouts ------------------------------------------------------------------------------

@@ -90,14 +90,17 @@ class PyAVDecoder:
         if len(indices) == 0:
             raise ValueError("no frame indices requested")
         wanted = sorted(set(int(i) for i in indices))
+        keep = set(wanted)
         got: dict[int, np.ndarray] = {}
+        rgb = _reformatter()
         try:
             with av.open(str(path)) as container:
                 stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
+                stream.thread_type = "NONE"  # clips decode in parallel workers, one core each
                 rate = stream.average_rate or stream.guessed_rate or Fraction(25)
                 tb = stream.time_base or Fraction(1, int(rate))
                 start_pts = stream.start_time or 0
+                per_pts = float(tb * rate)  # frames per pts unit (float: Fractions per frame cost)
                 first = wanted[0]
                 if first > 0:
                     target = start_pts + int(first / (rate * tb))
@@ -105,16 +108,28 @@ class PyAVDecoder:
                 for frame in container.decode(stream):
                     if frame.pts is None:
                         continue
-                    index = round(float((frame.pts - start_pts) * tb * rate))
+                    index = round((frame.pts - start_pts) * per_pts)
                     if index in got or index < first:
                         continue
-                    if index in wanted:
-                        got[index] = frame.to_ndarray(format="rgb24")
+                    if index in keep:
+                        got[index] = rgb.reformat(frame, format="rgb24").to_ndarray()
                     if index >= wanted[-1]:
                         break
         except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
             raise CorruptVideo(path, f"decode failed ({e.__class__.__name__}: {e})") from None
         return _assemble(path, indices, got)
+
+
+_REFORMATTERS: dict[int, Any] = {}
+
+
+def _reformatter() -> Any:
+    """This process's PyAV VideoReformatter. One kept across frames and videos reuses its
+    swscale context: converting a 320x240 frame to RGB costs about 0.13 ms instead of the
+    0.8 ms of `frame.to_ndarray(format="rgb24")`, which builds a new one each call."""
+    from av.video.reformatter import VideoReformatter
+
+    return _REFORMATTERS.setdefault(os.getpid(), VideoReformatter())
 
 
 class TorchCodecDecoder:

@@ -90,7 +90,7 @@ class PackedFrames:
         if indices is None:
             return torch.from_numpy(np.array(video))
         stored = (indices.numpy() // self.stride).clip(0, stop - start - 1)
-        return torch.from_numpy(np.array(video[stored]))
+        return torch.from_numpy(video[stored].view(np.ndarray))  # indexing copied it already
 
     @property
     def array(self) -> np.ndarray:
@@ -208,9 +208,11 @@ def to_working_size(frames: np.ndarray | torch.Tensor, size: int) -> torch.Tenso
     h, w = x.shape[1], x.shape[2]
     ch, cw = max(1, round(h * CROP_FRACTION)), max(1, round(w * CROP_FRACTION))
     top, left = (h - ch) // 2, (w - cw) // 2
-    x = x[:, top : top + ch, left : left + cw].permute(0, 3, 1, 2).float()
+    x = x[:, top : top + ch, left : left + cw].permute(0, 3, 1, 2)
+    # uint8 channels-last: torch's vectorised antialiased bilinear, about 10x the float path
+    x = x.contiguous(memory_format=torch.channels_last)
     x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return x.permute(0, 2, 3, 1).contiguous()
 
 
 class SubsetFrames:

@@ -38,10 +38,13 @@ class PreparedSplit:
     path: Path  # the pack, without suffix (what else is stored about the split sits beside it)
 
 
+PACK_FORMAT = "u8resize"  # how frames were brought to the working size; a new one re-prepares
+
+
 def pack_path(catalog: Catalog, split: str, size: int, stride: int, cache_dir: Path) -> Path:
     """Where a split's pack lives (without suffix)."""
     folder = cache_dir / "prepared" / f"{catalog.name}-{catalog.fingerprint()}"
-    return folder / f"{split}-{size}px-stride{stride}"
+    return folder / f"{split}-{size}px-stride{stride}-{PACK_FORMAT}"
 
 
 def prepare_split(

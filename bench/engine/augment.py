@@ -10,13 +10,8 @@ the self-supervised budget model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import kornia.augmentation as K
-import torch
 from torch import nn
-from torch.utils.data import default_collate
 
 
 def clip_augmentation(size: int) -> nn.Module:
@@ -29,18 +24,6 @@ def clip_augmentation(size: int) -> nn.Module:
         data_format="BCTHW",
         same_on_frame=True,
     )
-
-
-def augmenting_collate(size: int) -> Callable[[list[Any]], Any]:
-    """A DataLoader collate that augments the stacked (clips, labels) batch."""
-    augment = clip_augmentation(size)
-
-    def collate(items: list[Any]) -> Any:
-        clips, labels = default_collate(items)
-        with torch.no_grad():
-            return augment(clips).clamp_(0, 1), labels
-
-    return collate
 
 
 def view_augmentation(size: int) -> nn.Module:

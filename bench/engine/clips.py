@@ -1,13 +1,35 @@
 """Clip sampling for training and scoring: random-start training clips, evenly spaced
-evaluation clips, and single images, each as float tensors in [0, 1]."""
+evaluation clips, and single images.
+
+Items are uint8 pixels as stored (clips (T, H, W, C), images (H, W, C)): a quarter of the
+bytes of float, and a batch of them is one contiguous copy to collate, pin and send.
+`as_float` turns such a batch into model input, float (N, C, [T,] size, size) in [0, 1],
+wherever the batch is (on the GPU in training).
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from bench.contract.dataset import ImageArray, VideoArray, to_float_clip
+from bench.contract.dataset import ImageArray, VideoArray
 from bench.contract.errors import BenchError
+
+
+def as_float(pixels: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, T, H, W, C) clips or (N, H, W, C) images -> float (N, C, T, size, size) or
+    (N, C, size, size) in [0, 1], each frame resized (bilinear) to size x size when it is not
+    already, on the batch's device."""
+    channels_first = (0, 4, 1, 2, 3) if pixels.dim() == 5 else (0, 3, 1, 2)
+    # contiguous, as a stack of per-item conversions was: the same kernels, the same numbers
+    x = pixels.permute(*channels_first).contiguous().float().div_(255.0)
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size):
+        return x
+    planes = x.reshape(x.shape[0], -1, h, w)  # bilinear works plane by plane
+    out = F.interpolate(planes, size=(size, size), mode="bilinear", align_corners=False)
+    return out.reshape(*x.shape[:-2], size, size)
 
 
 def _check_span(data: VideoArray, frames: int, skip: int) -> int:
@@ -25,10 +47,10 @@ def _check_span(data: VideoArray, frames: int, skip: int) -> int:
 
 
 class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """One clip per video per epoch, from a random start (frames x skip)."""
+    """One uint8 clip per video per epoch, from a random start (frames x skip)."""
 
-    def __init__(self, data: VideoArray, frames: int, skip: int, size: int) -> None:
-        self.data, self.frames, self.skip, self.size = data, frames, skip, size
+    def __init__(self, data: VideoArray, frames: int, skip: int) -> None:
+        self.data, self.frames, self.skip = data, frames, skip
         self.span = _check_span(data, frames, skip)
 
     def __len__(self) -> int:
@@ -39,14 +61,14 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         last_start = max(0, length - self.span)
         start = int(torch.randint(0, last_start + 1, ()).item())
         idx = _frame_indices(start, self.frames, self.skip, length)
-        return to_float_clip(self.data.videos.read(i, idx), self.size), self.data.labels[i]
+        return torch.as_tensor(self.data.videos.read(i, idx)), self.data.labels[i]
 
 
 class EvalClips(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
-    """`n_clips` evenly spaced clips per video; items carry the video index for averaging."""
+    """`n_clips` evenly spaced uint8 clips per video; items carry the video index for averaging."""
 
-    def __init__(self, data: VideoArray, frames: int, skip: int, size: int, n_clips: int) -> None:
-        self.data, self.frames, self.skip, self.size = data, frames, skip, size
+    def __init__(self, data: VideoArray, frames: int, skip: int, n_clips: int) -> None:
+        self.data, self.frames, self.skip = data, frames, skip
         self.n_clips = n_clips
         self.span = _check_span(data, frames, skip)
 
@@ -59,21 +81,20 @@ class EvalClips(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
         last_start = max(0, length - self.span)
         start = round(c * last_start / max(1, self.n_clips - 1))
         idx = _frame_indices(start, self.frames, self.skip, length)
-        return to_float_clip(self.data.videos.read(v, idx), self.size), self.data.labels[v], v
+        return torch.as_tensor(self.data.videos.read(v, idx)), self.data.labels[v], v
 
 
 class Images(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Float (C, H, W) images with their multi-hot targets."""
+    """uint8 (H, W, C) images with their multi-hot targets."""
 
-    def __init__(self, data: ImageArray, size: int) -> None:
-        self.data, self.size = data, size
+    def __init__(self, data: ImageArray) -> None:
+        self.data = data
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = to_float_clip(self.data.image(i).unsqueeze(0), self.size)[:, 0]
-        return image, self.data.targets[i]
+        return torch.as_tensor(self.data.image(i)), self.data.targets[i]
 
 
 def _frame_indices(start: int, frames: int, skip: int, length: int) -> torch.Tensor:

@@ -26,6 +26,7 @@ from typing import Any
 from bench.contract.atomic import atomic_write_text
 from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
+from bench.engine.resume import Preempted
 from bench.store.results import ResultsStore
 
 LAUNCHERS = ("slurm", "local")
@@ -110,6 +111,8 @@ class CellJob:
         note = self.failures / f"{self.config.key()}.json"
         try:
             record = execute(self.config, ResultsStore(self.results), self.cache, self.device)
+        except Preempted:
+            raise  # stopped to be requeued, its epoch saved: not a failure
         except Exception as exc:
             atomic_write_text(note, json.dumps({
                 "error": f"{type(exc).__name__}: {exc}",

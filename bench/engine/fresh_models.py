@@ -20,7 +20,7 @@ from bench.contract.distributed import (
     per_process_batch,
     train_sampler,
 )
-from bench.engine.clips import EvalClips, Images, TrainClips
+from bench.engine.clips import EvalClips, Images, TrainClips, as_float
 from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 from bench.engine.resume import (
     Checkpointed,
@@ -59,6 +59,12 @@ def to_device(batch: torch.Tensor, ctx: RunContext) -> torch.Tensor:
     return batch.to(ctx.device, non_blocking=True)
 
 
+def pixels_to_device(batch: torch.Tensor, ctx: RunContext) -> torch.Tensor:
+    """A loader's uint8 clips or images as model input: copied to the run's device, then
+    float in [0, 1] at the preset's frame size there (`clips.as_float`)."""
+    return as_float(to_device(batch, ctx), ctx.preset.frame_size)
+
+
 def shuffled(loader: DataLoader[Any], epoch: int) -> DataLoader[Any]:
     """`loader` set to epoch `epoch`'s shuffle."""
     sampler = loader.sampler
@@ -79,7 +85,7 @@ def supervised_loss(
 
     def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
         inputs, targets = batch
-        return criterion(model(to_device(inputs, ctx)), to_device(targets, ctx))
+        return criterion(model(pixels_to_device(inputs, ctx)), to_device(targets, ctx))
 
     return loss_fn
 
@@ -149,7 +155,7 @@ def _predict(model: nn.Module, ds: Dataset[Any], ctx: RunContext, batch: int) ->
     loader = DataLoader(Subset(ds, mine), batch_size=batch, generator=torch.Generator())
     for inputs, *rest in loader:  # (its own generator: evaluating draws no global number)
         with autocast(ctx.device):
-            logits = model(to_device(inputs, ctx))
+            logits = model(pixels_to_device(inputs, ctx))
         rows.append([logits.float().cpu(), *rest])
     parts = [torch.cat(column) for column in zip(*rows, strict=True)]
     return gather_in_order(parts, len(ds))  # type: ignore[arg-type]
@@ -158,7 +164,7 @@ def _predict(model: nn.Module, ds: Dataset[Any], ctx: RunContext, batch: int) ->
 def predict_clips(model: nn.Module, data: VideoArray, ctx: RunContext) -> tuple[np.ndarray, ...]:
     """Softmax per evaluation clip, with each clip's video index."""
     p = ctx.preset
-    ds = EvalClips(data, p.frames, p.skip, p.frame_size, p.eval_clips)
+    ds = EvalClips(data, p.frames, p.skip, p.eval_clips)
     logits, _, videos = _predict(model, ds, ctx, p.action_batch * 2)
     return logits.softmax(1).numpy(), videos.numpy()
 
@@ -175,7 +181,7 @@ def train_action_model(
     """Train fT' with cross-entropy on random clips; keep the epoch with the best val top-1."""
     p = ctx.preset
     loader = train_loader(
-        TrainClips(train, p.frames, p.skip, p.frame_size), p.action_batch, ctx.seed, "action_batch"
+        TrainClips(train, p.frames, p.skip), p.action_batch, ctx.seed, "action_batch"
     )
 
     model, _ = fit_and_select(
@@ -193,7 +199,7 @@ def train_action_model(
 
 def predict_attributes(model: nn.Module, data: ImageArray, ctx: RunContext) -> np.ndarray:
     """Logits (N, A) of an attribute classifier."""
-    ds = Images(data, ctx.preset.frame_size)
+    ds = Images(data)
     logits, _ = _predict(model, ds, ctx, ctx.preset.privacy_batch * 2)
     return logits.numpy()
 
@@ -225,7 +231,7 @@ def train_privacy_model(
 ) -> nn.Module:
     """Train fB' with multi-label BCE; keep the epoch with the best val cMAP."""
     p = ctx.preset
-    loader = train_loader(Images(train, p.frame_size), p.privacy_batch, ctx.seed, "privacy_batch")
+    loader = train_loader(Images(train), p.privacy_batch, ctx.seed, "privacy_batch")
 
     model, _ = fit_and_select(
         ctx,

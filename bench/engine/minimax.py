@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,10 +45,16 @@ from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.errors import BenchError
 from bench.contract.locks import exclusive
 from bench.contract.method import Method, Param
-from bench.engine.augment import augmenting_collate, view_augmentation
+from bench.engine.augment import clip_augmentation, view_augmentation
 from bench.engine.clips import Images, TrainClips
 from bench.engine.fits import load_state, save_state
-from bench.engine.fresh_models import make_optimizer, shuffled, to_device, train_loader
+from bench.engine.fresh_models import (
+    make_optimizer,
+    pixels_to_device,
+    shuffled,
+    to_device,
+    train_loader,
+)
 from bench.engine.losses import nt_xent, rms_per_sample
 from bench.engine.resume import (
     Checkpointed,
@@ -76,15 +82,30 @@ def _clip_loader(
     ctx: RunContext, train: VideoArray
 ) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
     p = ctx.preset
-    ds = TrainClips(train, p.frames, p.skip, p.frame_size)
-    collate = augmenting_collate(p.frame_size) if p.anon_augment else None
-    loader = train_loader(ds, p.anon_batch, ctx.seed, "anon_batch", drop_last=True, collate=collate)
+    ds = TrainClips(train, p.frames, p.skip)
+    loader = train_loader(ds, p.anon_batch, ctx.seed, "anon_batch", drop_last=True)
     if len(loader) == 0:
         raise BenchError(
             f"anon_batch={p.anon_batch} exceeds the {len(train)} training videos; "
             "lower --set anon_batch"
         )
     return loader
+
+
+def anonymizer_input(ctx: RunContext) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The action clips of `_clip_loader` as fA trains on them: on the run's device, float,
+    and augmented there when the preset says so (paper section 4.2; `augment.clip_augmentation`)."""
+    p = ctx.preset
+    augment = clip_augmentation(p.frame_size).to(ctx.device) if p.anon_augment else None
+
+    def prepare(clips: torch.Tensor) -> torch.Tensor:
+        x = pixels_to_device(clips, ctx)
+        if augment is None:
+            return x
+        with torch.no_grad():
+            return augment(x).clamp_(0, 1)
+
+    return prepare
 
 
 def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
@@ -146,6 +167,7 @@ def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, ca
     p = ctx.preset
     opt = make_optimizer(fa, p.lr_anon * 3, 0.0)
     loader = _clip_loader(ctx, data.action.splits.train)
+    prepare = anonymizer_input(ctx)
     partial = cached.with_name(cached.stem + ".partial.pt")
     identity = {"epochs": p.identity_epochs, "steps": len(loader), "lr": p.lr_anon}
     loop = Checkpointed(ctx, partial, "fA identity pretraining", identity)
@@ -157,7 +179,7 @@ def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, ca
         for epoch in range(start, p.identity_epochs):
             losses = []
             for clips, _ in shuffled(loader, epoch):
-                clips = to_device(clips, ctx)
+                clips = prepare(clips)
                 with autocast(ctx.device):
                     loss = F.l1_loss(trained(clips), clips)
                 opt.zero_grad(set_to_none=True)
@@ -233,11 +255,14 @@ class BudgetBranch:
     own_data: bool = True  # the branch samples its own batches (else: the action clips)
 
     def pretrain(
-        self, fa: FrameAnonymizer, epochs: int, loader: DataLoader[Any] | None
+        self,
+        fa: FrameAnonymizer,
+        epochs: int,
+        clips: Callable[[], Iterable[torch.Tensor]] | None,
     ) -> list[float]:
         """`epochs` passes of `update` over the branch's data against a frozen fA (its own
-        data, or the action clips of `loader`); the mean loss of each pass. Used for
-        pretraining and for VITA's restarts."""
+        data, or the action clips that `clips()` yields, as fA trains on them); the mean loss
+        of each pass. Used for pretraining and for VITA's restarts."""
         training = fa.training
         fa.eval()  # fA's BatchNorm statistics must not move while only the branch learns
         means = []
@@ -249,13 +274,12 @@ class BudgetBranch:
                 for _ in range(self.steps_per_epoch()):
                     losses.append(self.update(fa, self.sample(empty), empty))
             else:
-                if loader is None:
+                if clips is None:
                     raise BenchError("this budget branch pretrains on action clips; none given")
-                for clips, _ in loader:
-                    clips = clips.to(device)
+                for x in clips():
                     with torch.no_grad(), autocast(device):
-                        anon = fa(clips)
-                    losses.append(self.update(fa, self.sample(clips), anon))
+                        anon = fa(x)
+                    losses.append(self.update(fa, self.sample(x), anon))
             means.append(float(np.mean(losses)))
         fa.train(training)
         return means
@@ -335,7 +359,7 @@ def private_loader(
     ctx: RunContext, data: Benchmark
 ) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
     """Shuffled batches of the private train images and their labels (seeded)."""
-    images = Images(data.privacy.splits.train, ctx.preset.frame_size)
+    images = Images(data.privacy.splits.train)
     loader = train_loader(images, ctx.preset.privacy_batch, ctx.seed + 1, "privacy_batch", True)
     if len(loader) == 0:
         raise BenchError(
@@ -399,7 +423,7 @@ class SelfSupervisedBudget(BudgetBranch):
         """'views': two augmented views of the next private images; 'frames': the clips."""
         if self.pairs == "frames":
             return None
-        images = next(self.batches)[0].to(self.ctx.device)
+        images = pixels_to_device(next(self.batches)[0], self.ctx)
         with torch.no_grad():
             return self.augment(images).clamp_(0, 1), self.augment(images).clamp_(0, 1)
 
@@ -484,6 +508,7 @@ class MinimaxTrainer:
         self.extra = extra
         self.lr = ctx.preset.lr_anon if lr is None else lr
         self.trained_fa: nn.Module | None = None  # fA as step 1 trains it (set by `train`)
+        self.prepare = anonymizer_input(ctx)  # loader clips -> fA's input on the device
 
     def _update_utility(self, u: Utility, anon: torch.Tensor, labels: torch.Tensor) -> float:
         """Step 2 for fT: minimise L_T on the frozen fA(X)."""
@@ -603,7 +628,7 @@ class MinimaxTrainer:
     info = ""  # the progress bar's text for the epoch just run
 
     def _pretrain_epoch(self, fa: FrameAnonymizer, loader: DataLoader[Any], epoch: int) -> None:
-        (lb,) = self.budget.pretrain(fa, 1, loader)
+        (lb,) = self.budget.pretrain(fa, 1, lambda: (self.prepare(c) for c, _ in loader))
         self.ctx.log("budget_pretraining", epoch=epoch, loss_b=lb)
         self.info = f"L_B {lb:.3f}"
 
@@ -613,7 +638,7 @@ class MinimaxTrainer:
         fa.eval()
         rows = []
         for clips, labels in loader:
-            clips, labels = to_device(clips, self.ctx), to_device(labels, self.ctx)
+            clips, labels = self.prepare(clips), to_device(labels, self.ctx)
             rows.append(self._update_branches(u, fa, clips, labels, self.budget.sample(clips)))
         lt, lb = np.mean(rows, axis=0)
         self.ctx.log("warmup", epoch=epoch, loss_t=lt, loss_b=lb)
@@ -630,7 +655,7 @@ class MinimaxTrainer:
         fa.train()
         steps = []
         for clips, labels in loader:
-            clips, labels = to_device(clips, self.ctx), to_device(labels, self.ctx)
+            clips, labels = self.prepare(clips), to_device(labels, self.ctx)
             batch = self.budget.sample(clips)
             row = self._update_anonymizer(fa, opt_a, u, clips, labels, batch)
             row["loss_t"], row["loss_b"] = self._update_branches(u, fa, clips, labels, batch)
