@@ -100,8 +100,8 @@ def test_loader_items_are_uint8_and_become_float_model_input_batch_wise() -> Non
     """Clips and images leave the loader as stored uint8 pixels; `as_float` on the batch
     gives the per-item float conversion models were always given: exactly at the stored
     size, within float rounding where it resizes."""
-    from bench.contract.dataset import ImageArray, VideoArray, to_float_clip
-    from bench.engine.clips import EvalClips, Images, TrainClips, as_float
+    from bench.contract.dataset import ImageArray, VideoArray, as_float, to_float_clip
+    from bench.engine.clips import EvalClips, Images, TrainClips
 
     g = torch.Generator().manual_seed(0)
     array = torch.randint(0, 256, (3 * 20, 24, 24, 3), dtype=torch.uint8, generator=g).numpy()

@@ -174,12 +174,24 @@ class DatasetFamily:
 DATASETS: Registry[DatasetFamily] = Registry("dataset", "bench.datasets")
 
 
+def as_float(pixels: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, T, H, W, C) clips or (N, H, W, C) images -> float (N, C, T, size, size) or
+    (N, C, size, size) in [0, 1], each frame resized (bilinear) to size x size when it is not
+    already, on the batch's device."""
+    channels_first = (0, 4, 1, 2, 3) if pixels.dim() == 5 else (0, 3, 1, 2)
+    # contiguous, as a stack of per-item conversions was: the same kernels, the same numbers
+    x = pixels.permute(*channels_first).contiguous().float().div_(255.0)
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size):
+        return x
+    planes = x.reshape(x.shape[0], -1, h, w)  # bilinear works plane by plane
+    out = F.interpolate(planes, size=(size, size), mode="bilinear", align_corners=False)
+    return out.reshape(*x.shape[:-2], size, size)
+
+
 def to_float_clip(frames_thwc: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (T, H, W, C) -> float (C, T, size, size) in [0, 1]."""
-    clip = frames_thwc.permute(3, 0, 1, 2).float().div_(255.0)
-    if clip.shape[-1] != size or clip.shape[-2] != size:
-        clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False)
-    return clip
+    """uint8 (T, H, W, C) -> float (C, T, size, size) in [0, 1] (`as_float` of one clip)."""
+    return as_float(frames_thwc[None], size)[0]
 
 
 def map_frames(fn: Callable[[torch.Tensor], torch.Tensor], clips: torch.Tensor) -> torch.Tensor:

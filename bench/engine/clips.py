@@ -3,33 +3,17 @@ evaluation clips, and single images.
 
 Items are uint8 pixels as stored (clips (T, H, W, C), images (H, W, C)): a quarter of the
 bytes of float, and a batch of them is one contiguous copy to collate, pin and send.
-`as_float` turns such a batch into model input, float (N, C, [T,] size, size) in [0, 1],
-wherever the batch is (on the GPU in training).
+`bench.contract.dataset.as_float` turns such a batch into model input, float
+(N, C, [T,] size, size) in [0, 1], wherever the batch is (on the GPU in training).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from bench.contract.dataset import ImageArray, VideoArray
 from bench.contract.errors import BenchError
-
-
-def as_float(pixels: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (N, T, H, W, C) clips or (N, H, W, C) images -> float (N, C, T, size, size) or
-    (N, C, size, size) in [0, 1], each frame resized (bilinear) to size x size when it is not
-    already, on the batch's device."""
-    channels_first = (0, 4, 1, 2, 3) if pixels.dim() == 5 else (0, 3, 1, 2)
-    # contiguous, as a stack of per-item conversions was: the same kernels, the same numbers
-    x = pixels.permute(*channels_first).contiguous().float().div_(255.0)
-    h, w = x.shape[-2:]
-    if (h, w) == (size, size):
-        return x
-    planes = x.reshape(x.shape[0], -1, h, w)  # bilinear works plane by plane
-    out = F.interpolate(planes, size=(size, size), mode="bilinear", align_corners=False)
-    return out.reshape(*x.shape[:-2], size, size)
 
 
 def _check_span(data: VideoArray, frames: int, skip: int) -> int:

@@ -13,14 +13,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from bench.contract.context import RunContext, autocast
-from bench.contract.dataset import ImageArray, VideoArray
+from bench.contract.dataset import ImageArray, VideoArray, as_float
 from bench.contract.distributed import (
     gather_in_order,
     my_share,
     per_process_batch,
     train_sampler,
 )
-from bench.engine.clips import EvalClips, Images, TrainClips, as_float
+from bench.engine.clips import EvalClips, Images, TrainClips
 from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 from bench.engine.resume import (
     Checkpointed,
@@ -37,7 +37,6 @@ def train_loader(
     seed: int,
     what: str,
     drop_last: bool = False,
-    collate: Callable[[list[Any]], Any] | None = None,
 ) -> DataLoader[Any]:
     """Shuffled batches of `ds` for training: each epoch a permutation seeded by seed + epoch
     (`distributed.train_sampler`; call `shuffled(loader, epoch)` before each pass), split
@@ -49,7 +48,6 @@ def train_loader(
         sampler=train_sampler(ds, seed, drop_last=False),  # type: ignore[arg-type]
         generator=torch.Generator().manual_seed(seed),  # the loader's own draws: not global
         drop_last=drop_last,
-        collate_fn=collate,
         pin_memory=torch.cuda.is_available(),
     )
 
@@ -61,7 +59,7 @@ def to_device(batch: torch.Tensor, ctx: RunContext) -> torch.Tensor:
 
 def pixels_to_device(batch: torch.Tensor, ctx: RunContext) -> torch.Tensor:
     """A loader's uint8 clips or images as model input: copied to the run's device, then
-    float in [0, 1] at the preset's frame size there (`clips.as_float`)."""
+    float in [0, 1] at the preset's frame size there (`bench.contract.dataset.as_float`)."""
     return as_float(to_device(batch, ctx), ctx.preset.frame_size)
 
 

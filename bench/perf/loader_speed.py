@@ -15,7 +15,7 @@ epoch boundary drains the workers' queue), after one warm-up batch. Loaders meas
   workers for comparison.
 
 Ours yields uint8 (T, H, W, C) batches (float conversion happens on the device,
-`clips.as_float`); pytorchvideo's decoder yields float, and its batches are float.
+`bench.contract.dataset.as_float`); pytorchvideo's decoder yields float, and its batches are float.
 """
 
 from __future__ import annotations
