@@ -1,7 +1,7 @@
 """privbench: a benchmark suite for privacy-preserving action recognition.
 
-The Python API (`bench.run`, `bench.config`, `bench.records`, `bench.table`, `bench.figure`)
-lives in `bench.api` and is imported on first use, so `import bench` stays light.
+The Python API (`bench.run`, `bench.config`, `bench.records`, `bench.table`, `bench.figure`,
+`bench.fits`, `bench.load_anonymizer`) lives in `bench.api` and is imported on first use, so `import bench` stays light.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 from bench.contract.config import CODE_VERSION as __version__
 
 __all__ = ["__version__"]
-_API = ("BenchError", "Record", "RecordSet", "config", "figure", "records", "run", "table")
+_API = ("BenchError", "Record", "RecordSet", "StoredFit", "config", "figure", "fits",
+        "load_anonymizer", "records", "run", "table")  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

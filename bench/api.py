@@ -7,6 +7,7 @@
     runs = bench.records("results")
     print(bench.table(1, runs, format="latex"))
     bench.figure("pareto", runs).savefig("pareto.png")
+    fa = bench.load_anonymizer(method="penalty", B=0.3)  # a stored fA*, as a torch module
 
 Method parameters are keywords too (`B=0.3`, `factor=4`), exactly as `bench run --B 0.3`;
 `settings` are the `--set` overrides of the preset. Everything is validated as on the CLI
@@ -26,13 +27,27 @@ from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
 from bench.contract.plugins import load_plugin
 from bench.data.cache import default_cache_dir
+from bench.engine.deploy import PaddedAnonymizer
+from bench.engine.fit_catalog import StoredFit, address_anonymizer, stored_fits
 from bench.engine.runner import Record, build_config, execute
 from bench.reports.figure_specs import FigureRequest, make_figure
 from bench.reports.tables import build_table, check_format, render, table_spec
 from bench.store.reading import RecordSet, setting_text
 from bench.store.results import ResultsStore, default_results_dir
 
-__all__ = ["BenchError", "Record", "RecordSet", "config", "figure", "records", "run", "table"]
+__all__ = [
+    "BenchError",
+    "Record",
+    "RecordSet",
+    "StoredFit",
+    "config",
+    "figure",
+    "fits",
+    "load_anonymizer",
+    "records",
+    "run",
+    "table",
+]
 
 
 def config(
@@ -124,3 +139,33 @@ def figure(
     found = records() if runs is None else runs
     request = FigureRequest(dataset, protocol, preset, Path(cache_dir) if cache_dir else None)
     return make_figure(name, found, request)
+
+
+def fits(results_dir: str | Path | None = None) -> list[StoredFit]:
+    """The stored anonymizers fA* of a results dir, oldest first, as `bench fits` lists them."""
+    store = ResultsStore(Path(results_dir) if results_dir else default_results_dir())
+    return stored_fits(store, lambda text: Console(stderr=True).print(f"warning: {text}"))
+
+
+def load_anonymizer(
+    fit: str | None = None,
+    *,
+    method: str | None = None,
+    results_dir: str | Path | None = None,
+    dataset: str = "synthetic",
+    preset: str = "tiny",
+    seed: int = 0,
+    settings: Mapping[str, Any] | None = None,
+    data_roots: Mapping[str, str | Path] | None = None,
+    **params: Any,
+) -> PaddedAnonymizer:
+    """A stored fA* as a module on the CPU in eval mode: float (N, 3, H, W) RGB in [0, 1],
+    any size, to the same. Named by its key (or a unique prefix) or by the options of the
+    `bench run` that trained it (`method="penalty", B=0.3`); BenchError if it is not stored."""
+    found = fits(results_dir)
+    overrides = {k: setting_text(v) for k, v in (settings or {}).items()}
+    roots = {k: str(v) for k, v in (data_roots or {}).items()}
+    chosen = address_anonymizer(found, fit, method, params, dataset, preset, overrides, seed, roots)
+    if chosen.fit is None:
+        raise BenchError(f"method '{method}' learns nothing: there is no fA* to load")
+    return PaddedAnonymizer(chosen.fit.anonymizer()).eval()

@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 import torch
 
-import bench
-from bench.engine.runner import new_record
-from bench.store.reading import RecordSet
-from bench.store.results import ResultsStore
+# pytest-xdist starts its workers with COLUMNS=80, which rich would fix as the width of the
+# CLI's consoles at import; without it each invoke's env (COLUMNS=200) sets the width
+os.environ.pop("COLUMNS", None)
+
+import bench  # noqa: E402
+from bench.engine.runner import new_record  # noqa: E402
+from bench.store.reading import RecordSet  # noqa: E402
+from bench.store.results import ResultsStore  # noqa: E402
 
 # Short schedules at 16 px so an end-to-end run takes seconds; the pipeline is the real one.
 FAST = [
@@ -27,16 +31,45 @@ FAST = [
 ]  # fmt: skip
 
 
+# the shared penalty run: FAST with a second minimax epoch (a run can be killed after one)
+PENALTY_RUN = [*FAST, "--set", "anon_epochs=2"]
+
+
 @pytest.fixture(autouse=True)
 def _two_threads() -> None:
-    """Two threads (the CI machine's cores), or fewer when OMP_NUM_THREADS says so."""
-    torch.set_num_threads(min(2, int(os.environ.get("OMP_NUM_THREADS", "2"))))
+    """Two threads (the CI machine's cores), or fewer when OMP_NUM_THREADS says so; one
+    where pytest-xdist runs two test processes side by side."""
+    threads = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+    torch.set_num_threads(min(threads, int(os.environ.get("OMP_NUM_THREADS", "2"))))
 
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache dir shared by the session so the synthetic data is rendered once."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def penalty_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[Path, str]:
+    """The results dir and printed output of one `bench run --method penalty --B 0.3`
+    (PENALTY_RUN, with its raw reference), on one thread as the tests' subprocesses compute:
+    a stored fA* and two records, shared by the tests that only read them (and the one that
+    kills the same run)."""
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    results = tmp_path_factory.mktemp("penalty") / "results"
+    args = ["run", "--method", "penalty", "--B", "0.3", "--protocol", "known",
+            "--results-dir", str(results), "--cache-dir", str(cache_dir), *PENALTY_RUN]  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    return results, result.output
 
 
 def make_record(

@@ -85,11 +85,9 @@ def test_raw_run_writes_record_then_reuses_it(tmp_path: Path, cache_dir: Path) -
     assert code == 0 and "record exists" not in out
 
 
-def test_penalty_run_shows_raw_reference(tmp_path: Path, cache_dir: Path) -> None:
-    results = tmp_path / "results"
-    code, out = bench("run", "--method", "penalty", "--B", "0.3", "--protocol", "known",
-                      "--results-dir", str(results), "--cache-dir", str(cache_dir), *FAST)  # fmt: skip
-    assert code == 0, out
+@pytest.mark.xdist_group("penalty_run")  # one worker computes the shared run
+def test_penalty_run_shows_raw_reference(penalty_run: tuple[Path, str]) -> None:
+    results, out = penalty_run
     recs = {r["method"]: r for r in records(results)}
     assert set(recs) == {"penalty", "raw"}
     penalty = recs["penalty"]

@@ -121,7 +121,10 @@ def _bench(args: list[str], processes: int) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("method", ["penalty"])
+@pytest.mark.parametrize(
+    "method",
+    ["raw", pytest.param("penalty", marks=pytest.mark.slow)],  # penalty: 71 s
+)
 def test_two_processes_store_one_record_close_to_one_process(
     tmp_path: Path, cache_dir: Path, method: str
 ) -> None:
@@ -138,7 +141,8 @@ def test_two_processes_store_one_record_close_to_one_process(
         assert code == 0, out
         (record,) = [json.loads(p.read_text()) for p in (results / "records").glob("*.json")]
         runs[n] = record
-        assert len(list((results / "fits").glob("*/anonymizer.pt"))) == 1
+        fits = len(list((results / "fits").glob("*/anonymizer.pt")))
+        assert fits == (1 if method != "raw" else 0)  # one fit, stored once
         (log,) = results.glob("runs/*/log.jsonl")
         rows = [(r["stage"], r["epoch"]) for r in map(json.loads, log.read_text().splitlines())]
         assert len(rows) == len(set(rows)), rows  # written once, by rank 0

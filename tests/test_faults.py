@@ -36,7 +36,7 @@ from bench.data.catalog import LAYOUTS, ScanOptions
 from bench.data.prepare import pack_path
 from bench.engine.fits import CHECKPOINT, FIT_LOG, fit_or_reuse
 from bench.store.results import ResultsStore
-from tests.conftest import FAST, make_record
+from tests.conftest import FAST, PENALTY_RUN, make_record
 
 runner = CliRunner()
 
@@ -705,29 +705,47 @@ STAGES = ("--set", "identity_epochs=2", "--set", "budget_pretrain_epochs=2",
           "--set", "warmup_epochs=2", "--set", "anon_epochs=2", "--set", "privacy_epochs=2")  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "stages",
+    [
+        pytest.param(("minimax",), id="minimax"),
+        # every stage: 6 process starts, 200 s on 2 cores
+        pytest.param(("identity", "budget_pretraining", "warmup", "minimax", "fB"),
+                     id="every-stage", marks=pytest.mark.slow),
+    ],
+)  # fmt: skip
+@pytest.mark.xdist_group("penalty_run")  # [minimax] compares with the shared penalty run
 def test_killed_in_every_anonymizer_stage_resumes_to_the_same_record(
-    tmp_path: Path, known_cache: Path
+    tmp_path: Path, known_cache: Path, stages: tuple[str, ...], request: pytest.FixtureRequest
 ) -> None:
     """The penalty method killed (-9) in the identity pretraining, the budget pretraining,
     the minimax game and fB', and stopped (SIGTERM) in the warm-up: the rerun takes over
-    the dead run's lock and stores exactly the record of a run that nothing stopped."""
+    the dead run's lock and stores exactly the record of a run that nothing stopped. The
+    default suite kills it in the minimax game only."""
     import shutil
 
+    every = len(stages) > 1
+    settings = [*FAST, *STAGES] if every else PENALTY_RUN  # [minimax]: the shared run's
+
     def args(results: Path, cache: Path) -> list[str]:
-        return ["run", "--method", "penalty", "--no-reference", *FAST, *STAGES,
+        return ["run", "--method", "penalty", "--no-reference", *settings,
                 "--results-dir", str(results), "--cache-dir", str(cache)]  # fmt: skip
 
     whole_cache, cache = tmp_path / "c1", tmp_path / "c2"  # each trains its own fA0
     for copy in (whole_cache, cache):
         shutil.copytree(known_cache, copy)
-    code, out = bench_one_thread(*args(tmp_path / "whole", whole_cache))
-    assert code == 0, out
-    (whole,) = records(tmp_path / "whole")
+    if every:
+        code, out = bench_one_thread(*args(tmp_path / "whole", whole_cache))
+        assert code == 0, out
+        (whole,) = records(tmp_path / "whole")
+    else:  # the same cell, run in-process on one thread by the shared fixture
+        shared, _ = request.getfixturevalue("penalty_run")
+        (whole,) = [r for r in records(shared) if r["method"] == "penalty"]
 
     results = tmp_path / "r"
     picks = dict.fromkeys(("identity", "budget_pretraining", "warmup", "minimax", "fB"), 0)
-    for stage in ("identity", "budget_pretraining", "minimax", "fB"):
-        if stage == "minimax":  # stopped in the warm-up first: a clean, resumable stop
+    for stage in [s for s in ("identity", "budget_pretraining", "minimax", "fB") if s in stages]:
+        if "warmup" in stages and stage == "minimax":  # a clean, resumable stop first
             proc = start(cli(*args(results, cache)))
             while not logged_epoch(results, "warmup", picks["warmup"]) and proc.poll() is None:
                 time.sleep(0.05)

@@ -140,7 +140,7 @@ def test_step_one_freezes_ft_and_fb_in_eval_mode(
     branch = SelfSupervisedBudget(0.1, pairs)
     branch.setup(ctx, data)
     trainer = MinimaxTrainer(ctx, branch)
-    fa = build_anonymizer(ctx)
+    fa = build_anonymizer(ctx.preset)
     ft = build_action_model("tiny", len(data.action.classes))
     utility = Utility(ft, ft, make_optimizer(ft, 1e-3, 0.0))
     clips = torch.rand(4, 3, 8, 32, 32)

@@ -22,3 +22,20 @@ def test_baseline_checks_flag_runs_over_two_minutes() -> None:
     runs = [Timed(args, 60.0 + 30 * i, {}) for i, args in enumerate(FIXED_BASELINES)]
     met = [ok for _, _, _, ok in baseline_checks(runs)]
     assert met == [True, True, False, False, False]  # 60, 90 s pass; 120, 150, 180 s do not
+
+
+def test_anonymize_speed_times_each_case_through_the_real_pipeline() -> None:
+    """`bench perf --anonymize` at a toy size: one row per resolution and backend for the
+    model, one without a model, each over every frame of its video."""
+    import pytest
+    import torch
+
+    from bench.perf.anonymize_speed import measure_anonymize
+
+    pytest.importorskip("onnxruntime")
+    speeds = measure_anonymize(torch.device("cpu"), frames=8, models=("tiny",), sizes=((48, 32),))
+    cases = {(s.model, s.resolution, s.backend) for s in speeds}
+    assert cases == {("none", "native", "torch")} | {
+        ("tiny", r, b) for r in ("trained", "native") for b in ("torch", "onnxruntime")
+    }
+    assert all(s.frames == 8 and s.size == (48, 32) and s.fps > 0 for s in speeds)

@@ -208,3 +208,25 @@ def test_detector_settings_enter_the_key_only_where_a_detector_runs(
         "blur", {"region": "frame"}, "known", "ucf101-vispr1", "tiny", {}, 0, roots
     )
     assert "detector" not in frame.param_dict
+
+
+def test_anonymizing_footage_with_blackening_runs_its_detector(tmp_path: Path) -> None:
+    """`bench anonymize --method blackening` finds people with the detector of its options
+    (weights from the cache, checked before any work) and blacks them out."""
+    import av
+
+    video = fx.write_avi(tmp_path / "v.avi", fx.synthetic_frames(0, 4, 64, 48))
+    args = ["anonymize", str(video), "--method", "blackening", "--detect_size", str(SIZE),
+            "--margin", "0", "--out", str(tmp_path / "out"), "--lossless", "--resolution",
+            "native", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]  # fmt: skip
+    code, out = bench(*args)
+    assert code == 2 and DETECTORS["fasterrcnn"].weights.filename in out.replace("\n", "")
+    assert not (tmp_path / "out").exists()
+    write_checkpoint(tmp_path / "cache", "fasterrcnn", people=True)
+    code, out = bench(*args)
+    assert code == 0, out
+    with av.open(str(tmp_path / "out" / "v.mkv")) as c:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    assert frames.shape == (4, 48, 64, 3)
+    black = (frames == 0).all(axis=-1).mean()
+    assert black > 0.05, black  # the detected people are black

@@ -192,27 +192,27 @@ def test_local_launcher_runs_cells_as_jobs_and_status_shows_each(
     from bench.store.results import ResultsStore
 
     plugin = write(tmp_path / "failing.py", FAILING)
-    sweep = write(tmp_path / "jobs.toml", 'description = "jobs"\nseed = [0, 1]\n'
+    sweep = write(tmp_path / "jobs.toml", 'description = "jobs"\nseed = [0]\n'
                   + FAST_SET.replace("[set]", "[set]\nframe_size = 16")
                   + '\n[launcher]\nworkers = 2\n'
                   + '\n[[method]]\nname = "raw"\n\n[[method]]\nname = "sweep-fails"\n')  # fmt: skip
     results = tmp_path / "r"
     common = ["--results-dir", str(results), "--cache-dir", str(cache_dir), "--plugin", str(plugin)]
     code, out = bench("sweep", str(sweep), "--launcher", "local", *common)
-    assert code == 1, out  # two cells failed
-    assert "4 to run as local jobs" in out and "ran 2, failed 2" in out, out
-    assert len(list((results / "records").glob("*.json"))) == 2
+    assert code == 1, out  # a cell failed
+    assert "2 to run as local jobs" in out and "ran 1, failed 1" in out, out
+    assert len(list((results / "records").glob("*.json"))) == 1
     code, out = bench("sweep", str(sweep), "--status", *common)
     assert code == 0, out
     flat = " ".join(out.split())
-    assert "done 2" in flat and "failed 2" in flat and "to run 0" in flat, out
+    assert "done 1" in flat and "failed 1" in flat and "to run 0" in flat, out
     assert "this method always fails" in flat and "about to fail in the job" in flat, out
     # a cell someone is computing (its lock held) is running, and says who
     key = build_config("sweep-fails", {}, "known", "synthetic", "tiny",
-                       {"frame_size": "16", **FAST_OVERRIDES}, 1).key()  # fmt: skip
+                       {"frame_size": "16", **FAST_OVERRIDES}, 0).key()  # fmt: skip
     with ResultsStore(results).cell_lock(key):
         code, out = bench("sweep", str(sweep), "--status", *common)
     flat = " ".join(out.split())
-    assert "running 1" in flat and f"pid {os.getpid()}" in flat and "failed 1" in flat, out
+    assert "running 1" in flat and f"pid {os.getpid()}" in flat and "failed 0" in flat, out
     code, out = bench("sweep", str(sweep), "--launcher", "slurm", "--time", "0", *common)
     assert code == 2 and "launcher time=0: must be an integer >= 1" in out, out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli import data, listings, perf, reports, run
+from bench.cli import anonymizers, data, listings, perf, reports, run
 
 app = typer.Typer(
     help="privbench: privacy-preserving action recognition benchmark.",
@@ -25,3 +25,6 @@ app.add_typer(data.data_app, name="data")
 app.command()(reports.table)
 app.command()(reports.figure)
 app.command()(reports.report)
+app.command(context_settings=anonymizers.EXTRA)(anonymizers.fits)
+app.command(context_settings=anonymizers.EXTRA)(anonymizers.anonymize)
+app.command(context_settings=anonymizers.EXTRA)(anonymizers.export)

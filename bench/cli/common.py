@@ -138,3 +138,20 @@ SetOption = Annotated[
         help="Override a preset value, KEY=VALUE (repeatable). Keys: " + ", ".join(PRESET_KEYS),
     ),
 ]
+
+
+def split_arguments(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Positional arguments and `--NAME VALUE` method options, mixed in any order on a
+    command that takes both (Click hands unknown options over as positional ones)."""
+    positional: list[str] = []
+    options: list[str] = []
+    rest = list(tokens)
+    while rest:
+        token = rest.pop(0)
+        if token.startswith("--") and len(token) > 2:
+            options.append(token)
+            if "=" not in token and rest and not rest[0].startswith("--"):
+                options.append(rest.pop(0))
+        else:
+            positional.append(token)
+    return positional, options

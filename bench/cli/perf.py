@@ -10,6 +10,7 @@ from rich.table import Table
 from bench.cli.common import DeviceOption, SetOption, console, parse_pairs, user_errors
 from bench.contract.config import Preset, resolve_preset
 from bench.contract.context import select_device
+from bench.perf.anonymize_speed import REAL_TIME_FPS, measure_anonymize
 from bench.perf.cold_runs import FIXED_BASELINES, baseline_checks, issue_checks, timed_cold_run
 from bench.perf.gpu_steps import measure_steps
 from bench.perf.loader_speed import measure_loading
@@ -47,8 +48,20 @@ def perf(
     compile_models: Annotated[
         bool, typer.Option("--compile", help="--gpu: through torch.compile.")
     ] = False,
+    anonymize: Annotated[
+        bool,
+        typer.Option(
+            "--anonymize",
+            help="Frames/s of `bench anonymize` (decode + fA + encode) for the tiny and paper "
+            "UNet++ at 320x240 and 1280x720, torch and onnxruntime, instead.",
+        ),
+    ] = False,
+    frames: Annotated[int, typer.Option(min=8, help="--anonymize: frames per timed video.")] = 48,
 ) -> None:
     """Time cold `bench run`s (raw + penalty B=0.3, or the fixed baselines); check targets."""
+    if anonymize:
+        anonymize_report(device, frames)
+        return
     if loading:
         loading_report(workers, clips)
         return
@@ -145,3 +158,24 @@ def loading_report(workers: int, clips: int) -> None:
             f"{ours.loader} >= pytorchvideo: {verdict} "
             f"({ours.clips_per_s:.1f} vs {baseline.clips_per_s:.1f} clips/s)"
         )
+
+
+def anonymize_report(device: str, frames: int) -> None:
+    """Print frames/s of `bench anonymize` per model, size, resolution and backend."""
+    torch_device = select_device(device)
+    console.print(
+        f"timing bench anonymize on {torch_device} (onnxruntime on the CPU), {frames}-frame "
+        "MPEG-4 AVIs; fresh fA of each preset's architecture (speed does not depend on weights)"
+    )
+    speeds = measure_anonymize(torch_device, frames, progress=console.print)
+    table = Table(title="bench perf --anonymize (decode + fA + encode)")
+    for column in ("UNet++", "video", "fA applied at", "backend", "frames", "seconds",
+                   "frames / s", f">= real time ({REAL_TIME_FPS:g} fps)"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for s in speeds:
+        at = "source size" if s.resolution == "native" else "trained size (short side)"
+        at = "(no model)" if s.model == "none" else at
+        real_time = "[green]yes[/]" if s.fps >= REAL_TIME_FPS else "[red]no[/]"
+        table.add_row(s.model, f"{s.size[0]}x{s.size[1]}", at, s.backend, str(s.frames),
+                      f"{s.seconds:.2f}", f"{s.fps:.1f}", real_time)  # fmt: skip
+    console.print(table)

@@ -140,6 +140,18 @@ def upgrade_preset_values(values: dict[str, Any]) -> dict[str, Any]:
     return {RENAMED_PRESET_KEYS.get(k, k): v for k, v in values.items()}
 
 
+def stored_preset(values: dict[str, Any]) -> Preset:
+    """The Preset a stored preset dict (a record's or a fit's, maybe without the fields
+    only the evaluation reads) describes: its named preset with the stored values over it."""
+    values = upgrade_preset_values(values)
+    base = PRESETS.get(str(values.get("name")), PRESETS["tiny"])
+    known = {f.name for f in fields(Preset)}
+    stored: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known
+    }
+    return replace(base, **stored)
+
+
 # Preset fields only the learned methods read: left out of a fixed method's cache key, so
 # changing them (e.g. `--set anon_epochs=24`) does not recompute raw or blur records.
 ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
@@ -389,12 +401,21 @@ class RunConfig:
         """Stable identifier: hash of the canonical config plus the code version."""
         return _digest(self.canonical())
 
-    def fit_key(self) -> str:
-        """Identifier of the learned fA* alone: the config minus protocol and evaluation."""
+    def fit_config(self) -> dict[str, Any]:
+        """What determines the learned fA* alone: the config minus protocol and evaluation."""
         config = self.canonical()
         del config["protocol"], config["evaluation"]
-        config["preset"] = {k: v for k, v in config["preset"].items() if k not in EVALUATION_KEYS}
-        return _digest(config)
+        config["preset"] = self.fit_preset(config["preset"])
+        return config
+
+    @staticmethod
+    def fit_preset(preset: dict[str, Any]) -> dict[str, Any]:
+        """A stored preset dict without the fields only the evaluation models read."""
+        return {k: v for k, v in preset.items() if k not in EVALUATION_KEYS}
+
+    def fit_key(self) -> str:
+        """Identifier of the learned fA* alone (hash of `fit_config` and the code version)."""
+        return _digest(self.fit_config())
 
     def with_method(
         self, method: str, params: dict[str, Any], trains_anonymizer: bool

@@ -112,6 +112,7 @@ class RunContext:
     details: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluation: EvalModels | None = None  # fT' / fB' choices; None: the preset's, from scratch
     fit_dir: Path | None = None  # where a learned fA* of this config is stored for reuse
+    fit_config: dict[str, Any] | None = None  # what its key hashes; stored in its log
     # finds people for a region baseline on data without person masks; None otherwise
     persons: PersonFinder | None = None
     loops: int = 0  # checkpointing training loops started so far (`next_loop`)

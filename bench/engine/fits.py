@@ -9,6 +9,7 @@ or loaded.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from collections.abc import Callable
@@ -88,6 +89,8 @@ def _save(method: Method, ctx: RunContext) -> None:
         return
     log = {
         "run": ctx.run_dir.name,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": ctx.fit_config,  # what trained it (`bench fits`, `bench export`'s card)
         "history": ctx.history,
         "timings": dict(ctx.timings),
     }

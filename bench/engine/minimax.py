@@ -39,6 +39,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from bench.contract.atomic import WriteError
+from bench.contract.config import Preset
 from bench.contract.context import RunContext, autocast, seed_everything
 from bench.contract.dataset import Benchmark, VideoArray
 from bench.contract.distributed import agree, is_main, main_lock
@@ -72,9 +73,8 @@ from bench.models.weights import find_weights
 ExtraLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
 
 
-def build_anonymizer(ctx: RunContext) -> FrameAnonymizer:
+def build_anonymizer(p: Preset) -> FrameAnonymizer:
     """A UNet++ anonymizer sized by the preset."""
-    p = ctx.preset
     return FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder, p.anon_residual)
 
 
@@ -116,7 +116,7 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     """
     p = ctx.preset
     if p.identity_epochs == 0:  # nothing to learn or cache (e.g. the residual tiny fA)
-        return build_anonymizer(ctx).to(ctx.device)
+        return build_anonymizer(ctx.preset).to(ctx.device)
     recipe = {
         "encoder": p.anon_encoder,
         "depth": p.anon_depth,
@@ -135,7 +135,7 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
     path = ctx.cache_dir / f"anonymizer-identity-{digest}.pt"
     # one worker trains, the others load it; under torchrun rank 0 holds the lock
     with main_lock(exclusive(path, "the identity-pretrained fA0", ctx.warn)):
-        fa = build_anonymizer(ctx)
+        fa = build_anonymizer(ctx.preset)
         if agree(path.is_file()):
             cached, why = load_state(path)
             try:
@@ -723,7 +723,7 @@ class AdversarialMethod(Method):
 
     def load_state_dict(self, state: dict[str, torch.Tensor], ctx: RunContext) -> None:
         """fA* rebuilt at the preset's size from saved weights, on ctx.device, in eval mode."""
-        fa = build_anonymizer(ctx)
+        fa = build_anonymizer(ctx.preset)
         fa.load_state_dict(state)
         self.fa = fa.to(ctx.device).eval()
 

@@ -214,6 +214,14 @@ def _read_boxes(
     return out, ""
 
 
+def fill_boxes(mask: torch.Tensor, boxes: np.ndarray | torch.Tensor, min_score: float) -> None:
+    """Set `mask` (H, W) to 1 inside every `(score, x0, y0, x1, y1)` box scoring >= min_score."""
+    for score, x0, y0, x1, y1 in boxes.tolist():
+        if score >= min_score:
+            top, left = max(0, math.floor(y0)), max(0, math.floor(x0))
+            mask[top : math.ceil(y1), left : math.ceil(x1)] = 1
+
+
 class BoxMasks:
     """A FrameSource of (T, H, W, 1) uint8 masks: 1 inside the person boxes of each stored
     frame of `frames` that score at least `min_score`, read with the frames' indices."""
@@ -250,12 +258,8 @@ class BoxMasks:
         out = torch.zeros(len(stored), self.height, self.width, 1, dtype=torch.uint8)
         for t, k in enumerate(stored):
             frame = first + int(k)
-            for score, x0, y0, x1, y1 in self.boxes[
-                self.box_start[frame] : self.box_start[frame + 1]
-            ]:
-                if score >= self.min_score:
-                    top, left = max(0, math.floor(y0)), max(0, math.floor(x0))
-                    out[t, top : math.ceil(y1), left : math.ceil(x1), 0] = 1
+            boxes = self.boxes[self.box_start[frame] : self.box_start[frame + 1]]
+            fill_boxes(out[t, :, :, 0], boxes, self.min_score)
         return out
 
     def coverage(self) -> float:

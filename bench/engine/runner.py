@@ -241,6 +241,7 @@ def _compute(
             progress,
             evaluation=cfg.eval_models,
             fit_dir=store.fit_dir(cfg.fit_key()) if method.trainable else None,
+            fit_config=cfg.fit_config() if method.trainable else None,
             persons=persons,
             sinks=sinks,
             compile=compile_models,

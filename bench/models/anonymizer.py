@@ -47,6 +47,7 @@ class FrameAnonymizer(nn.Module):
         import segmentation_models_pytorch as smp
 
         self.residual = residual
+        self.depth = depth
         self.net = smp.UnetPlusPlus(
             encoder_name=encoder,
             encoder_weights=None,
@@ -59,6 +60,11 @@ class FrameAnonymizer(nn.Module):
             head = self.net.segmentation_head[0]
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
+
+    @property
+    def output_stride(self) -> int:
+        """What frame sides must be multiples of (the encoder's total downsampling)."""
+        return int(getattr(self.net.encoder, "output_stride", 2**self.depth))
 
     def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0,1] -> same shape in [0,1]."""

@@ -148,7 +148,7 @@ def _supervised_step(
 
 def _anonymizer_step(ctx: RunContext) -> Callable[[], None]:
     p, device = ctx.preset, ctx.device
-    fa = build_anonymizer(ctx).to(device)
+    fa = build_anonymizer(ctx.preset).to(device)
     trained = ctx.train_module(fa)
     ft = build_action_model(p.aux_ft_arch, N_CLASSES, "scratch", None).to(device).eval()
     fb = BudgetModel(p.aux_fb_arch, init="scratch", cache_dir=None).to(device).eval()
