@@ -143,6 +143,14 @@ def test_fixed_methods_anonymize_the_same_way(tmp_path: Path) -> None:
     )  # smoother along rows
     code, out = bench("anonymize", str(source), "--method", "oracle", "--out", str(tmp_path / "o"))
     assert code == 2 and "cannot anonymize footage" in out
+    (tmp_path / "a-file").write_text("x")
+    code, out = bench(
+        "anonymize", str(source), "--method", "raw", "--out", str(tmp_path / "a-file")
+    )
+    assert code == 2 and "is a file" in out and "Traceback" not in out
+    code, out = bench("anonymize", str(tmp_path / "nothing-*.mp4"), "--method", "raw", "--out",
+                      str(tmp_path / "o"))  # fmt: skip
+    assert code == 2 and "no such file, folder or matching pattern" in out
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])

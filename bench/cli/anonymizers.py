@@ -31,7 +31,13 @@ from bench.data.cache import default_cache_dir
 from bench.engine.deploy import check_resolution, transform_of
 from bench.engine.export import FORMATS, TOLERANCE, check_format, export_fit, verification_frames
 from bench.engine.fit_catalog import Anonymizer, StoredFit, address_anonymizer, stored_fits
-from bench.engine.video_files import anonymize_file, choose_encoding, find_inputs, output_paths
+from bench.engine.video_files import (
+    anonymize_file,
+    check_output_folder,
+    choose_encoding,
+    find_inputs,
+    output_paths,
+)
 from bench.store.reading import preset_label
 from bench.store.results import ResultsStore, default_results_dir
 
@@ -205,6 +211,7 @@ def anonymize(
     suffix = choose_encoding(2, 2, lossless).suffix
     outputs = output_paths(sources, out, suffix)
     transform = transform_of(chosen, cache_dir or default_cache_dir(), select_device(device))
+    check_output_folder(out)
     console.print(
         f"anonymizing {len(sources)} file(s) with {escape(transform.name)} "
         f"at {'the source size' if resolution == 'native' else f'{transform.side} px (short side)'}"

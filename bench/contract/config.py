@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -140,16 +141,20 @@ def upgrade_preset_values(values: dict[str, Any]) -> dict[str, Any]:
     return {RENAMED_PRESET_KEYS.get(k, k): v for k, v in values.items()}
 
 
-def stored_preset(values: dict[str, Any]) -> Preset:
+def stored_preset(values: Mapping[str, Any]) -> Preset:
     """The Preset a stored preset dict (a record's or a fit's, maybe without the fields
-    only the evaluation reads) describes: its named preset with the stored values over it."""
-    values = upgrade_preset_values(values)
-    base = PRESETS.get(str(values.get("name")), PRESETS["tiny"])
-    known = {f.name for f in fields(Preset)}
+    only the evaluation reads) describes: its named preset with the stored values over it
+    (JSON lists back to tuples); BenchError for a preset this version does not have."""
+    values = upgrade_preset_values(dict(values))
+    if values.get("name") not in PRESETS:
+        raise BenchError(
+            f"made at preset '{values.get('name')}', which this version does not have; "
+            f"known presets: {', '.join(PRESETS)}"
+        )
     stored: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known
+        k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in PRESET_KEYS
     }
-    return replace(base, **stored)
+    return replace(PRESETS[str(values["name"])], **stored)
 
 
 # Preset fields only the learned methods read: left out of a fixed method's cache key, so

@@ -29,7 +29,7 @@ from bench.contract.atomic import atomic_path, atomic_write_text
 from bench.contract.errors import BenchError
 from bench.data.decoding import CorruptVideo, PyAVDecoder
 from bench.data.sample_trees import synthetic_frames
-from bench.engine.deploy import PaddedAnonymizer
+from bench.engine.deploy import PaddedAnonymizer, working_size
 from bench.engine.fit_catalog import StoredFit
 
 FORMATS = ("onnx", "torchscript")
@@ -180,8 +180,8 @@ def verify(
 
 def verification_frames(video: Path | None, side: int) -> tuple[torch.Tensor, str]:
     """Float (VERIFY_FRAMES, 3, H, W) frames to verify an export on, and what they are: the
-    first frames of `video` (at its own size), or rendered test frames (a square moving over
-    stripes, `side` x 4/3 side)."""
+    first frames of `video` (short side resized to `side`, as `bench anonymize` applies fA*),
+    or rendered test frames (a square moving over stripes, `side` x 4/3 side)."""
     if video is None:
         pixels = torch.from_numpy(synthetic_frames(0, VERIFY_FRAMES, side * 4 // 3, side))
         where = f"{VERIFY_FRAMES} rendered {side * 4 // 3}x{side} test frames"
@@ -191,7 +191,11 @@ def verification_frames(video: Path | None, side: int) -> tuple[torch.Tensor, st
         except CorruptVideo as exc:
             raise BenchError(f"--frames {exc}") from None
         where = f"the first frames of {video.name}"
-    return pixels.permute(0, 3, 1, 2).float().div(255.0), where
+    x = pixels.permute(0, 3, 1, 2).float().div(255.0)
+    size = working_size(x.shape[2], x.shape[3], side)
+    if size != tuple(x.shape[2:]):
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x, where
 
 
 def export_fit(
@@ -202,7 +206,9 @@ def export_fit(
     verification and the card's path."""
     check_format(fmt)
     if fmt == "onnx":
-        require_onnx()  # before the export's half minute
+        require_onnx()
+    if out.is_dir():
+        raise BenchError(f"--out {out} is a folder; name the file to write, e.g. {out / 'fa.onnx'}")
     model = PaddedAnonymizer(fit.anonymizer()).eval()
     side = fit.preset.frame_size
     write = export_onnx if fmt == "onnx" else export_torchscript
@@ -215,7 +221,15 @@ def export_fit(
         except Exception as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
             raise BenchError(f"exporting fit {fit.key} to {fmt} failed: {first}") from None
-        check = verify(model, _runner(fmt, tmp), frames, f"{runtime}, on {where}")
+        try:
+            check = verify(model, _runner(fmt, tmp), frames, f"{runtime}, on {where}")
+        except BenchError:
+            raise
+        except Exception as exc:  # onnxruntime / TorchScript errors at one of the shapes
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            raise BenchError(
+                f"the {fmt} export of fit {fit.key} fails when run ({first}); nothing was written"
+            ) from None
         if not check.max_abs_diff <= TOLERANCE:
             raise BenchError(
                 f"the {fmt} export differs from the torch model by {check.max_abs_diff:.3g} "

@@ -20,7 +20,7 @@ from bench.contract.config import Preset, RunConfig, stored_preset
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, Method
 from bench.engine.fits import CHECKPOINT, FIT_LOG, load_state
-from bench.engine.minimax import build_anonymizer
+from bench.engine.minimax import AdversarialMethod, build_anonymizer
 from bench.engine.runner import build_config
 from bench.models.anonymizer import FrameAnonymizer
 from bench.store.reading import RecordSet
@@ -67,7 +67,18 @@ class StoredFit:
         return stored_preset(self.config["preset"])
 
     def anonymizer(self) -> FrameAnonymizer:
-        """fA* rebuilt from its checkpoint, on the CPU, in eval mode."""
+        """fA* rebuilt from its checkpoint, on the CPU, in eval mode. Only the UNet++ of the
+        minimax methods (`AdversarialMethod`, applied frame by frame) is known outside a run."""
+        cls = METHODS.get(self.method) if self.config else None
+        if cls is not None and (
+            not issubclass(cls, AdversarialMethod)
+            or cls.anonymize is not AdversarialMethod.anonymize
+        ):
+            raise BenchError(
+                f"fit {self.key}: method '{self.method}' keeps its own kind of fA*; only the "
+                "UNet++ of the minimax methods (penalty, spact, vita and their subclasses that "
+                "keep anonymize()) can be used outside `bench run`"
+            )
         state, why = load_state(self.folder / CHECKPOINT)
         if not isinstance(state, dict):
             raise BenchError(f"fit {self.key}: {CHECKPOINT} is unreadable ({why or 'not weights'})")

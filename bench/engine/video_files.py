@@ -12,6 +12,7 @@ be opened or decoded is reported as skipped, never raised mid-batch.
 from __future__ import annotations
 
 import glob
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -95,6 +96,20 @@ def find_inputs(items: list[str]) -> list[Path]:
     return found
 
 
+def check_output_folder(out: Path) -> None:
+    """`out` made a folder if it is not one, and proven writable; BenchError otherwise."""
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"--out {out} is a file; give the folder the anonymized videos go to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe"):
+            pass
+    except OSError as exc:
+        raise BenchError(
+            f"--out {out} is not writable ({exc.strerror}); choose another folder"
+        ) from None
+
+
 def output_paths(inputs: list[Path], out_dir: Path, suffix: str) -> list[Path]:
     """`out_dir/<input stem><suffix>` for each input; BenchError when two would collide or
     one would overwrite its input."""
@@ -128,16 +143,99 @@ class Unreadable(Exception):
     """The input cannot be opened or decoded (the file is skipped)."""
 
 
-def _frames(container: Any, stream: Any) -> Iterator[np.ndarray]:
-    """RGB uint8 (H, W, 3) frames in display order; decode errors become `Unreadable`."""
+class EncodeFailed(Exception):
+    """FFmpeg refused to encode or mux the output (the file is skipped)."""
+
+
+def _frames(container: Any, stream: Any, notes: list[str]) -> Iterator[np.ndarray]:
+    """RGB uint8 (H, W, 3) frames in display order, all at the first frame's size (a frame
+    of another size is rescaled to it, noted once); decode errors become `Unreadable`."""
     import av
 
     rgb = reformatter()
+    size: tuple[int, int] | None = None
     try:
         for frame in container.decode(stream):
-            yield rgb.reformat(frame, format="rgb24").to_ndarray()
+            if size is None:
+                size = (frame.width, frame.height)
+            elif (frame.width, frame.height) != size and not notes.count("resized"):
+                notes.append("resized")
+            yield rgb.reformat(frame, format="rgb24", width=size[0], height=size[1]).to_ndarray()
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise Unreadable(f"decoding failed ({type(exc).__name__}: {exc})") from None
+
+
+class _Preview:
+    """Frames for a preview strip spread over a video whose length is not trusted: every
+    `step`-th frame is kept, the step doubling whenever more than twice the strip is held."""
+
+    def __init__(self) -> None:
+        self.step = 1
+        self.kept: list[tuple[int, np.ndarray, np.ndarray]] = []
+
+    def offer(self, index: int, raw: np.ndarray, anon: np.ndarray) -> None:
+        if index % self.step:
+            return
+        self.kept.append((index, raw.copy(), anon.copy()))  # not views of the whole batch
+        if len(self.kept) > 2 * PREVIEW_FRAMES:
+            self.step *= 2
+            self.kept = [k for k in self.kept if k[0] % self.step == 0]
+
+    def pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        n = len(self.kept)
+        picks = range(n) if n <= PREVIEW_FRAMES else (
+            round(i * (n - 1) / (PREVIEW_FRAMES - 1)) for i in range(PREVIEW_FRAMES)
+        )  # fmt: skip
+        return [(self.kept[i][1], self.kept[i][2]) for i in picks]
+
+
+class _Output:
+    """The encoder, opened at the first frame (its size decides the pixel format)."""
+
+    def __init__(self, tmp: Path, rate: Fraction, lossless: bool) -> None:
+        self.tmp, self.rate, self.lossless = tmp, rate, lossless
+        self.container: Any = None
+        self.stream: Any = None
+        self.encoding: Encoding | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+
+        try:
+            if self.stream is None:
+                self._open(frame.shape[1], frame.shape[0])
+            packet = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            self.container.mux(self.stream.encode(packet))
+        except av.error.FFmpegError as exc:
+            raise EncodeFailed(f"encoding failed ({type(exc).__name__}: {exc})") from None
+
+    def _open(self, width: int, height: int) -> None:
+        import av
+
+        self.encoding = encoding = choose_encoding(width, height, self.lossless)
+        rate = self.rate
+        if encoding.codec == "mpeg4":  # MPEG-4 Part 2 allows time bases up to 1/65535
+            rate = rate.limit_denominator(1001)
+        self.container = av.open(str(self.tmp), "w", format=encoding.container)
+        self.stream = self.container.add_stream(
+            encoding.codec, rate=rate, options=dict(encoding.options)
+        )
+        self.stream.width, self.stream.height = width, height
+        self.stream.pix_fmt = encoding.pix_fmt
+        if encoding.codec == "mpeg4":  # its default (200 kbit/s) is far too coarse
+            self.stream.bit_rate = int(MPEG4_BITS_PER_PIXEL * width * height * float(rate))
+
+    def finish(self) -> None:
+        import av
+
+        try:
+            self.container.mux(self.stream.encode(None))
+        except av.error.FFmpegError as exc:
+            raise EncodeFailed(f"encoding failed ({type(exc).__name__}: {exc})") from None
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
 
 
 def anonymize_file(
@@ -166,83 +264,80 @@ def anonymize_file(
             return outcome
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # one file at a time: FFmpeg's threads decode it
-        width, height = stream.codec_context.width, stream.codec_context.height
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        if container.streams.audio:
-            outcome.notes.append("audio dropped")
-        total = stream.frames or None
-        encoding = choose_encoding(width, height, lossless)
-        picks = _preview_picks(total)
-        shown: list[np.ndarray] = []
-        task = None if progress is None else progress.add_task(source.name, total=total, info="")
+        rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        shown = _Preview()
+        notes: list[str] = []
+        task = None
+        if progress is not None:
+            task = progress.add_task(source.name, total=stream.frames or None, info="")
         try:
-            with (
-                atomic_path(output) as tmp,
-                av.open(str(tmp), "w", format=encoding.container) as out,
-            ):
-                video: Any = out.add_stream(
-                    encoding.codec, rate=rate, options=dict(encoding.options)
-                )
-                video.width, video.height, video.pix_fmt = width, height, encoding.pix_fmt
-                if encoding.codec == "mpeg4":  # its default (200 kbit/s) is far too coarse
-                    video.bit_rate = int(MPEG4_BITS_PER_PIXEL * width * height * float(rate))
-                pending: list[np.ndarray] = []
+            with atomic_path(output) as tmp:
+                out = _Output(tmp, rate, lossless)
+                try:
+                    pending: list[np.ndarray] = []
 
-                def flush() -> None:
-                    raw = torch.from_numpy(np.stack(pending))
-                    anon = transform(raw).cpu().numpy()
-                    for k, frame in enumerate(anon):
-                        index = outcome.frames + k
-                        if index in picks or (total is None and len(shown) < 2 * PREVIEW_FRAMES):
-                            shown.extend([pending[k], frame])
-                        packet = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                        out.mux(video.encode(packet))
-                    outcome.frames += len(pending)
-                    if progress is not None and task is not None:
-                        progress.update(task, advance=len(pending))
-                    pending.clear()
+                    def flush() -> None:
+                        anon = _apply(transform, pending)
+                        for k, frame in enumerate(anon):
+                            if preview is not None:
+                                shown.offer(outcome.frames + k, pending[k], frame)
+                            out.write(frame)
+                        outcome.frames += len(pending)
+                        if progress is not None and task is not None:
+                            progress.update(task, advance=len(pending))
+                        pending.clear()
 
-                for frame in _frames(container, stream):
-                    if frame.shape[:2] != (height, width):
-                        raise Unreadable(
-                            f"frame size changes mid-stream to {frame.shape[1]}x{frame.shape[0]}"
-                        )
-                    pending.append(frame)
-                    if len(pending) == batch:
+                    for frame in _frames(container, stream, notes):
+                        pending.append(frame)
+                        if len(pending) == batch:
+                            flush()
+                    if pending:
                         flush()
-                if pending:
-                    flush()
-                out.mux(video.encode(None))
-                if outcome.frames == 0:
-                    raise Unreadable("no frame could be decoded")
-        except Unreadable as exc:
+                    if outcome.frames == 0:
+                        raise Unreadable("no frame could be decoded")
+                    out.finish()
+                finally:
+                    out.close()
+        except (Unreadable, EncodeFailed) as exc:
             outcome.skipped = str(exc)
             outcome.frames = 0
             return outcome
         finally:
             if progress is not None and task is not None:
                 progress.remove_task(task)
+        assert out.encoding is not None
+        outcome.notes.append(out.encoding.describe())
+        if out.encoding.pix_fmt == "yuv444p":
+            outcome.notes.append("odd frame size: H.264 4:4:4, which some players cannot play")
+        if "resized" in notes:
+            outcome.notes.append("frames of another size were rescaled to the first frame's")
+        if container.streams.audio:
+            outcome.notes.append("audio dropped")
     outcome.output = output
-    outcome.notes.insert(0, encoding.describe())
-    if preview is not None and shown:
-        write_preview(preview, shown)
+    if preview is not None:
+        write_preview(preview, shown.pairs())
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
-def _preview_picks(total: int | None) -> set[int]:
-    """Frame indices shown in a preview strip: PREVIEW_FRAMES spread over the video."""
-    if total is None:
-        return set()
-    return {round(i * (total - 1) / max(1, PREVIEW_FRAMES - 1)) for i in range(PREVIEW_FRAMES)}
+def _apply(transform: Transform, frames: list[np.ndarray]) -> np.ndarray:
+    """The transform of a batch of frames, as uint8 (N, H, W, 3) on the CPU."""
+    try:
+        return transform(torch.from_numpy(np.stack(frames))).cpu().numpy()
+    except torch.OutOfMemoryError:
+        raise BenchError(
+            f"out of device memory on {len(frames)} frames of "
+            f"{frames[0].shape[1]}x{frames[0].shape[0]}; lower --batch (or use --resolution "
+            "trained)"
+        ) from None
 
 
-def write_preview(path: Path, pairs: list[np.ndarray]) -> None:
-    """A PNG of (raw | anonymized) rows from alternating raw and anonymized frames."""
+def write_preview(path: Path, pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """A PNG with one (raw | anonymized) row per pair of frames."""
     from PIL import Image
 
     rows = []
-    for raw, anon in zip(pairs[0::2], pairs[1::2], strict=True):
+    for raw, anon in pairs:
         gap = np.full((raw.shape[0], 4, 3), 255, np.uint8)
         rows.append(np.concatenate([raw, gap, anon], axis=1))
     strip = np.concatenate(

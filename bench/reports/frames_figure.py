@@ -3,7 +3,6 @@ setting's stored fA* (loaded from the results dir's fits/; nothing is trained)."
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 from rich.console import Console
 
-from bench.contract.config import PRESET_KEYS, PRESETS, Preset
+from bench.contract.config import Preset, stored_preset
 from bench.contract.context import RunContext, make_progress
 from bench.contract.dataset import DATASETS, Benchmark, to_float_clip, to_uint8
 from bench.contract.errors import BenchError
@@ -52,7 +51,7 @@ def frames_figure(
             f"no stored anonymizer under {records.root}/fits", dataset, "any", preset
         )
     config = fitted[0][1]["config"]
-    run_preset = _preset_of(config["preset"])
+    run_preset = stored_preset(config["preset"])
     with tempfile.TemporaryDirectory() as run_dir:
         ctx = _cpu_context(run_preset, ensure_cache_dir(cache_dir or default_cache_dir()), run_dir)
         roots = {name: Path(folder) for name, folder in config.get("data_roots", {}).items()}
@@ -78,19 +77,6 @@ def _fitted_record(
 
 def _checkpoint(root: Path, record: Mapping[str, Any]) -> Path:
     return ResultsStore(root).fit_dir(record["fit_key"]) / CHECKPOINT
-
-
-def _preset_of(values: Mapping[str, Any]) -> Preset:
-    """The preset a record ran at, rebuilt from its config (JSON lists back to tuples)."""
-    changes: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in PRESET_KEYS
-    }
-    if values["name"] not in PRESETS:
-        raise BenchError(
-            f"record made at preset '{values['name']}', which this version does not have; "
-            f"known presets: {', '.join(PRESETS)}"
-        )
-    return dataclasses.replace(PRESETS[values["name"]], **changes)
 
 
 def _cpu_context(preset: Preset, cache_dir: Path, run_dir: str) -> RunContext:
