@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,6 +96,14 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def probe_writable(folder: Path) -> None:
+    """Create `folder` if needed and write (and remove) a temp file in it; OSError if it
+    cannot be written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe"):
+        pass
 
 
 def pid_alive(pid: int) -> bool:

@@ -12,7 +12,6 @@ be opened or decoded is reported as skipped, never raised mid-batch.
 from __future__ import annotations
 
 import glob
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from bench.contract.atomic import atomic_path, atomic_write
+from bench.contract.atomic import atomic_path, atomic_write, probe_writable
 from bench.contract.errors import BenchError
 from bench.data.decoding import reformatter
 
@@ -101,9 +100,7 @@ def check_output_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise BenchError(f"--out {out} is a file; give the folder the anonymized videos go to")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe"):
-            pass
+        probe_writable(out)
     except OSError as exc:
         raise BenchError(
             f"--out {out} is not writable ({exc.strerror}); choose another folder"

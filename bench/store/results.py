@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from bench.contract.atomic import atomic_write_text, clean_stale_temps
+from bench.contract.atomic import atomic_write_text, clean_stale_temps, probe_writable
 from bench.contract.errors import BenchError
 from bench.contract.locks import Notify, exclusive, holder
 
@@ -98,9 +97,7 @@ class ResultsStore:
         """Create the folders and prove we can write there, before any training starts."""
         try:
             for folder in (self.records_dir, self.runs_dir, self.fits_dir, self.locks_dir):
-                folder.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe"):
-                    pass
+                probe_writable(folder)
         except OSError as exc:
             raise BenchError(
                 f"results dir '{self.root}' is not writable ('{folder}': {exc.strerror}); "
