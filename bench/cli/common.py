@@ -42,7 +42,10 @@ def user_errors(func: F) -> F:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted[/]: finished records are kept; this run wrote none")
+            console.print(
+                "[yellow]interrupted[/]: what was finished (records, videos) is kept; what was "
+                "in progress was not written"
+            )
             raise typer.Exit(130) from None
 
     wrapper.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
