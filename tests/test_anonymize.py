@@ -180,3 +180,34 @@ def test_export_round_trip_equals_torch(trained: Path, tmp_path: Path, fmt: str)
                                      settings=dict(a.split("=", 1) for a in PENALTY_RUN[1::2]))  # fmt: skip
     with torch.no_grad():
         assert torch.equal(same(x), model(x))
+
+
+def test_a_frame_size_change_mid_stream_is_rescaled_and_said(tmp_path: Path) -> None:
+    """Two MPEG-TS files of different sizes, joined (a broadcast-style resolution change):
+    every decoded frame is written at the first frame's size, and the output line says so."""
+
+    def ts(path: Path, frames: np.ndarray) -> bytes:
+        with av.open(str(path), "w", format="mpegts") as out:
+            stream = out.add_stream("mpeg2video", rate=Fraction(25))
+            stream.width, stream.height, stream.pix_fmt = (
+                frames.shape[2],
+                frames.shape[1],
+                "yuv420p",
+            )
+            for frame in frames:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            out.mux(stream.encode(None))
+        return path.read_bytes()
+
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(ts(tmp_path / "a.ts", synthetic_frames(0, 5, 64, 48))
+                       + ts(tmp_path / "b.ts", synthetic_frames(1, 4, 48, 32)))  # fmt: skip
+    with av.open(str(joined)) as c:
+        sizes = [(f.width, f.height) for f in c.decode(video=0)]
+    assert {(64, 48), (48, 32)} <= set(sizes)  # the fixture does change size
+    code, out = bench("anonymize", str(joined), "--method", "raw", "--out", str(tmp_path / "o"),
+                      "--lossless", "--resolution", "native")  # fmt: skip
+    assert code == 0, out
+    assert "rescaled to the first frame's" in " ".join(out.split())
+    result, _ = decode(tmp_path / "o" / "joined.mkv")
+    assert result.shape == (len(sizes), 48, 64, 3)
