@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,17 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread inside the block, as the tests' subprocesses compute (same sums)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def penalty_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[Path, str]:
     """The results dir and printed output of one `bench run --method penalty --B 0.3`
@@ -62,12 +75,8 @@ def penalty_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tu
     results = tmp_path_factory.mktemp("penalty") / "results"
     args = ["run", "--method", "penalty", "--B", "0.3", "--protocol", "known",
             "--results-dir", str(results), "--cache-dir", str(cache_dir), *PENALTY_RUN]  # fmt: skip
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
-    finally:
-        torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
     return results, result.output
 

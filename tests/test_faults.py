@@ -36,7 +36,7 @@ from bench.data.catalog import LAYOUTS, ScanOptions
 from bench.data.prepare import pack_path
 from bench.engine.fits import CHECKPOINT, FIT_LOG, fit_or_reuse
 from bench.store.results import ResultsStore
-from tests.conftest import FAST, PENALTY_RUN, make_record
+from tests.conftest import FAST, PENALTY_RUN, make_record, one_torch_thread
 
 runner = CliRunner()
 
@@ -648,12 +648,8 @@ def run_args(results: Path, cache: Path) -> list[str]:
 
 def bench_one_thread(*args: str) -> tuple[int, str]:
     """`bench` in this process on one thread, as the subprocesses compute (same sums)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         return bench(*args)
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

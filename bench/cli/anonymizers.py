@@ -61,6 +61,24 @@ def _store(results_dir: Path | None) -> ResultsStore:
     return ResultsStore(results_dir or default_results_dir())
 
 
+def _address(
+    found: list[StoredFit],
+    key: str | None,
+    method: str | None,
+    extra: list[str],
+    dataset: str,
+    preset: str,
+    set_: list[str] | None,
+    seed: int,
+    data_root: list[str] | None,
+) -> Anonymizer:
+    """The anonymizer the command's options name (`--fit`, or `bench run`'s options)."""
+    return address_anonymizer(
+        found, key, method, method_options(extra), dataset, preset,
+        parse_pairs(set_ or [], "--set"), seed, parse_pairs(data_root or [], "--data-root"),
+    )  # fmt: skip
+
+
 def _metrics_text(fit: StoredFit) -> str:
     if not fit.records:
         return "-"
@@ -151,10 +169,7 @@ def fits(
             return
         console.print(fits_table(found))
         return
-    address = address_anonymizer(
-        found, key, method, method_options(extra), dataset, preset,
-        parse_pairs(set_ or [], "--set"), seed, parse_pairs(data_root or [], "--data-root"),
-    )  # fmt: skip
+    address = _address(found, key, method, extra, dataset, preset, set_, seed, data_root)
     if address.fit is None:
         console.print(f"method '{method}' is fixed: it has no stored fA* (it learns nothing)")
         return
@@ -203,10 +218,17 @@ def anonymize(
     load_plugins(plugin)
     check_resolution(resolution)
     files, extra = split_arguments(inputs + ctx.args)
-    chosen = address_anonymizer(
-        stored_fits(_store(results_dir), warn), fit, method, method_options(extra), dataset,
-        preset, parse_pairs(set_ or [], "--set"), seed, parse_pairs(data_root or [], "--data-root"),
-    )  # fmt: skip
+    chosen = _address(
+        stored_fits(_store(results_dir), warn),
+        fit,
+        method,
+        extra,
+        dataset,
+        preset,
+        set_,
+        seed,
+        data_root,
+    )
     sources = find_inputs(files)
     suffix = choose_encoding(2, 2, lossless).suffix
     outputs = output_paths(sources, out, suffix)
@@ -273,10 +295,17 @@ def export(
     against the torch model and write a model card (<FILE>.card.json) beside it."""
     load_plugins(plugin)
     check_format(fmt)
-    chosen: Anonymizer = address_anonymizer(
-        stored_fits(_store(results_dir), warn), fit, method, method_options(ctx.args), dataset,
-        preset, parse_pairs(set_ or [], "--set"), seed, parse_pairs(data_root or [], "--data-root"),
-    )  # fmt: skip
+    chosen: Anonymizer = _address(
+        stored_fits(_store(results_dir), warn),
+        fit,
+        method,
+        ctx.args,
+        dataset,
+        preset,
+        set_,
+        seed,
+        data_root,
+    )
     if chosen.fit is None:
         raise typer.BadParameter("only a learned fA* can be exported; name it with --fit KEY")
     sample, where = verification_frames(frames, chosen.fit.preset.frame_size)

@@ -48,9 +48,14 @@ class PaddedAnonymizer(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) float RGB in [0, 1] -> the anonymized frames, same shape and range."""
         h, w = frames.shape[-2], frames.shape[-1]
-        pad_h, pad_w = (-h) % self.multiple, (-w) % self.multiple
-        x = F.pad(frames, (0, pad_w, 0, pad_h), mode="replicate")
-        return self.fa.forward_frames(x)[:, :, :h, :w]
+        return self.fa.forward_frames(pad_to(frames, self.multiple))[:, :, :h, :w]
+
+
+def pad_to(frames: torch.Tensor, multiple: int) -> torch.Tensor:
+    """(N, C, H, W) padded at the bottom and right (replicating the border) to sides that are
+    multiples of `multiple` (TorchScript-compatible: the export uses it as it is)."""
+    h, w = frames.shape[-2], frames.shape[-1]
+    return F.pad(frames, [0, (-w) % multiple, 0, (-h) % multiple], mode="replicate")
 
 
 class FramePeople:

@@ -29,8 +29,9 @@ from bench.contract.atomic import atomic_path, atomic_write_text
 from bench.contract.errors import BenchError
 from bench.data.decoding import CorruptVideo, PyAVDecoder
 from bench.data.sample_trees import synthetic_frames
-from bench.engine.deploy import PaddedAnonymizer, working_size
+from bench.engine.deploy import PaddedAnonymizer, pad_to, working_size
 from bench.engine.fit_catalog import StoredFit
+from bench.models.anonymizer import frame_output
 
 FORMATS = ("onnx", "torchscript")
 TOLERANCE = 1e-4  # max |exported - torch| on outputs in [0, 1], float32
@@ -106,12 +107,8 @@ class _ScriptedAnonymizer(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         h, w = frames.shape[-2], frames.shape[-1]
-        x = F.pad(frames, [0, (-w) % self.multiple, 0, (-h) % self.multiple], mode="replicate")
-        if self.residual:
-            y = torch.sigmoid(torch.logit(x.clamp(1e-3, 1 - 1e-3)) + self.net(x))
-        else:
-            y = torch.sigmoid(self.net(x))
-        return y[:, :, :h, :w]
+        x = pad_to(frames, self.multiple)
+        return frame_output(x, self.net(x), self.residual)[:, :, :h, :w]
 
 
 def _example(model: PaddedAnonymizer, side: int) -> torch.Tensor:

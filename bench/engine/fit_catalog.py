@@ -9,7 +9,6 @@ module keep it in their log; for older ones it is read from a record that used t
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from typing import Any
 from bench.contract.config import Preset, RunConfig, stored_preset
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, Method
-from bench.engine.fits import CHECKPOINT, FIT_LOG, load_state
-from bench.engine.minimax import AdversarialMethod, build_anonymizer
+from bench.engine.fits import CHECKPOINT, FIT_LOG, load_state, read_fit_log
+from bench.engine.minimax import AdversarialMethod, restored_anonymizer
 from bench.engine.runner import build_config
 from bench.models.anonymizer import FrameAnonymizer
 from bench.store.reading import RecordSet
@@ -82,15 +81,13 @@ class StoredFit:
         state, why = load_state(self.folder / CHECKPOINT)
         if not isinstance(state, dict):
             raise BenchError(f"fit {self.key}: {CHECKPOINT} is unreadable ({why or 'not weights'})")
-        fa = build_anonymizer(self.preset)
         try:
-            fa.load_state_dict(state)
+            return restored_anonymizer(self.preset, state)
         except (RuntimeError, KeyError) as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
             raise BenchError(
                 f"fit {self.key}: weights do not fit its preset's fA ({first})"
             ) from None
-        return fa.eval()
 
     def history_summary(self) -> list[tuple[str, int, dict[str, tuple[float, float]]]]:
         """Per training stage: (stage, rows logged, {value: (first, last)})."""
@@ -127,11 +124,9 @@ def stored_fits(store: ResultsStore, warn: Callable[[str], None]) -> list[Stored
         if not ((folder / CHECKPOINT).is_file() and (folder / FIT_LOG).is_file()):
             continue  # being trained, or a fit that could not be stored
         try:
-            log = json.loads((folder / FIT_LOG).read_text())
-            if not isinstance(log, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
-            warn(f"fit {folder.name}: {FIT_LOG} is unreadable ({type(exc).__name__}); skipped")
+            log = read_fit_log(folder)
+        except ValueError as exc:
+            warn(f"fit {folder.name}: unreadable ({exc}); skipped")
             continue
         fits.append(_fit(folder, log, used.get(folder.name, [])))
     return sorted(fits, key=lambda f: (f.created, f.key))

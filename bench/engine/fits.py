@@ -105,8 +105,8 @@ def _save(method: Method, ctx: RunContext) -> None:
         ctx.warn(text)
 
 
-def _read_fit(fit_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(training log, checkpoint state) of a stored fit; ValueError saying why it is bad."""
+def read_fit_log(fit_dir: Path) -> dict[str, Any]:
+    """The training log of a stored fit; ValueError saying why it is bad."""
     try:
         log = json.loads((fit_dir / FIT_LOG).read_text())
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
@@ -115,6 +115,12 @@ def _read_fit(fit_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         isinstance(log, dict) and isinstance(log.get(k), dict) for k in ("history", "timings")
     ):
         raise ValueError(f"{FIT_LOG} is not a fit log")
+    return log
+
+
+def _read_fit(fit_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(training log, checkpoint state) of a stored fit; ValueError saying why it is bad."""
+    log = read_fit_log(fit_dir)
     state, why = load_state(fit_dir / CHECKPOINT)
     if not isinstance(state, dict):
         raise ValueError(f"{CHECKPOINT}: {why or 'not a state dict'}")

@@ -78,6 +78,13 @@ def build_anonymizer(p: Preset) -> FrameAnonymizer:
     return FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder, p.anon_residual)
 
 
+def restored_anonymizer(p: Preset, state: dict[str, torch.Tensor]) -> FrameAnonymizer:
+    """The preset's fA with stored weights, on the CPU, in eval mode."""
+    fa = build_anonymizer(p)
+    fa.load_state_dict(state)
+    return fa.eval()
+
+
 def _clip_loader(
     ctx: RunContext, train: VideoArray
 ) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
@@ -723,9 +730,7 @@ class AdversarialMethod(Method):
 
     def load_state_dict(self, state: dict[str, torch.Tensor], ctx: RunContext) -> None:
         """fA* rebuilt at the preset's size from saved weights, on ctx.device, in eval mode."""
-        fa = build_anonymizer(ctx.preset)
-        fa.load_state_dict(state)
-        self.fa = fa.to(ctx.device).eval()
+        self.fa = restored_anonymizer(ctx.preset, state).to(ctx.device)
 
     def anonymize(self, clips: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """fA*(clips), frame-wise."""

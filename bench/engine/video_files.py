@@ -32,6 +32,7 @@ VIDEO_SUFFIXES = frozenset(
      ".3gp", ".ts", ".mts"}
 )  # fmt: skip
 MPEG4_BITS_PER_PIXEL = 0.3  # bit rate of the MPEG-4 fallback: about 0.6 Mbit/s at 320x240, 25 fps
+RESCALED = "frames of another size were rescaled to the first frame's"
 PREVIEW_FRAMES = 4  # rows of a --preview strip
 PREVIEW_WIDTH = 480  # each panel's width at most, px
 
@@ -146,7 +147,8 @@ class EncodeFailed(Exception):
 
 def _frames(container: Any, stream: Any, notes: list[str]) -> Iterator[np.ndarray]:
     """RGB uint8 (H, W, 3) frames in display order, all at the first frame's size (a frame
-    of another size is rescaled to it, noted once); decode errors become `Unreadable`."""
+    of another size is rescaled to it, and RESCALED added to `notes`); decode errors become
+    `Unreadable`."""
     import av
 
     rgb = reformatter()
@@ -155,8 +157,8 @@ def _frames(container: Any, stream: Any, notes: list[str]) -> Iterator[np.ndarra
         for frame in container.decode(stream):
             if size is None:
                 size = (frame.width, frame.height)
-            elif (frame.width, frame.height) != size and not notes.count("resized"):
-                notes.append("resized")
+            elif (frame.width, frame.height) != size and RESCALED not in notes:
+                notes.append(RESCALED)
             yield rgb.reformat(frame, format="rgb24", width=size[0], height=size[1]).to_ndarray()
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise Unreadable(f"decoding failed ({type(exc).__name__}: {exc})") from None
@@ -306,8 +308,7 @@ def anonymize_file(
         outcome.notes.append(out.encoding.describe())
         if out.encoding.pix_fmt == "yuv444p":
             outcome.notes.append("odd frame size: H.264 4:4:4, which some players cannot play")
-        if "resized" in notes:
-            outcome.notes.append("frames of another size were rescaled to the first frame's")
+        outcome.notes.extend(notes)
         if container.streams.audio:
             outcome.notes.append("audio dropped")
     outcome.output = output

@@ -31,6 +31,14 @@ def check_encoder(name: str) -> None:
         )
 
 
+def frame_output(frames: torch.Tensor, logits: torch.Tensor, residual: bool) -> torch.Tensor:
+    """fA's output from its UNet++ logits: sigmoid(logits), or sigmoid(logit(x) + logits) for
+    the residual fA (TorchScript-compatible: the export uses it as it is)."""
+    if residual:
+        return torch.sigmoid(torch.logit(frames.clamp(1e-3, 1 - 1e-3)) + logits)
+    return torch.sigmoid(logits)
+
+
 class FrameAnonymizer(nn.Module):
     """UNet++ (segmentation-models-pytorch) mapping each RGB frame in [0,1] to an RGB frame.
 
@@ -68,9 +76,7 @@ class FrameAnonymizer(nn.Module):
 
     def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0,1] -> same shape in [0,1]."""
-        if self.residual:
-            return torch.sigmoid(torch.logit(frames.clamp(1e-3, 1 - 1e-3)) + self.net(frames))
-        return torch.sigmoid(self.net(frames))
+        return frame_output(frames, self.net(frames), self.residual)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         """(N, 3, T, H, W) in [0,1] -> same shape; every frame is processed on its own, in RGB."""

@@ -74,7 +74,7 @@ def measure_anonymize(
         raw = fixed_transform(METHODS.get("raw")(), None, root, 1, device)
         for w, h in sizes:  # the floor: decode and encode alone (the identity in between)
             progress(f"no model (decode + encode), {w}x{h} ...")
-            out.append(_timed(raw, videos[(w, h, frames)], root, "none", "native", "torch"))
+            out.append(_timed(raw, videos[(w, h, frames)], (w, h), "none", "native", "torch"))
         for name in models:
             preset = PRESETS[name]
             fa = build_anonymizer(preset).eval()
@@ -96,20 +96,24 @@ def measure_anonymize(
                     for backend, transform in runs.items():
                         progress(f"{name} UNet++, {w}x{h}, {resolution}, {backend} ...")
                         out.append(
-                            _timed(transform, videos[(w, h, n)], root, name, resolution, backend)
+                            _timed(transform, videos[(w, h, n)], (w, h), name, resolution, backend)
                         )
     return out
 
 
 def _timed(
-    transform: FrameTransform, video: Path, root: Path, model: str, resolution: str, backend: str
+    transform: FrameTransform,
+    video: Path,
+    size: tuple[int, int],
+    model: str,
+    resolution: str,
+    backend: str,
 ) -> Speed:
-    target = root / f"out-{video.stem}-{model}-{resolution}-{backend}.mp4"
+    target = video.with_name(f"out-{video.stem}-{model}-{resolution}-{backend}.mp4")
     started = time.perf_counter()
     result = anonymize_file(video, target, lambda f: transform(f, resolution), batch=8)
     seconds = time.perf_counter() - started
     if result.skipped:
         raise RuntimeError(f"timing input {video} was skipped: {result.skipped}")
-    size = tuple(int(x) for x in video.stem.split("-")[1].split("x"))
     target.unlink()
-    return Speed(model, (size[0], size[1]), resolution, backend, result.frames, seconds)
+    return Speed(model, size, resolution, backend, result.frames, seconds)
