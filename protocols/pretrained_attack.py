@@ -29,6 +29,7 @@ class PretrainedAttack(Protocol):
 
     description = "fB' trained on raw images attacks fA*(private test) (Table 6)"
     metrics = ATTACK_METRICS
+    evaluation_stages = 1  # one fB', trained on raw images
     attacked_role: ClassVar[str] = "known"
 
     def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:

@@ -140,6 +140,8 @@ def start(args: list[str], limit_bytes: int | None = None) -> subprocess.Popen[s
     """A `bench` subprocess on one thread, in its own process group (for kill -9)."""
 
     def limit() -> None:  # a full disk: writes past `limit_bytes` fail with EFBIG
+        # Ctrl-C as in a terminal (a pytest-xdist worker ignores SIGINT, which children inherit)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if limit_bytes is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
@@ -688,7 +690,8 @@ def test_stopped_and_killed_training_resumes_to_the_same_record(
     code, out = finish(start(args))
     assert code == 0, out
     flat = " ".join(out.split())
-    assert "resuming after epoch" in flat and "taking over the lock of pid" in flat
+    assert "resuming after fB' (privacy eval) epoch" in flat
+    assert "taking over the lock of pid" in flat
     (record,) = records(results)
     assert record["metrics"] == uninterrupted["metrics"]
     assert record["history"] == uninterrupted["history"]
@@ -759,6 +762,31 @@ def test_killed_in_every_anonymizer_stage_resumes_to_the_same_record(
     assert record["metrics"] == whole["metrics"], picks
     assert record["history"] == whole["history"], picks
     assert not list(cache.glob("*.partial.pt")) and not list(results.glob("runs/*/checkpoints"))
+
+
+def test_ctrl_c_says_where_the_same_command_resumes(
+    tmp_path: Path, known_cache: Path, uninterrupted: dict
+) -> None:
+    """Ctrl-C after fT' saved an epoch: exit 130 and the epoch to resume from, counted as the
+    progress bar counts; the same command then resumes to the uninterrupted record."""
+    results = tmp_path / "r"
+    args = cli(*run_args(results, known_cache))
+    proc = start(args)
+    deadline = time.monotonic() + 300
+    while not list(results.glob("runs/*/checkpoints/*fT*.pt")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until fT' has checkpointed an epoch
+    os.killpg(proc.pid, signal.SIGINT)
+    code, out = finish(proc)
+    flat = " ".join(out.split())
+    assert code == 130, out
+    assert "training was checkpointed after fT' (action eval) epoch" in flat, out
+    assert "run the same command again to resume from there" in flat
+    assert "Traceback" not in out
+    code, out = finish(start(args))
+    assert code == 0, out
+    assert "resuming after fT' (action eval) epoch" in " ".join(out.split())
+    (record,) = records(results)
+    assert record["metrics"] == uninterrupted["metrics"]
 
 
 def test_a_damaged_checkpoint_restarts_its_stage_with_a_warning(

@@ -42,14 +42,25 @@ def user_errors(func: F) -> F:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except KeyboardInterrupt:
-            console.print(
-                "[yellow]interrupted[/]: what was finished (records, videos) is kept; what was "
-                "in progress was not written"
-            )
+            console.print(f"[yellow]interrupted[/]: {escape(interrupted_text())}")
             raise typer.Exit(130) from None
 
     wrapper.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def interrupted_text() -> str:
+    """What Ctrl-C leaves: finished records and videos, and a training checkpoint to resume."""
+    from bench.engine.resume import last_checkpoint  # imported here: keeps the CLI start light
+
+    kept = "what was finished (records, videos) is kept"
+    saved = last_checkpoint()
+    if saved is None:
+        return f"{kept}; what was in progress was not written"
+    return (
+        f"{kept}, and training was checkpointed after {saved}: run the same command again to "
+        "resume from there"
+    )
 
 
 @contextlib.contextmanager

@@ -20,11 +20,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 from torch import nn
 
 from bench.contract.config import EvalModels, Preset
@@ -66,15 +68,44 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class EpochEta(ProgressColumn):
+    """Time left, from the mean time of the finished steps (epochs): an estimate from the
+    first finished epoch on, where rich's own column waits for two updates within 30 s and
+    so shows -:--:-- for slow epochs."""
+
+    def render(self, task: Task) -> Text:
+        """'eta H:MM:SS', '?' before the first step ends, nothing once finished."""
+        if task.finished or task.total is None:
+            return Text("")
+        if not task.completed or not task.elapsed:
+            return Text("eta ?", style="progress.remaining")
+        left = task.elapsed / task.completed * (task.total - task.completed)
+        minutes, seconds = divmod(round(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"eta {hours}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+
+
+class StageColumn(ProgressColumn):
+    """'stage k/n' (dim) and the bar's description; bars that are not run stages (files of
+    `bench anonymize`, pack builds) have no stage."""
+
+    def render(self, task: Task) -> Text:
+        """The stage counter, then the description padded to 28 characters."""
+        stage = task.fields.get("stage", "")
+        text = Text(f"{stage} " if stage else "", style="dim")
+        text.append(f"{task.description:<28}", style="bold")
+        return text
+
+
 def make_progress(console: Console) -> Progress:
     """The rich progress display used for every long stage."""
     return Progress(
-        TextColumn("[bold]{task.description:<28}"),
+        StageColumn(),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        EpochEta(),
         console=console,
         transient=False,
     )
@@ -119,6 +150,9 @@ class RunContext:
     # experiment loggers fed every row `log` records (`bench.engine.loggers`)
     sinks: list[Callable[[str, dict[str, float]], None]] = field(default_factory=list)
     compile: bool = False  # --compile: trained models go through torch.compile
+    # progress bars the run expects to open (`plan_stages`) and has opened: 'stage k/n'
+    planned_stages: int = 0
+    bars: list[TaskID] = field(default_factory=list)
 
     @property
     def eval_models(self) -> EvalModels:
@@ -145,9 +179,24 @@ class RunContext:
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
 
+    def plan_stages(self, count: int) -> None:
+        """Announce `count` more progress bars (training stages) this run will open; the
+        bars read 'stage k/n'. A protocol plans its evaluation stages, a learned method its
+        training stages before the first of them starts."""
+        self.planned_stages += count
+        self._number_bars()
+
     def task(self, description: str, total: int) -> TaskID:
-        """A new progress bar."""
-        return self.progress.add_task(description, total=total, info="")
+        """A new progress bar, numbered 'stage k/n'."""
+        bar = self.progress.add_task(description, total=total, info="", stage="")
+        self.bars.append(bar)
+        self._number_bars()
+        return bar
+
+    def _number_bars(self) -> None:
+        total = max(self.planned_stages, len(self.bars))
+        for k, bar in enumerate(self.bars, start=1):
+            self.progress.update(bar, stage=f"stage {k}/{total}")
 
     @property
     def scratch_dir(self) -> Path:

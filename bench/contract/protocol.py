@@ -17,6 +17,8 @@ class Protocol:
     description: ClassVar[str] = ""
     roles: ClassVar[tuple[str, ...]] = ("known",)  # the dataset settings it reads
     metrics: ClassVar[tuple[str, ...]] = ("action_top1", "privacy_cmap", "privacy_f1")
+    # models it trains after the fit (each one progress bar): fresh fT' and fB'
+    evaluation_stages: ClassVar[int] = 2
 
     def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:
         """The values named in `metrics` (fractions), plus any extra the protocol records."""

@@ -136,7 +136,7 @@ def fit_and_select(
                 best_score, best_state = score, copy.deepcopy(model.state_dict())
             ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
             loop.extra = {"best_score": float(best_score), "best_model": best_state}
-            loop.save(epoch, f"epoch {epoch}", parts, loader)
+            loop.save(epoch, f"{stage} epoch {epoch + 1}/{epochs}", parts, loader)
             ctx.progress.update(bar, advance=1, info=f"loss {np.mean(losses):.3f} val {score:.3f}")
             stop_if_asked(stage, epoch)
     model.load_state_dict(best_state)

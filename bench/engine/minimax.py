@@ -149,6 +149,7 @@ def identity_pretrained(ctx: RunContext, data: Benchmark) -> FrameAnonymizer:
                 fa.load_state_dict(cached["fa"])
                 for row in cached["history"]:  # the record shows fA0's training either way
                     ctx.log("identity", **row)
+                ctx.plan_stages(-1)  # its progress bar is not needed
                 return fa.to(ctx.device)
             except Exception as exc:  # not an fA0 entry, or one of other shapes
                 why = why or f"{type(exc).__name__}"
@@ -194,7 +195,8 @@ def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, ca
                 opt.step()
                 losses.append(loss.item())
             ctx.log("identity", epoch=epoch, l1=float(np.mean(losses)))
-            loop.save(epoch, f"epoch {epoch}", {"fa": fa, "optimizer": opt}, loader)
+            label = f"fA identity pretraining epoch {epoch + 1}/{p.identity_epochs}"
+            loop.save(epoch, label, {"fa": fa, "optimizer": opt}, loader)
             ctx.progress.update(bar, advance=1, info=f"L1 {np.mean(losses):.4f}")
             stop_if_asked("fA identity pretraining", epoch)
 
@@ -581,6 +583,8 @@ class MinimaxTrainer:
         continues after the last finished epoch.
         """
         ctx, p = self.ctx, self.ctx.preset
+        stages = (p.identity_epochs, p.budget_pretrain_epochs, p.warmup_epochs, p.anon_epochs)
+        ctx.plan_stages(sum(1 for n in stages if n))
         with ctx.stage("identity_pretraining"):
             fa = identity_pretrained(ctx, data)
         if p.identity_epochs:
@@ -624,7 +628,8 @@ class MinimaxTrainer:
                 for epoch in range(min(done, epochs), epochs):
                     shuffled(loader, loop.base + epoch)  # each epoch of the loop its own shuffle
                     run_epoch(epoch)
-                    loop.save(loop.base + epoch, f"{name} epoch {epoch}", parts, loader)
+                    label = f"{title} epoch {epoch + 1}/{epochs}"
+                    loop.save(loop.base + epoch, label, parts, loader)
                     ctx.progress.update(bar, advance=1, info=self.info)
                     stop_if_asked(title, epoch)
             done = max(0, done - epochs)

@@ -59,6 +59,19 @@ class Preempted(BenchError):
 
 _loops = [0]  # checkpointing loops running now (they stop at their epoch's end)
 _pending: list[int] = []  # stop signals received while one ran
+_saved: list[str] = []  # the label of the newest checkpoint of the running cell, if any
+
+
+def last_checkpoint() -> str | None:
+    """What the newest training checkpoint of the cell running now holds ('fT' (action eval)
+    epoch 12/30', epochs counted as its progress bar counts them); None when there is none
+    (nothing trained yet, or the cell's record is stored and its checkpoints removed)."""
+    return _saved[-1] if _saved else None
+
+
+def forget_checkpoints() -> None:
+    """The cell's checkpoints are gone (its record is stored): `last_checkpoint` is None."""
+    _saved.clear()
 
 
 def _on_stop(signum: int, frame: Any) -> None:
@@ -108,7 +121,7 @@ def stop_if_asked(stage: str, epoch: int) -> None:
     if _pending:
         name = signal.Signals(_pending[0]).name
         raise Preempted(
-            f"stopped by {name} after epoch {epoch} of {stage}, which is checkpointed; run the "
+            f"stopped by {name} after epoch {epoch + 1} of {stage}, which is checkpointed; run the "
             "same command again to resume there"
         )
 
@@ -154,6 +167,7 @@ def keep_checkpoint(ctx: RunContext, path: Path, state: dict[str, Any]) -> None:
         return
     try:
         save_state(path, state)
+        _saved[:] = [str(state.get("label", path.name))]
     except WriteError as exc:
         if "checkpoint_not_stored" not in ctx.notes:
             ctx.note("checkpoint_not_stored", str(exc))
@@ -219,9 +233,7 @@ class Checkpointed:
             for row in rows:
                 self.ctx.log(stage, **row)
         self.extra = saved["extra"]
-        self.ctx.warn(
-            f"{self.identity['stage']}: resuming after {saved['label']} (checkpoint {self.path})"
-        )
+        self.ctx.warn(f"resuming after {saved['label']} (checkpoint {self.path})")
         return int(saved["epoch"]) + 1
 
     def save(

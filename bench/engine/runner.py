@@ -26,7 +26,7 @@ from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
 from bench.engine.loggers import check_loggers, open_loggers
 from bench.engine.person_region import DetectedPeople
-from bench.engine.resume import stop_signals
+from bench.engine.resume import forget_checkpoints, stop_signals
 from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint
 from bench.models.anonymizer import check_encoder
@@ -168,6 +168,7 @@ def execute(
                 return Record(record, store.record_path(key), reused=False)
             path = store.save(record)
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # the record has it all
+            forget_checkpoints()
         except BaseException:
             if is_main():
                 _drop_if_empty(run_dir)
@@ -246,6 +247,7 @@ def _compute(
             sinks=sinks,
             compile=compile_models,
         )
+        ctx.plan_stages(protocol.evaluation_stages)
         if compile_models:  # not part of the key: the same computation, compiled
             ctx.note("compile", "trained models ran through torch.compile (--compile)")
         try:
