@@ -109,6 +109,25 @@ def test_curves_one_line_per_setting_in_each_loss_panel(tmp_path: Path) -> None:
         assert ax.get_xlabel() == "minimax epoch"
 
 
+def test_curves_draw_every_budget_the_records_have(tmp_path: Path) -> None:
+    """The README's own B = 0.3 run is drawn (the paper's Figure 5 has 0.5, 0.7, 0.9 only)."""
+    records = stored(tmp_path, make_record("penalty", {"B": 0.3}, minimax=history(3.0)))
+    fig = curves_figure(records)
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["B = 0.3"]
+    records = stored(tmp_path / "no-history", make_record("penalty", {"B": 0.3}))
+    with pytest.raises(BenchError, match="no minimax training history of B = 0.3"):
+        curves_figure(records)
+
+
+def test_a_long_preset_label_wraps_in_the_title(tmp_path: Path) -> None:
+    overrides = {"action_epochs": "3", "privacy_epochs": "3", "anon_epochs": "2", "frames": "6"}
+    records = stored(tmp_path, make_record("penalty", {"B": 0.3}, overrides=overrides))
+    fig = pareto_figure(records)
+    title = fig.axes[0].get_title()
+    assert "frames=6" in title and "\n" in title
+    assert max(len(line) for line in title.splitlines()) <= fig.get_figwidth() * 9
+
+
 def test_ablation_against_budget_and_lambda(tmp_path: Path) -> None:
     records = stored(
         tmp_path,

@@ -118,12 +118,26 @@ def test_table_without_records_shows_the_published_table(tmp_path: Path) -> None
     assert "STPrivacy" in out and "74.60" in out
 
 
-def test_table_rejects_mixed_presets_and_unknown_input(results: Path) -> None:
+def test_table_reads_the_default_preset_among_several_and_rejects_unknown_input(
+    results: Path,
+) -> None:
+    # a shortened run of a protocol Table 1 never reads changes nothing, not even a note
+    store_record(results, "raw", (0.5, 0.5, 0.5), protocol="novel", overrides={"frames": "6"})
+    code, out = bench("table", "1", "--results-dir", str(results))
+    assert code == 0 and "92.00 ± 2.83" in out and "frames=6" not in out
+    # one under Table 1's protocol: the default preset is shown, the other named in a note
     store_record(results, "penalty", (0.5, 0.5, 0.5), overrides={"action_epochs": "1"})
     code, out = bench("table", "1", "--results-dir", str(results))
-    assert code == 2 and "pass --preset" in out and "tiny[action_epochs=1]" in out
+    assert code == 0 and "92.00 ± 2.83" in out, out
+    assert "others were run at tiny[action_epochs=1]" in out and "pass --preset" in out
+    code, out = bench("report", "--results-dir", str(results), "--out", str(results / "rep"))
+    assert code == 0 and "others were run at tiny[action_epochs=1]" in out
     code, out = bench("table", "1", "--results-dir", str(results), "--preset", "tiny")
-    assert code == 0 and "92.00 ± 2.83" in out
+    assert code == 0 and "92.00 ± 2.83" in out and "others were run" not in out
+    code, out = bench(
+        "table", "1", "--results-dir", str(results), "--preset", "tiny[action_epochs=1]"
+    )
+    assert code == 0 and "50.00" in out
     code, out = bench("table", "1", "--results-dir", str(results), "--preset", "small")
     assert code == 2 and "no records at it" in out and "tiny" in out
     code, out = bench("table", "4", "--results-dir", str(results))

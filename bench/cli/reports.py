@@ -14,6 +14,7 @@ from bench.cli.common import (
     console,
     load_plugins,
     user_errors,
+    warn,
     warnings,
 )
 from bench.contract.atomic import atomic_write_text
@@ -38,12 +39,27 @@ FramesCacheOption = Annotated[
 
 
 def load_records(folder: Path | None, preset: str | None) -> RecordSet:
-    """The records of a results dir, warning about unreadable ones; `--preset` checked."""
+    """The records of a results dir, warning about unreadable ones and about records of
+    methods that are not registered (a plug-in given without `--plugin`); `--preset` checked."""
     loaded = RecordSet.load(folder)
     for reason in loaded.skipped:
         warnings.print(f"[yellow]skipped:[/] {escape(reason)}", soft_wrap=True)
+    unknown = loaded.unregistered()
+    if unknown:
+        listed = ", ".join(f"{name} ({n})" for name, n in unknown.items())
+        n = sum(unknown.values())
+        warn(
+            f"{n} record{'s' if n > 1 else ''} of methods not registered here left out: "
+            f"{listed}; pass --plugin FILE for a plug-in's records"
+        )
     loaded.check_preset(preset)
     return loaded
+
+
+def print_notes(records: RecordSet) -> None:
+    """What a reader chose for the user (e.g. which preset's records it shows)."""
+    for note in records.notes:
+        warn(note)
 
 
 def write_text(text: str, out: Path | None) -> None:
@@ -76,7 +92,9 @@ def table(
     the paper lacks gets its own rows)."""
     check_format(format_)
     load_plugins(plugin)
-    built = build_table(table_spec(number), load_records(results_dir, preset), paper, preset)
+    loaded = load_records(results_dir, preset)
+    built = build_table(table_spec(number), loaded, paper, preset)
+    print_notes(loaded)
     write_text(render(built, format_, fragment), out)
 
 
@@ -97,12 +115,15 @@ def figure(
     ] = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF.")] = False,
     cache_dir: FramesCacheOption = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Draw one of the paper's figures from the records (PNG, and PDF with --pdf)."""
     spec = figure_spec(name)
+    load_plugins(plugin)
     DATASETS.get(dataset)  # an unknown name is an error, not an empty figure
     loaded = load_records(results_dir, preset)
     drawn = spec.draw(loaded, FigureRequest(dataset, protocol, preset, cache_dir))
+    print_notes(loaded)
     folder = out or (loaded.root or Path("results")) / "figures"
     formats = ("png", "pdf") if pdf else ("png",)
     for path in save_figure(drawn, folder / spec.stem(protocol, dataset), formats):
@@ -127,4 +148,5 @@ def report(
     formats = ("png", "pdf") if pdf else ("png",)
     makers = report_figures(loaded, preset, cache_dir, formats)
     path = write_report(loaded, out or loaded.root or Path("results"), makers, preset)
+    print_notes(loaded)
     console.print(f"wrote {path}")

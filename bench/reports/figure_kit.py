@@ -3,6 +3,7 @@ and saving as PNG / PDF."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,13 @@ FALLBACK_PRESET = "tiny"
 def budget_rows(*budgets: float) -> tuple[Row, ...]:
     """The penalty method at each budget B (other parameters at their defaults), 'B = 0.3'."""
     return tuple(Row(f"B = {b:g}", "penalty", {"B": b}) for b in budgets)
+
+
+def fitted_title(fig: Figure, title: str) -> str:
+    """`title` broken into lines that fit `fig`'s width (a long preset label with `--set`
+    changes would otherwise be clipped at the edges)."""
+    chars = max(20, int(fig.get_figwidth() * 9))  # ~9 characters an inch at title size
+    return textwrap.fill(title, chars, break_on_hyphens=False)
 
 
 def save_figure(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bench.contract.errors import BenchError
+from bench.contract.errors import BenchError, did_you_mean
 from bench.reports.figures import ablation_figure, curves_figure, pareto_figure
 from bench.reports.frames_figure import frames_figure
 from bench.store.reading import RecordSet
@@ -85,7 +85,9 @@ def figure_spec(name: str) -> FigureSpec:
     try:
         return FIGURES[name]
     except KeyError:
-        raise BenchError(f"no figure '{name}'; figures: {', '.join(FIGURES)}") from None
+        raise BenchError(
+            f"no figure '{name}'{did_you_mean(name, FIGURES)}; figures: {', '.join(FIGURES)}"
+        ) from None
 
 
 def make_figure(name: str, records: RecordSet, request: FigureRequest) -> Figure:

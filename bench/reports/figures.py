@@ -33,13 +33,14 @@ from bench.reports.figure_kit import (
     FALLBACK_PRESET,
     TOP1_AXIS,
     budget_rows,
+    fitted_title,
     nothing_to_draw,
 )
 from bench.reports.table_specs import FIXED, OURS, RAW, SPACT, VITA, Row
 from bench.store.reading import RecordSet, Selector, Stat
 
 PARETO_ROWS: tuple[Row, ...] = (RAW, *FIXED, VITA, SPACT, *OURS)
-CURVE_ROWS = budget_rows(0.5, 0.7, 0.9)
+CURVE_BUDGETS = (0.5, 0.7, 0.9)  # the paper's Figure 5 draws these B
 SWEEP_OF_PROTOCOL = {"known": "table1", "novel": "table2"}
 
 
@@ -73,7 +74,7 @@ def pareto_figure(
     """Action top-1 against privacy cMAP, one labelled point per setting, and the Pareto front."""
     if "action_top1" not in PROTOCOLS.get(protocol).metrics:
         raise BenchError(f"protocol '{protocol}' scores no action top-1; use known or novel")
-    preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
+    preset = records.preset_for(dataset, preset, FALLBACK_PRESET, {protocol})
     points = []
     for row in rows:
         selector = row.selector(protocol, dataset)
@@ -101,7 +102,9 @@ def pareto_figure(
     )  # fmt: skip
     ax.set_xlabel(f"{CMAP_AXIS}, lower is better ←")
     ax.set_ylabel(f"{TOP1_AXIS}, higher is better ↑")
-    ax.set_title(f"Action vs privacy trade-off ({dataset}, {protocol}, {preset})")
+    ax.set_title(
+        fitted_title(fig, f"Action vs privacy trade-off ({dataset}, {protocol}, {preset})")
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return fig
@@ -207,10 +210,21 @@ def curves_figure(
     dataset: str = "synthetic",
     protocol: str = "known",
     preset: str | None = None,
-    rows: Sequence[Row] = CURVE_ROWS,
+    rows: Sequence[Row] | None = None,
 ) -> Figure:
-    """fA, fB and fT training loss per minimax epoch, one line per setting (mean over seeds)."""
-    preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
+    """fA, fB and fT training loss per minimax epoch, one line per setting (mean over seeds).
+
+    By default one line per budget B of the penalty method that records have (the paper's
+    Figure 5 draws B = 0.5, 0.7 and 0.9); the title names the B values drawn.
+    """
+    preset = records.preset_for(dataset, preset, FALLBACK_PRESET, {protocol})
+    if rows is None:
+        found = {
+            float(v.params["B"])
+            for v in records.views
+            if v.method == "penalty" and (v.dataset, v.protocol) == (dataset, protocol)
+        }
+        rows = budget_rows(*sorted(found or CURVE_BUDGETS))
     runs = {}
     for row in rows:
         chosen = records.select(row.selector(protocol, dataset), preset)
@@ -219,7 +233,10 @@ def curves_figure(
             runs[row.label] = histories
     if not runs:
         raise nothing_to_draw(
-            "no minimax training history of the settings", dataset, protocol, preset
+            f"no minimax training history of {', '.join(r.label for r in rows)}",
+            dataset,
+            protocol,
+            preset,
         )
     fig = Figure(figsize=(14, 4.2), layout="constrained")
     for ax, (key, title) in zip(fig.subplots(1, len(_LOSS_PANELS)), _LOSS_PANELS, strict=True):
@@ -229,7 +246,9 @@ def curves_figure(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     band = "; band: std over seeds" if any(len(h) > 1 for h in runs.values()) else ""
-    fig.suptitle(f"Training losses (Figure 5; {dataset}, {protocol}, {preset}{band})")
+    fig.suptitle(
+        fitted_title(fig, f"Training losses (Figure 5; {dataset}, {protocol}, {preset}{band})")
+    )
     return fig
 
 
@@ -262,7 +281,7 @@ def ablation_figure(
     lam_budget: float = 0.3,
 ) -> Figure:
     """Top-1 and cMAP of the penalty against B (default lambda) and against lambda (at B)."""
-    preset = records.preset_for(dataset, preset, FALLBACK_PRESET)
+    preset = records.preset_for(dataset, preset, FALLBACK_PRESET, {protocol})
     penalty = Selector("penalty", {}, protocol, dataset)
     by_b = _swept(records, penalty, "B", {}, preset)
     by_lam = _swept(records, penalty, "lam", {"B": lam_budget}, preset)
@@ -277,7 +296,9 @@ def ablation_figure(
         right, records, by_lam, raw, preset, f"penalty weight λ (B = {lam_budget:g})", "table3"
     )
     left.set_ylabel(f"{TOP1_AXIS} ↑ / {CMAP_AXIS} ↓")
-    fig.suptitle(f"Penalty ablations (Figure 3, Table 3; {dataset}, {protocol}, {preset})")
+    fig.suptitle(
+        fitted_title(fig, f"Penalty ablations (Figure 3, Table 3; {dataset}, {protocol}, {preset})")
+    )
     return fig
 
 

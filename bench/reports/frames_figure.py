@@ -20,7 +20,7 @@ from bench.contract.method import METHODS
 from bench.data.cache import default_cache_dir, ensure_cache_dir
 from bench.engine.anonymize import checked_anonymize
 from bench.engine.fits import CHECKPOINT, load_state
-from bench.reports.figure_kit import FALLBACK_PRESET, budget_rows, nothing_to_draw
+from bench.reports.figure_kit import FALLBACK_PRESET, budget_rows, fitted_title, nothing_to_draw
 from bench.reports.table_specs import Row
 from bench.store.reading import RecordSet
 from bench.store.results import ResultsStore
@@ -135,5 +135,5 @@ def _draw_grid(
             if r == 0:
                 ax.set_title(classes[c], fontsize=9)
         axes[r][0].set_ylabel(label)
-    fig.suptitle(title)
+    fig.suptitle(fitted_title(fig, title))
     return fig

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from bench.contract.errors import BenchError
-from bench.contract.method import METHODS
+from bench.contract.method import METHODS, params_text
 from bench.reports.published import PaperCell, PaperKey, paper_table, params_key
 from bench.reports.table_specs import TABLES, Column, Group, Row, TableSpec
 from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
@@ -85,7 +85,7 @@ def extra_rows(spec: TableSpec, records: RecordSet) -> tuple[Row, ...]:
             continue
         if view.dataset in datasets and view.protocol in protocols:
             changed = {k: v for k, v in view.params.items() if defaults.get(k) != v}
-            shown = ", ".join(f"{k}={v}" for k, v in changed.items())
+            shown = params_text(changed, ", ")
             label = f"{view.method} ({shown})" if shown else view.method
             if METHODS.get(view.method).reference:
                 label += " [reference, not a baseline]"
@@ -102,8 +102,11 @@ def build_table(
     other method (a new baseline, a plug-in) with records under the table's protocols."""
     published = paper_table(spec.number) if with_paper else {}
     rows = (*spec.rows, *extra_rows(spec, records))
+    protocols = {c.protocol for g in spec.groups for c in g.columns}
     presets = {
-        g.dataset: records.preset_for(g.dataset, preset, g.preset) for g in spec.groups if g.dataset
+        g.dataset: records.preset_for(g.dataset, preset, g.preset, protocols)
+        for g in spec.groups
+        if g.dataset
     }
     all_slots = [
         Slot(g, c, presets.get(g.dataset, g.preset)) for g in spec.groups for c in g.columns

@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,7 @@ class RecordSet:
             list(views) if views is not None else [RunView.of_record(r) for r in self.records]
         )
         self._shared = {v.preset: v.shared_preset for v in self.views}
+        self.notes: list[str] = []  # what a reader chose for the user (`preset_for`), to print
 
     @classmethod
     def load(cls, folder: Path | None) -> RecordSet:
@@ -208,10 +210,20 @@ class RecordSet:
         """`preset`'s label without the anonymizer-training settings."""
         return self._shared.get(preset, preset)
 
-    def presets(self, dataset: str) -> list[str]:
-        """The presets that records of `dataset` were run at (fixed methods' runs count under
-        every preset they share all other settings with)."""
-        views = [v for v in self.views if v.dataset == dataset]
+    def unregistered(self) -> dict[str, int]:
+        """Records per method that is not registered in this process (a plug-in loaded
+        without its `--plugin` file): tables and figures cannot place them."""
+        known = set(METHODS.names())
+        return dict(sorted(Counter(v.method for v in self.views if v.method not in known).items()))
+
+    def presets(self, dataset: str, protocols: Collection[str] | None = None) -> list[str]:
+        """The presets that records of `dataset` (under `protocols`, default all) were run at
+        (fixed methods' runs count under every preset they share all other settings with)."""
+        views = [
+            v
+            for v in self.views
+            if v.dataset == dataset and (protocols is None or v.protocol in protocols)
+        ]
         trained = {v.preset for v in views if v.trains}
         covered = {self.shared_of(p) for p in trained}
         return sorted(trained | {v.preset for v in views if not v.trains} - covered)
@@ -224,18 +236,36 @@ class RecordSet:
                 f"--preset {requested}: no records at it; records were run at {', '.join(found)}"
             )
 
-    def preset_for(self, dataset: str, requested: str | None, fallback: str) -> str:
-        """The one preset to read `dataset`'s records at: `requested` where it has records,
-        else the only one found; an error when several are found and none is chosen."""
-        found = self.presets(dataset)
+    def preset_for(
+        self,
+        dataset: str,
+        requested: str | None,
+        fallback: str,
+        protocols: Collection[str] | None = None,
+    ) -> str:
+        """The one preset to read `dataset`'s records (under `protocols`, default all) at:
+        `requested` where it has records, else the only one found. Among several, `fallback`
+        (the default preset) where it has records, else the one with the most; the others
+        are named in `notes`."""
+        found = self.presets(dataset, protocols)
         if requested is not None and (requested in found or not found):
             return requested
-        if len(found) > 1:
-            raise BenchError(
-                f"records of '{dataset}' come from presets {', '.join(found)}; "
-                "pass --preset to pick one"
-            )
-        return found[0] if found else fallback
+        if len(found) <= 1:
+            return found[0] if found else fallback
+        counts = Counter(
+            v.preset
+            for v in self.views
+            if v.dataset == dataset and (protocols is None or v.protocol in protocols)
+        )
+        chosen = fallback if fallback in found else max(found, key=lambda p: (counts[p], p))
+        others = ", ".join(p for p in found if p != chosen)
+        note = (
+            f"records of '{dataset}' at {chosen} are shown; others were run at {others} "
+            "(pass --preset to show those)"
+        )
+        if note not in self.notes:
+            self.notes.append(note)
+        return chosen
 
     def select(self, selector: Selector, preset: str) -> list[Mapping[str, Any]]:
         """The records `selector` means, one per seed (the newest if a seed ran twice)."""
