@@ -211,3 +211,40 @@ def test_a_frame_size_change_mid_stream_is_rescaled_and_said(tmp_path: Path) -> 
     assert "rescaled to the first frame's" in " ".join(out.split())
     result, _ = decode(tmp_path / "o" / "joined.mkv")
     assert result.shape == (len(sizes), 48, 64, 3)
+
+
+def test_fixed_methods_act_at_the_source_size_by_default(tmp_path: Path) -> None:
+    """`--factor 4` on a 64x48 video is a 4x downsampling (16x12), not the preset's 16 px;
+    the first line says which size; `--resolution trained` gives the benchmark's size."""
+    frames = synthetic_frames(3, 5, 64, 48)
+    source = write_video(tmp_path / "v.mkv", frames, codec="ffv1")
+    common = ("--method", "downsample", "--factor", "4", "--lossless",
+              "--results-dir", str(tmp_path / "r"))  # fmt: skip
+    code, out = bench("anonymize", str(source), "--out", str(tmp_path / "auto"), *common)
+    assert code == 0, out
+    assert "at the source size (--resolution to change)" in " ".join(out.split())
+    code, out = bench("anonymize", str(source), "--out", str(tmp_path / "native"),
+                      "--resolution", "native", *common)  # fmt: skip
+    assert code == 0, out
+    auto, _ = decode(tmp_path / "auto" / "v.mkv")
+    native, _ = decode(tmp_path / "native" / "v.mkv")
+    assert np.array_equal(auto, native)
+    code, out = bench("anonymize", str(source), "--out", str(tmp_path / "trained"),
+                      "--resolution", "trained", *common)  # fmt: skip
+    assert code == 0 and "32 px (short side), the trained size" in out
+    trained_size, _ = decode(tmp_path / "trained" / "v.mkv")
+    smoothness = lambda x: np.abs(np.diff(x.astype(int), axis=2)).mean()  # noqa: E731
+    # 4x of 48 rows keeps 12 rows of detail; the 32 px preset size then 4x keeps 8: smoother
+    assert smoothness(trained_size) < smoothness(auto) < smoothness(frames)
+
+
+def test_a_region_baseline_without_detector_weights_suggests_the_whole_frame(
+    tmp_path: Path,
+) -> None:
+    source = write_video(tmp_path / "v.mkv", synthetic_frames(2, 5, 32, 32), codec="ffv1")
+    code, out = bench("anonymize", str(source), "--method", "blur", "--strength", "weak",
+                      "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "empty"),
+                      "--results-dir", str(tmp_path / "r"))  # fmt: skip
+    flat = " ".join(out.split())
+    assert code == 2 and "--region frame" in flat and "Traceback" not in out, out
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())

@@ -27,6 +27,7 @@ from bench.cli.common import (
 )
 from bench.contract.config import PRESETS
 from bench.contract.context import make_progress, select_device
+from bench.contract.method import params_text
 from bench.data.cache import default_cache_dir
 from bench.engine.deploy import check_resolution, transform_of
 from bench.engine.export import FORMATS, TOLERANCE, check_format, export_fit, verification_frames
@@ -98,18 +99,19 @@ def fits_table(fits: list[StoredFit]) -> Table:
         table.add_column(column, overflow="fold")
     for fit in fits:
         c = fit.config or {}
-        params = " ".join(f"{k}={v}" for k, v in fit.params.items()) or "-"
+        params = params_text(fit.params) or "-"
         preset = preset_label(c["preset"]) if isinstance(c.get("preset"), dict) else "?"
-        table.add_row(
+        cells = (
             fit.key,
             fit.method,
             params,
             str(c.get("dataset", "?")),
-            str(preset),
+            preset,
             str(c.get("seed", "?")),
             fit.created.replace("T", " ")[:16],
             _metrics_text(fit),
         )
+        table.add_row(*map(escape, cells))  # a label like tiny[anon_epochs=2] is no markup
     return table
 
 
@@ -127,7 +129,9 @@ def fit_details(fit: StoredFit) -> Table:
     if isinstance(c.get("preset"), dict):
         p = c["preset"]
         arch = f"UNet++ {p.get('anon_encoder')} depth {p.get('anon_depth')}"
-        table.add_row("preset", f"{preset_label(p)}: {p.get('frame_size')} px frames, {arch}")
+        table.add_row(
+            "preset", escape(f"{preset_label(p)}: {p.get('frame_size')} px frames, {arch}")
+        )
     for stage, rows, values in fit.history_summary():
         shown = ", ".join(f"{k} {a:.4g} → {b:.4g}" for k, (a, b) in values.items())
         table.add_row(f"history: {stage}", f"epochs: {rows}; {shown}")
@@ -194,10 +198,11 @@ def anonymize(
     resolution: Annotated[
         str,
         typer.Option(
-            help="trained: apply at the short side the benchmark used (resize in, resize back); "
+            help="auto: a learned fA* at its trained size, a fixed method at the source size; "
+            "trained: at the short side the benchmark used (resize in, resize back); "
             "native: at the source size (off the training distribution for a learned fA*)."
         ),
-    ] = "trained",
+    ] = "auto",
     batch: Annotated[int, typer.Option(min=1, max=4096, help="Frames per model call.")] = 16,
     preview: Annotated[
         bool, typer.Option("--preview", help="Also write <name>-preview.png: raw | anonymized.")
@@ -234,9 +239,11 @@ def anonymize(
     outputs = output_paths(sources, out, suffix)
     transform = transform_of(chosen, cache_dir or default_cache_dir(), select_device(device))
     check_output_folder(out)
+    native = transform.resolution(resolution) == "native"
     console.print(
-        f"anonymizing {len(sources)} file(s) with {escape(transform.name)} "
-        f"at {'the source size' if resolution == 'native' else f'{transform.side} px (short side)'}"
+        f"anonymizing {len(sources)} file(s) with {escape(transform.name)} at "
+        + ("the source size" if native else f"{transform.side} px (short side), the trained size")
+        + (" (--resolution to change)" if resolution == "auto" else "")
     )
     done = skipped = 0
     with make_progress(console) as progress:

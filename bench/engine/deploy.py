@@ -6,12 +6,14 @@ frames of any size (what `bench anonymize` runs and `bench export` writes out).
   depth 5), passed through fA*, and cropped back.
 * `FrameTransform` is what is applied to each batch of decoded frames: fA* or a fixed method
   (blur, downsample, blackening; a region baseline finds people with its detector, whose
-  weights must be on disk) and the side it runs at. By default that is the preset's frame
-  size, the side the benchmark trained and measured it at: the frame's short side is
-  resized to it (aspect kept) and the output resized back to the source size. Real
-  datasets are trained on a 0.8 centre crop squeezed to a square, so there people appeared
-  1.25x larger than in a whole frame resized this way. `native` applies it at the source
-  size, which for a learned fA* is off the distribution it was trained on.
+  weights must be on disk) and the side it runs at. By default (`auto`) a learned fA* runs
+  at the preset's frame size, the side the benchmark trained and measured it at (`trained`):
+  the frame's short side is resized to it (aspect kept) and the output resized back to the
+  source size. Real datasets are trained on a 0.8 centre crop squeezed to a square, so there
+  people appeared 1.25x larger than in a whole frame resized this way. A fixed method runs
+  at the source size (`native`): `--factor 4` downsamples the video 4x, not the benchmark's
+  32 px frames. `native` applies a learned fA* at the source size, which is off the
+  distribution it was trained on; `trained` runs a fixed method at the benchmark's size.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ from torch import nn
 from bench.contract.context import autocast
 from bench.contract.dataset import PersonRegions, to_uint8
 from bench.contract.errors import BenchError
-from bench.contract.method import Method
+from bench.contract.method import Method, params_text
 from bench.engine.anonymize import checked_anonymize
 from bench.engine.fit_catalog import Anonymizer
 from bench.engine.person_region import DETECT_BATCH, fill_boxes
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.person_detector import load_detector, person_boxes, require_detector_weights
 
-RESOLUTIONS = ("trained", "native")
+RESOLUTIONS = ("auto", "trained", "native")
 
 
 class PaddedAnonymizer(nn.Module):
@@ -90,13 +92,22 @@ class FrameTransform:
     frames: Callable[[torch.Tensor], torch.Tensor]
     side: int
     device: torch.device
+    learned: bool = True  # a learned fA* (else a fixed method)
+
+    def resolution(self, requested: str = "auto") -> str:
+        """'trained' or 'native': `requested`, with 'auto' resolved (a learned fA* at its
+        trained size, a fixed method at the source size)."""
+        if requested != "auto":
+            return requested
+        return "trained" if self.learned else "native"
 
     @torch.no_grad()
-    def __call__(self, pixels: torch.Tensor, resolution: str = "trained") -> torch.Tensor:
+    def __call__(self, pixels: torch.Tensor, resolution: str = "auto") -> torch.Tensor:
         """uint8 (N, H, W, 3) RGB frames -> anonymized uint8 (N, H, W, 3), on `device`."""
         x = pixels.to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
         h, w = x.shape[-2:]
-        size = (h, w) if resolution == "native" else working_size(h, w, self.side)
+        native = self.resolution(resolution) == "native"
+        size = (h, w) if native else working_size(h, w, self.side)
         if size != (h, w):
             x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         with autocast(self.device):
@@ -141,14 +152,21 @@ def fixed_transform(
             f"method '{method.name}' is a reference that reads the synthetic renderer's labels; "
             "it cannot anonymize footage"
         )
-    people = None if regions is None else FramePeople(regions, cache_dir, device)
+    try:
+        people = None if regions is None else FramePeople(regions, cache_dir, device)
+    except BenchError as exc:
+        if "region" not in method.values:
+            raise
+        raise BenchError(
+            f"{exc}. Or anonymize whole frames, which needs no detector: --region frame"
+        ) from None
 
     def frames(x: torch.Tensor) -> torch.Tensor:
         masks = None if people is None else people(x)
         return checked_anonymize(method, x.unsqueeze(2), masks).squeeze(2)
 
-    values = " ".join(f"{k}={v}" for k, v in method.values.items())
-    return FrameTransform(f"{method.name} {values}".strip(), frames, side, device)
+    values = params_text(method.values)
+    return FrameTransform(f"{method.name} {values}".strip(), frames, side, device, learned=False)
 
 
 def transform_of(chosen: Anonymizer, cache_dir: Path, device: torch.device) -> FrameTransform:
