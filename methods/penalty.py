@@ -2,8 +2,8 @@
 
 fA (UNet++) minimises  L_T - L_B + lambda * max(0, RMS(X - fA(X)) - B)   (paper eqs. 3-4)
 with fT, fB frozen (step 1), then fT (cross-entropy) and fB (NT-Xent, eq. 6, temperature
-0.1) are updated with fA frozen (step 2); see `bench.engine.minimax`. It is SPAct's loop (methods/
-spact.py) plus the penalty, reaching fA's gradient.
+0.1) are updated with fA frozen (step 2); see `bench.engine.minimax`. It is SPAct's loop
+(`methods/spact.py`) plus the penalty, reaching fA's gradient.
 * `rms=clip` (default) hinges each clip's RMS and averages; `rms=batch` hinges one RMS over
   the whole batch, as the released code does.
 * `penalty_grad=detached` makes the penalty a constant, as in the released code, where it

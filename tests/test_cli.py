@@ -4,9 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.progress import Progress
 from typer.testing import CliRunner
 
 from bench.cli import app
+from bench.contract.context import EpochEta
 from tests.conftest import FAST
 
 runner = CliRunner()
@@ -28,10 +30,35 @@ def test_run_help_documents_options() -> None:
         assert option in out
 
 
+def test_help_texts_show_extras_and_every_logger() -> None:
+    code, out = bench("run", "--help")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 0 and "privbench[logs]" in flat and "wandb" in flat
+    code, out = bench("methods")
+    assert code == 0 and "lr=derived" in out
+
+
+def test_epoch_eta_comes_from_the_finished_epochs() -> None:
+    """Slow epochs get an estimate after the first one (rich's own column shows -:--:--)."""
+    clock = [0.0]
+    progress = Progress(get_time=lambda: clock[0])
+    bar = progress.add_task("fT'", total=4)
+    assert EpochEta().render(progress.tasks[0]).plain == "eta ?"
+    clock[0] = 100.0  # one epoch of 100 s
+    progress.update(bar, advance=1)
+    assert EpochEta().render(progress.tasks[0]).plain == "eta 0:05:00"
+    progress.update(bar, advance=3)
+    assert EpochEta().render(progress.tasks[0]).plain == ""
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--method", "nope"], "unknown method 'nope'; known methods:"),
+        (["--method", "blurr"], "unknown method 'blurr' (did you mean 'blur'?)"),
+        (["--set", "anon_epoch=2"], "unknown setting (did you mean 'anon_epochs'?)"),
+        (["--method", "blur", "--strenght", "weak"], "(did you mean 'strength'?)"),
+        (["--method", "blur", "--strength", "wek"], "(did you mean 'weak'?)"),
         (["--protocol", "nope"], "unknown protocol 'nope'; known protocols:"),
         (["--dataset", "nope"], "unknown dataset 'nope'; known datasets:"),
         (["--B", "-0.1"], "--B=-0.1: must be >= 0"),
@@ -96,6 +123,13 @@ def test_penalty_run_shows_raw_reference(penalty_run: tuple[Path, str]) -> None:
     assert (results / "fits" / penalty["fit_key"] / "anonymizer.pt").is_file()
     assert "penalty" in out and "raw" in out and "record written to" in out
     assert "raw reference record" in out
+    # each cell is announced with its preset label; each bar is numbered among the cell's
+    flat = " ".join(out.split())
+    assert "cell 1/2 raw (no parameters) / known / synthetic / tiny[" in flat
+    assert "cell 2/2 penalty (B=0.3" in flat and "anon_epochs=2" in flat
+    assert "stage 1/2 fT' (action eval)" in flat and "stage 2/2 fB' (privacy eval)" in flat
+    assert "stage 1/6 fA identity pretraining" in flat and "stage 6/6 fB' (privacy eval)" in flat
+    assert "lr=derived" in flat and "lr=None" not in flat  # as `bench methods` shows it
 
 
 @pytest.mark.slow

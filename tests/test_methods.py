@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -338,11 +341,15 @@ def test_plugin_file_outside_the_tree_runs_through_known(tmp_path: Path, cache_d
     assert code == 0, out
     row = next(line for line in out.splitlines() if line.startswith("| pixelate (block=8) "))
     assert f"{100 * rec['metrics']['privacy_cmap']:.2f} (↓ " in row
-
-
-def test_guide_shows_the_example_plugin_verbatim() -> None:
-    guide = (REPO / "docs" / "adding-a-method.md").read_text()
-    assert EXAMPLE.read_text() in guide
+    # without the plug-in (a new process) its records cannot be placed: said, with the count
+    alone = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "table", "1", "--results-dir", str(results)],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, check=False,
+    )  # fmt: skip
+    assert alone.returncode == 0 and "| pixelate" not in alone.stdout
+    assert "1 record of methods not registered here left out: pixelate (1)" in alone.stderr
+    code, out = bench("figure", "pareto", "--plugin", str(plugin), "--results-dir", str(results))
+    assert code == 0 and "not registered" not in out, out
 
 
 def test_bad_plugin_is_one_line(tmp_path: Path) -> None:

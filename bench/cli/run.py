@@ -25,8 +25,9 @@ from bench.cli.common import (
     user_errors,
 )
 from bench.contract.architectures import ACTION_ARCHS, PRIVACY_ARCHS
-from bench.contract.config import PRESETS
+from bench.contract.config import PRESETS, RunConfig
 from bench.contract.errors import BenchError
+from bench.contract.method import params_text
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
 from bench.engine.cluster import CellJob, cell_status, launcher_settings, submit, sweep_folder
@@ -49,7 +50,17 @@ from bench.engine.sweep import (
     shipped_sweeps,
     sweep_plan,
 )
+from bench.store.reading import preset_label
 from bench.store.results import ResultsStore, default_results_dir
+
+
+def cell_header(cfg: RunConfig, count: str = "") -> str:
+    """'penalty (B=0.3, ...) / known / synthetic / tiny[anon_epochs=2]': the cell about to run,
+    its preset labelled as tables and `bench fits` label it."""
+    label = params_text(cfg.params, ", ")
+    where = f"{cfg.protocol} / {cfg.dataset} / {preset_label(cfg.canonical()['preset'])}"
+    prefix = f"[dim]cell {count}[/] " if count else ""
+    return f"{prefix}[bold]{cfg.method}[/] ({escape(label or 'no parameters')}) / {escape(where)}"
 
 
 def _fmt(value: float) -> str:
@@ -75,7 +86,7 @@ def summary_table(outcome: Record, reference: Record | None) -> Table:
         table.add_column(METRIC_LABELS.get(column, column), justify="right")
     for row in [outcome] + ([reference] if reference else []):
         rec, m = row.data, row.metrics
-        params = " ".join(f"{k}={v}" for k, v in rec["params"].items()) or "-"
+        params = params_text(rec["params"]) or "-"
         table.add_row(rec["method"], params, *(_fmt(m[c]) if c in m else "–" for c in columns))
     return table
 
@@ -117,8 +128,9 @@ FbInitOption = Annotated[
 LoggerOption = Annotated[
     list[str] | None,
     typer.Option(
-        help="Also log every epoch to: tensorboard (<run dir>/tensorboard/; needs "
-        "pip install 'privbench[logs]'). Repeatable; never part of the cell's key."
+        help="Also log every epoch to: tensorboard (<run dir>/tensorboard/) or wandb (offline, "
+        "<run dir>/wandb/); each needs pip install 'privbench\\[logs]'. Repeatable; never part "
+        "of the cell's key."
     ),
 ]
 
@@ -210,11 +222,11 @@ def _run(
     check_loggers(tuple(logger or ()))
     if ref_cfg is not None and not store.exists(ref_cfg.key()):
         console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
+        console.print(cell_header(ref_cfg, "1/2"))
         execute(ref_cfg, store, cache, device, console=console)
-    label = ", ".join(f"{k}={v}" for k, v in cfg.params)
-    console.print(
-        f"[bold]{method}[/] ({label or 'no parameters'}) / {protocol} / {dataset} / {preset}"
-    )
+        console.print(cell_header(cfg, "2/2"))
+    else:
+        console.print(cell_header(cfg))
     outcome = execute(
         cfg,
         store,
@@ -395,7 +407,7 @@ def status_table(name: str, cells: list[PlannedCell], store: ResultsStore, folde
         state = cell_status(store, folder, planned.config.key())
         counts[state.state] = counts.get(state.state, 0) + 1
         table.add_row(
-            str(i), planned.cell.label(), f"[{styles[state.state]}]{state.state}[/]",
+            str(i), escape(planned.cell.label()), f"[{styles[state.state]}]{state.state}[/]",
             escape(state.detail),
         )  # fmt: skip
     table.caption = ", ".join(f"{k} {counts.get(k, 0)}" for k in styles)
@@ -406,7 +418,7 @@ def _run_cells(todo: list[PlannedCell], store: ResultsStore, cache: Path, device
     """Run the cells one after the other; how many failed (a preemption stops them all)."""
     failed = 0
     for n, planned in enumerate(todo, 1):
-        console.rule(f"[{n}/{len(todo)}] {planned.cell.label()}")
+        console.rule(f"[{n}/{len(todo)}] {escape(planned.cell.label())}")
         try:
             outcome = execute(planned.config, store, cache, device, console=console)
         except Preempted:
@@ -443,5 +455,5 @@ def sweep_table(cells: list[PlannedCell]) -> Table:
             if planned.mine
             else "[dim]other shard[/]"
         )
-        table.add_row(str(i), planned.cell.label(), planned.config.key(), status)
+        table.add_row(str(i), escape(planned.cell.label()), planned.config.key(), status)
     return table

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from bench.contract.architectures import ACTION_ARCHS, ACTION_INITS, PRIVACY_ARCHS, PRIVACY_INITS
-from bench.contract.errors import BenchError
+from bench.contract.errors import BenchError, did_you_mean
 
 CODE_VERSION = "0.1.0"  # part of every record key; `bench.__version__`
 
@@ -259,7 +259,10 @@ POSITIVE_KEYS = frozenset(
 def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
     """The named preset with `--set KEY=VALUE` overrides applied and validated."""
     if name not in PRESETS:
-        raise BenchError(f"unknown preset '{name}'; known presets: {', '.join(sorted(PRESETS))}")
+        raise BenchError(
+            f"unknown preset '{name}'{did_you_mean(name, PRESETS)}; "
+            f"known presets: {', '.join(sorted(PRESETS))}"
+        )
     preset = PRESETS[name]
     changes: dict[str, Any] = {}
     for key, raw in overrides.items():
@@ -271,7 +274,8 @@ def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
             )
         if key not in PRESET_KEYS:
             raise BenchError(
-                f"--set {key}: unknown setting; known settings: {', '.join(PRESET_KEYS)}"
+                f"--set {key}: unknown setting{did_you_mean(key, PRESET_KEYS)}; "
+                f"known settings: {', '.join(PRESET_KEYS)}"
             )
         changes[key] = _coerce(key, raw, getattr(preset, key))
     preset = replace(preset, **changes)
@@ -353,7 +357,10 @@ class EvalModels:
             ("--fb-init", models.fb_init, PRIVACY_INITS),
         ):
             if value not in known:
-                raise BenchError(f"{option} {value}: must be one of {', '.join(known)}")
+                raise BenchError(
+                    f"{option} {value}: must be one of {', '.join(known)}"
+                    + did_you_mean(value, known)
+                )
         return models
 
 

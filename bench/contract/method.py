@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,10 +12,21 @@ import torch
 from bench.contract.config import BOOL_TEXT, Preset, parse_bool
 from bench.contract.context import RunContext
 from bench.contract.dataset import DATASETS, Benchmark, PersonRegions
-from bench.contract.errors import BenchError
+from bench.contract.errors import BenchError, did_you_mean
 from bench.contract.registry import Registry
 
 NONE_WORDS = frozenset({"none", "null", "auto", "preset", ""})
+
+
+def value_text(value: Any) -> str:
+    """A parameter value as shown to users: None (a derived default) reads 'derived'."""
+    return "derived" if value is None else str(value)
+
+
+def params_text(values: Mapping[str, Any] | Iterable[tuple[str, Any]], sep: str = " ") -> str:
+    """'B=0.3 lam=1.0 lr=derived': parameters as every command shows them."""
+    items = values.items() if isinstance(values, Mapping) else values
+    return sep.join(f"{k}={value_text(v)}" for k, v in items)
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ class Param:
 
     def describe_default(self) -> str:
         """The default as shown to users."""
-        return "derived" if self.default is None else str(self.default)
+        return value_text(self.default)
 
     def describe_range(self) -> str:
         """Allowed values in words, e.g. '> 0' or 'one of 2, 4'."""
@@ -74,7 +86,9 @@ class Param:
         if isinstance(value, float) and not math.isfinite(value):
             raise BenchError(f"--{name}={raw}: must be a finite number")
         if self.choices is not None and value not in self.choices:
-            raise BenchError(f"--{name}={raw}: must be {self.describe_range()}")
+            raise BenchError(
+                f"--{name}={raw}: must be {self.describe_range()}{did_you_mean(raw, self.choices)}"
+            )
         too_small = self.minimum is not None and (
             value <= self.minimum if self.exclusive_minimum else value < self.minimum
         )
@@ -118,8 +132,9 @@ class Method:
         if unknown:
             known = ", ".join(cls.params) or "none"
             raise BenchError(
-                f"method '{cls.name}' has no parameter '{unknown[0]}' (and --{unknown[0]} is "
-                f"not a `bench run` option); its parameters: {known}"
+                f"method '{cls.name}' has no parameter '{unknown[0]}'"
+                f"{did_you_mean(unknown[0], cls.params)} (and --{unknown[0]} is not a `bench run` "
+                f"option); its parameters: {known}"
             )
         values = {k: p.parse(k, raw.get(k, p.default)) for k, p in cls.params.items()}
         cls.validate(values)

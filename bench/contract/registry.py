@@ -8,7 +8,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Generic, TypeVar
 
-from bench.contract.errors import BenchError
+from bench.contract.errors import BenchError, did_you_mean
 
 T = TypeVar("T")
 
@@ -60,7 +60,10 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             known = ", ".join(self.names()) or "(none)"
-            raise BenchError(f"unknown {self.kind} '{name}'; known {self.kind}s: {known}") from None
+            raise BenchError(
+                f"unknown {self.kind} '{name}'{did_you_mean(name, self.names())}; "
+                f"known {self.kind}s: {known}"
+            ) from None
 
     def items(self) -> list[tuple[str, type[T]]]:
         """(name, class) pairs, sorted by name."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.contract.config import Preset, RunConfig, stored_preset
 from bench.contract.errors import BenchError
-from bench.contract.method import METHODS, Method
+from bench.contract.method import METHODS, Method, params_text
 from bench.engine.fits import CHECKPOINT, FIT_LOG, load_state, read_fit_log
 from bench.engine.minimax import AdversarialMethod, restored_anonymizer
 from bench.engine.runner import build_config
@@ -52,7 +52,7 @@ class StoredFit:
 
     def describe(self) -> str:
         """e.g. 'penalty B=0.3 lam=1.0 ...' (the method and its parameters)."""
-        values = " ".join(f"{k}={v}" for k, v in self.params.items())
+        values = params_text(self.params)
         return f"{self.method} {values}".strip()
 
     @property

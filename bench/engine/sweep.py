@@ -50,6 +50,7 @@ from typing import Any
 
 from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
+from bench.contract.method import params_text
 from bench.engine.runner import build_config
 from bench.store.results import ResultsStore
 
@@ -104,7 +105,7 @@ class Cell:
 
     def label(self) -> str:
         """A short human-readable name."""
-        params = " ".join(f"{k}={v}" for k, v in self.params.items())
+        params = params_text(self.params)
         models = " ".join(
             f"{k}={v}" for k, v in self.evaluation.items() if v not in (None, "scratch")
         )
