@@ -1,0 +1,59 @@
+"""The extension guides' examples are the shipped files, verbatim, and they work as written."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST
+from tests.test_cli import bench, records
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+GUIDES = EXAMPLES.parent
+
+
+@pytest.mark.parametrize(
+    ("guide", "example"),
+    [
+        ("adding-a-method.md", "pixelate.py"),
+        ("adding-a-method.md", "test_pixelate.py"),
+        ("adding-a-protocol.md", "privacy_only.py"),
+    ],
+)
+def test_guide_shows_its_example_verbatim(guide: str, example: str) -> None:
+    assert (EXAMPLES / example).read_text() in (GUIDES / guide).read_text()
+
+
+def test_protocol_example_registers_a_new_name_and_scores_privacy_alone(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    plugin = str(EXAMPLES / "privacy_only.py")
+    code, out = bench("protocols", "--plugin", plugin)
+    assert code == 0 and "privacy-only" in out
+    results = tmp_path / "results"
+    code, out = bench("run", "--plugin", plugin, "--protocol", "privacy-only", "--method", "blur",
+                      "--region", "frame", "--no-reference", "--results-dir", str(results),
+                      "--cache-dir", str(cache_dir), *FAST)  # fmt: skip
+    assert code == 0, out
+    (record,) = records(results)
+    assert record["protocol"] == "privacy-only"
+    assert set(record["metrics"]) == {"privacy_cmap", "privacy_f1"}
+    assert "utility_eval" not in record["timings"]  # no fT' was trained
+    assert "stage 1/1" in out  # its one evaluation stage, announced by evaluation_stages
+
+
+def test_method_test_template_passes(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template's tests, run as a method author would run them (the data cache shared)."""
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache_dir))
+    spec = importlib.util.spec_from_file_location("test_pixelate", EXAMPLES / "test_pixelate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.test_pixelate_shows_block_squares_of_the_mean_colour()
+    module.test_pixelate_runs_through_known(tmp_path)
+    (record,) = records(tmp_path)
+    assert record["method"] == "pixelate" and record["params"] == {"block": 4}
