@@ -1,12 +1,15 @@
 """End-to-end through the `bench` CLI with real data, models and store (short schedules)."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from rich.progress import Progress
 from typer.testing import CliRunner
 
+from bench import __version__ as bench_version
 from bench.cli import app
 from bench.contract.context import EpochEta
 from tests.conftest import FAST
@@ -28,6 +31,24 @@ def test_run_help_documents_options() -> None:
     assert code == 0
     for option in ("--method", "--protocol", "--B", "--lam", "--set", "--results-dir", "--force"):
         assert option in out
+
+
+def test_help_imports_neither_torch_nor_the_models() -> None:
+    """`bench --help` lists every command from the sources, importing no command module."""
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from bench.cli import app\n"
+        "out = CliRunner().invoke(app, ['--help']).output\n"
+        "assert all(name in out for name in ('run', 'table', 'anonymize', 'data')), out\n"
+        "heavy = ('torch', 'torchvision', 'segmentation_models_pytorch', 'matplotlib', 'sklearn')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    code, out = bench("--version")
+    assert code == 0 and out.strip() == f"privbench {bench_version}"
 
 
 def test_help_texts_show_extras_and_every_logger() -> None:
