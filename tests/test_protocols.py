@@ -15,11 +15,13 @@ from tests.conftest import FAST
 from tests.test_cli import bench, records
 
 
-def run(results: Path, cache_dir: Path, *args: str, size: int = 16) -> dict:
-    """`bench run ARGS` without the raw reference; the one record it wrote."""
+def run(results: Path, cache_dir: Path, *args: str, size: int = 16, after: tuple = ()) -> dict:
+    """`bench run ARGS` without the raw reference (`after`: options over FAST's); the one
+    record it wrote."""
     before = {p.name for p in (results / "records").glob("*.json")}
     code, out = bench("run", *args, "--no-reference", "--results-dir", str(results),
-                      "--cache-dir", str(cache_dir), *FAST, "--set", f"frame_size={size}")  # fmt: skip
+                      "--cache-dir", str(cache_dir), *FAST, "--set", f"frame_size={size}",
+                      *after)  # fmt: skip
     assert code == 0, out
     [new] = [p for p in (results / "records").glob("*.json") if p.name not in before]
     return json.loads(new.read_text())
@@ -143,3 +145,33 @@ def test_i3d_checkpoint_is_read_from_its_model_state_entry(tmp_path: Path) -> No
     model = build_action_model("i3d_r50", 3, "kinetics400", tmp_path).eval()
     assert model.blocks[6].proj.out_features == 3
     assert model(torch.rand(1, 3, 8, 32, 32)).shape == (1, 3)
+
+
+def test_fresh_models_stop_when_validation_stalls(tmp_path: Path, cache_dir: Path) -> None:
+    """eval_patience ends fT' / fB' after that many epochs without a better val score (the
+    best epoch is kept and the record says so); a patience never reached changes nothing."""
+    long = ("--set", "action_epochs=6", "--set", "privacy_epochs=6")
+    never = run(
+        tmp_path / "a", cache_dir, "--method", "raw", after=(*long, "--set", "eval_patience=0")
+    )
+    unreached = run(
+        tmp_path / "b", cache_dir, "--method", "raw", after=(*long, "--set", "eval_patience=6")
+    )
+    assert unreached["metrics"] == never["metrics"]
+    assert unreached["history"] == never["history"]
+    assert not any(k.startswith("stopped_early") for k in never["notes"])
+    stopped = run(
+        tmp_path / "c", cache_dir, "--method", "raw", after=(*long, "--set", "eval_patience=1")
+    )
+    for stage in ("fT' (action eval)", "fB' (privacy eval)"):
+        rows = stopped["history"][stage]
+        vals = [r["val"] for r in rows]
+        # it ran until the first epoch that did not beat the best before it, then stopped
+        assert rows == never["history"][stage][: len(rows)]
+        assert len(rows) == 6 or vals[-1] <= max(vals[:-1])
+        if len(rows) < 6:
+            assert (
+                f"stopped after {len(rows)} of at most 6 epochs"
+                in stopped["notes"][f"stopped_early:{stage}"]
+            )
+    assert any(k.startswith("stopped_early") for k in stopped["notes"])

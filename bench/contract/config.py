@@ -43,7 +43,9 @@ class Preset:
     identity_epochs: int
     budget_pretrain_epochs: int  # the budget model(s) alone on fA0's output, own data
     warmup_epochs: int
-    anon_epochs: int
+    anon_epochs: int  # the game's maximum; it stops earlier once it has converged:
+    anon_patience: int  # window of the stopping rule (`bench.engine.probe`; 0: run them all)
+    anon_tolerance: float  # how little probe cMAP and fT's loss may move over that window
     anon_batch: int
     anon_augment: bool  # random erase / crop / flip / colour jitter on anonymizer-training clips
     lr_anon: float
@@ -57,6 +59,9 @@ class Preset:
     privacy_epochs: int
     privacy_batch: int
     lr_privacy: float
+    # fT' / fB' stop once validation has not improved for this many epochs (0: never; the
+    # epochs above are the maximum); the best validation epoch is kept either way
+    eval_patience: int
     weight_decay: float
 
 
@@ -80,6 +85,8 @@ PRESETS: dict[str, Preset] = {
         budget_pretrain_epochs=5,  # SPAct: SSL pretraining; VITA: supervised pretraining
         warmup_epochs=2,
         anon_epochs=12,
+        anon_patience=0,
+        anon_tolerance=0.02,
         anon_batch=16,
         anon_augment=False,  # the synthetic attributes are pixel patterns; see the README
         lr_anon=3e-3,
@@ -92,6 +99,7 @@ PRESETS: dict[str, Preset] = {
         privacy_epochs=30,
         privacy_batch=32,
         lr_privacy=2e-3,
+        eval_patience=8,
         weight_decay=1e-4,
     ),
     "paper": Preset(
@@ -113,6 +121,8 @@ PRESETS: dict[str, Preset] = {
         budget_pretrain_epochs=10,
         warmup_epochs=0,
         anon_epochs=100,
+        anon_patience=0,
+        anon_tolerance=0.01,
         anon_batch=8,
         anon_augment=True,
         lr_anon=1e-4,
@@ -125,6 +135,7 @@ PRESETS: dict[str, Preset] = {
         privacy_epochs=100,
         privacy_batch=32,
         lr_privacy=1e-3,
+        eval_patience=15,
         weight_decay=1e-4,
     ),
 }
@@ -137,8 +148,18 @@ RENAMED_PRESET_KEYS: dict[str, str] = {"ft_arch": "aux_ft_arch", "fb_arch": "aux
 
 
 def upgrade_preset_values(values: dict[str, Any]) -> dict[str, Any]:
-    """A stored preset dict with renamed keys under their current names (older records)."""
-    return {RENAMED_PRESET_KEYS.get(k, k): v for k, v in values.items()}
+    """A stored preset dict with renamed keys under their current names, and the settings
+    older records ran without at the value that means so (`eval_patience` 0: never stopped
+    early), so an older record keeps its meaning (and its label says how it differs)."""
+    upgraded = {RENAMED_PRESET_KEYS.get(k, k): v for k, v in values.items()}
+    if "privacy_epochs" in upgraded:  # a preset with the evaluation settings
+        upgraded.setdefault("eval_patience", 0)
+    if "anon_epochs" in upgraded:  # with the anonymizer-training ones: the game ran them all
+        upgraded.setdefault("anon_patience", 0)
+        shipped = PRESETS.get(str(upgraded.get("name")))
+        if shipped is not None:  # the tolerance means nothing without a window
+            upgraded.setdefault("anon_tolerance", shipped.anon_tolerance)
+    return upgraded
 
 
 def stored_preset(values: Mapping[str, Any]) -> Preset:
@@ -171,6 +192,8 @@ ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
     "budget_pretrain_epochs",
     "warmup_epochs",
     "anon_epochs",
+    "anon_patience",
+    "anon_tolerance",
     "anon_batch",
     "anon_augment",
     "lr_anon",
@@ -190,6 +213,7 @@ EVALUATION_KEYS: tuple[str, ...] = (
     "privacy_epochs",
     "privacy_batch",
     "lr_privacy",
+    "eval_patience",
 )
 
 
@@ -238,6 +262,8 @@ PRESET_RANGES: dict[str, tuple[float, float]] = {
     "budget_pretrain_epochs": (0, 10_000),
     "warmup_epochs": (0, 10_000),
     "anon_epochs": (0, 10_000),
+    "anon_patience": (0, 10_000),
+    "anon_tolerance": (0, 1),
     "anon_batch": (1, 4096),
     "lr_anon": (0, 10),
     "lr_budget": (0, 10),
@@ -249,6 +275,7 @@ PRESET_RANGES: dict[str, tuple[float, float]] = {
     "privacy_epochs": (1, 10_000),
     "privacy_batch": (1, 4096),
     "lr_privacy": (0, 10),
+    "eval_patience": (0, 10_000),
     "weight_decay": (0, 1),
 }
 POSITIVE_KEYS = frozenset(

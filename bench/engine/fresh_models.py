@@ -97,8 +97,12 @@ def fit_and_select(
     validate: Callable[[nn.Module], float],
     epochs: int,
     lr: float,
+    patience: int = 0,
 ) -> tuple[nn.Module, float]:
-    """Train for `epochs`, keep the weights with the best validation score; returns (model, best).
+    """Train for at most `epochs`, keep the weights with the best validation score; returns
+    (model, best). With `patience`, training stops once `patience` epochs in a row have not
+    improved on the best score (noted in the record); the learning-rate schedule spans
+    `epochs` either way, so a run that never stalls is the same as one without patience.
 
     Every epoch ends with a checkpoint (`bench.engine.resume`): the same run started again
     continues after the last finished epoch, with the same result.
@@ -112,15 +116,22 @@ def fit_and_select(
         opt, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.15
     )
     parts: dict[str, Stateful] = {"model": model, "optimizer": opt, "scheduler": sched}
-    identity = {"epochs": epochs, "steps": len(loader), "lr": lr}
+    identity = {"epochs": epochs, "steps": len(loader), "lr": lr, "patience": patience}
     loop = Checkpointed(ctx, checkpoint_path(ctx, stage), stage, identity)
     start = loop.resume(parts, loader)
     best_score = loop.extra.get("best_score", -np.inf)
+    best_epoch = int(loop.extra.get("best_epoch", -1))
     best_state = loop.extra.get("best_model") or copy.deepcopy(model.state_dict())
     bar = ctx.task(stage, epochs)
     ctx.progress.update(bar, advance=start)
+
+    def stalled(last: int) -> bool:  # `patience` epochs in a row without a better score
+        return patience > 0 and last - best_epoch >= patience
+
+    finished = start  # epochs done
+    first = epochs if start and stalled(start - 1) else start  # resumed after it had stopped
     with checkpointing_loop():
-        for epoch in range(start, epochs):
+        for epoch in range(first, epochs):
             model.train()
             losses = []
             for batch in shuffled(loader, epoch):
@@ -133,12 +144,27 @@ def fit_and_select(
                 losses.append(loss.item())
             score = validate(model)
             if score > best_score:
-                best_score, best_state = score, copy.deepcopy(model.state_dict())
+                best_score, best_epoch = score, epoch
+                best_state = copy.deepcopy(model.state_dict())
             ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
-            loop.extra = {"best_score": float(best_score), "best_model": best_state}
+            loop.extra = {
+                "best_score": float(best_score),
+                "best_epoch": best_epoch,
+                "best_model": best_state,
+            }
             loop.save(epoch, f"{stage} epoch {epoch + 1}/{epochs}", parts, loader)
             ctx.progress.update(bar, advance=1, info=f"loss {np.mean(losses):.3f} val {score:.3f}")
             stop_if_asked(stage, epoch)
+            finished = epoch + 1
+            if stalled(epoch):
+                break
+    if finished < epochs:
+        ctx.progress.update(bar, total=finished)
+        ctx.note(
+            f"stopped_early:{stage}",
+            f"stopped after {finished} of at most {epochs} epochs: no better validation score "
+            f"in {patience} epochs (kept epoch {best_epoch + 1})",
+        )
     model.load_state_dict(best_state)
     return model, float(best_score)
 
@@ -191,6 +217,7 @@ def train_action_model(
         lambda m: action_top1(m, val, ctx),
         p.action_epochs,
         p.lr_action,
+        p.eval_patience,
     )
     return model
 
@@ -240,5 +267,6 @@ def train_privacy_model(
         lambda m: privacy_scores(m, val, ctx)["cmap"],
         p.privacy_epochs,
         p.lr_privacy,
+        p.eval_patience,
     )
     return model

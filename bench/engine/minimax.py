@@ -57,6 +57,7 @@ from bench.engine.fresh_models import (
     train_loader,
 )
 from bench.engine.losses import nt_xent, rms_per_sample
+from bench.engine.probe import PrivacyProbe, plateaued
 from bench.engine.resume import (
     Checkpointed,
     Stateful,
@@ -597,6 +598,10 @@ class MinimaxTrainer:
         self.budget.setup(ctx, data)
         opt_a = make_optimizer(fa, self.lr, 0.0)
         loader = _clip_loader(ctx, data.action.splits.train)
+        private = data.privacy.splits
+        self.probe = PrivacyProbe(private.train, private.val, p.frame_size, ctx.device)
+        if not ctx.history.get("probe"):  # (a resumed run has it from its checkpoint)
+            ctx.log("probe", raw_cmap=self.probe.cmap(None))
         phases: list[tuple[str, str, int, Callable[[int], None]]] = [
             ("budget_pretraining", "budget model pretraining", p.budget_pretrain_epochs,
              lambda epoch: self._pretrain_epoch(fa, loader, epoch)),
@@ -619,6 +624,8 @@ class MinimaxTrainer:
             budget=self.budget,
         )
         done = loop.resume(parts, loader)  # epochs finished, over all phases
+        rows = ctx.history.get("minimax", [])
+        self.converged = bool(rows) and rows[-1].get("plateau") == 1.0  # resumed after it
         for name, title, epochs, run_epoch in phases:
             if not epochs:
                 continue
@@ -626,6 +633,9 @@ class MinimaxTrainer:
                 bar = ctx.task(title, epochs)
                 ctx.progress.update(bar, advance=min(done, epochs))
                 for epoch in range(min(done, epochs), epochs):
+                    if name == "minimax" and self.converged:
+                        ctx.progress.update(bar, total=epoch)
+                        break
                     shuffled(loader, loop.base + epoch)  # each epoch of the loop its own shuffle
                     run_epoch(epoch)
                     label = f"{title} epoch {epoch + 1}/{epochs}"
@@ -638,6 +648,7 @@ class MinimaxTrainer:
         return fa
 
     info = ""  # the progress bar's text for the epoch just run
+    converged = False  # the game's stopping rule held after the last epoch (`probe.plateaued`)
 
     def _pretrain_epoch(self, fa: FrameAnonymizer, loader: DataLoader[Any], epoch: int) -> None:
         (lb,) = self.budget.pretrain(fa, 1, lambda: (self.prepare(c) for c, _ in loader))
@@ -673,9 +684,21 @@ class MinimaxTrainer:
             row["loss_t"], row["loss_b"] = self._update_branches(u, fa, clips, labels, batch)
             steps.append(row)
         mean = {k: float(np.mean([s[k] for s in steps])) for k in steps[0]}
-        self.ctx.log("minimax", epoch=epoch, **mean)
-        self.info = f"L_T {mean['loss_t']:.2f} L_B {mean['loss_b']:.2f} RMS {mean['rms']:.3f}"
-        if epoch < self.ctx.preset.anon_epochs - 1:  # a hook between epochs, not after the last
+        fa.eval()  # the probe reads fA as it will be applied
+        mean["probe_cmap"] = self.probe.cmap(fa.forward_frames)
+        fa.train()
+        p = self.ctx.preset
+        rows = [*self.ctx.history.get("minimax", []), mean]
+        self.converged = plateaued(
+            [r["probe_cmap"] for r in rows], [r["loss_t"] for r in rows],
+            p.anon_patience, p.anon_tolerance,
+        )  # fmt: skip
+        self.ctx.log("minimax", epoch=epoch, **mean, plateau=float(self.converged))
+        self.info = (
+            f"L_T {mean['loss_t']:.2f} L_B {mean['loss_b']:.2f} RMS {mean['rms']:.3f} "
+            f"probe {mean['probe_cmap']:.3f}"
+        )
+        if epoch < p.anon_epochs - 1 and not self.converged:  # between epochs, not after the last
             self.budget.end_epoch(fa, epoch)
 
 

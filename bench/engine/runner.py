@@ -26,6 +26,7 @@ from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
 from bench.engine.loggers import check_loggers, open_loggers
 from bench.engine.person_region import DetectedPeople
+from bench.engine.probe import game_convergence
 from bench.engine.resume import forget_checkpoints, stop_signals
 from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint
@@ -310,6 +311,8 @@ def new_record(
         "metrics": metrics,
         "timings": timings or {},
         "history": history or {},
+        # whether the minimax game converged or hit its maximum (None for fixed methods)
+        "convergence": game_convergence((history or {}).get("minimax", []), cfg.preset.anon_epochs),
         "notes": notes or {},
         "details": details or {},
         "provenance": environment or {},

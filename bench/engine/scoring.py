@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.contract.config import EvalModels
-from bench.contract.context import RunContext
+from bench.contract.context import RunContext, seed_everything
 from bench.contract.dataset import Benchmark, ImageArray, PrivacyData, Splits
 from bench.contract.method import Method
 from bench.engine.anonymize import anonymize_images, anonymized_splits
@@ -50,6 +50,7 @@ def check_checkpoints(models: EvalModels, cache_dir: Path) -> None:
 
 def evaluate_utility(data: Benchmark, action: Splits, ctx: RunContext) -> float:
     """Train a fresh fT' on the given (anonymized) action splits; test top-1."""
+    seed_everything(ctx.seed)  # each fresh model starts from the seed, whatever ran before
     models = ctx.eval_models
     model = build_action_model(
         models.ft_arch, len(data.action.classes), models.ft_init, ctx.cache_dir
@@ -59,7 +60,9 @@ def evaluate_utility(data: Benchmark, action: Splits, ctx: RunContext) -> float:
 
 
 def fresh_privacy_model(privacy: PrivacyData, ctx: RunContext) -> AttributeClassifier:
-    """An untrained fB' of the run's architecture and initialisation."""
+    """An untrained fB' of the run's architecture and initialisation, drawn from the seed
+    (so fB' does not depend on how long fT' trained)."""
+    seed_everything(ctx.seed)
     models = ctx.eval_models
     return AttributeClassifier(
         models.fb_arch, len(privacy.attributes), models.fb_init, ctx.cache_dir
