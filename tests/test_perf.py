@@ -1,3 +1,7 @@
+from pathlib import Path
+
+import pytest
+
 from bench.perf.cold_runs import FIXED_BASELINES, Timed, baseline_checks, issue_checks
 
 
@@ -7,7 +11,7 @@ def _timed(seconds: float, top1: float, cmap: float) -> Timed:
 
 
 def test_issue_checks_compare_penalty_with_raw() -> None:
-    raw = _timed(50.0, top1=0.98, cmap=0.99)
+    raw = _timed(50.0, top1=0.98, cmap=0.99)  # raw alone: <= 60 s
     met = {name: ok for name, _, _, ok in issue_checks(raw, _timed(200.0, 0.80, 0.80))}
     assert all(met.values())
     # top-1 ratio 0.7 / 0.98 < 0.8; drop 0.99 - 0.90 < 0.15; 301 s over the budget
@@ -39,3 +43,24 @@ def test_anonymize_speed_times_each_case_through_the_real_pipeline() -> None:
         ("tiny", r, b) for r in ("trained", "native") for b in ("torch", "onnxruntime")
     }
     assert all(s.frames == 8 and s.size == (48, 32) and s.fps > 0 for s in speeds)
+
+
+@pytest.mark.slow  # six short runs, two of them under the FLOP counter: about a minute
+def test_profile_counts_each_stages_flops_against_a_measured_peak(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bench perf --profile` at a toy size: every stage of both cells with its wall time;
+    the stages that train count FLOPs, and the peak is a real measurement."""
+    from tests.conftest import FAST
+    from tests.test_cli import bench
+
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache_dir))
+    code, out = bench("perf", "--profile", *FAST)
+    assert code == 0, out
+    assert "bench perf --profile: raw" in out and "bench perf --profile: penalty" in out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") == 6}
+    for stage in ("minimax", "utility_eval", "privacy_eval", "total"):
+        gflop = float(rows[stage].split("│")[3])
+        assert gflop > 0, rows[stage]
+    peak = float(out.split("peak: ")[1].split(" GFLOP/s")[0])
+    assert peak > 1.0

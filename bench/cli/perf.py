@@ -57,8 +57,19 @@ def perf(
         ),
     ] = False,
     frames: Annotated[int, typer.Option(min=8, help="--anonymize: frames per timed video.")] = 48,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile",
+            help="Profile a raw and a penalty B=0.3 cell stage by stage (wall s, GFLOP, GFLOP/s "
+            "against this machine's fp32 matmul peak) instead.",
+        ),
+    ] = False,
 ) -> None:
     """Time cold `bench run`s (raw + penalty B=0.3, or the fixed baselines); check targets."""
+    if profile:
+        profile_report(parse_pairs(set_ or [], "--set"), device)
+        return
     if anonymize:
         anonymize_report(device, frames)
         return
@@ -87,6 +98,31 @@ def perf(
     for name, value, target, ok in checks:
         table.add_row(name, value, target, "[green]yes[/]" if ok else "[red]no[/]")
     console.print(table)
+
+
+def profile_report(overrides: dict[str, str], device: str) -> None:
+    """Print the stage profile of a default raw and penalty B = 0.3 cell."""
+    import torch
+
+    from bench.data.cache import default_cache_dir
+    from bench.engine.runner import build_config
+    from bench.perf.stage_profile import PEAK_SIZE, profile_cell
+
+    cache = default_cache_dir()
+    for method, params in (("raw", {}), ("penalty", {"B": 0.3})):
+        cfg = build_config(method, params, "known", "synthetic", "tiny", overrides, 0)
+        stages = profile_cell(cfg, cache, device, console)
+        table = Table(title=f"bench perf --profile: {method} (tiny, synthetic, known)")
+        for column in ("stage", "wall s", "GFLOP", "GFLOP/s", "% of peak"):
+            table.add_column(column, justify="right")
+        for s in stages:
+            table.add_row(s.stage, f"{s.seconds:.1f}", f"{s.gflop:.1f}", f"{s.gflops:.2f}",
+                          f"{100 * s.of_peak:.2f}")  # fmt: skip
+        console.print(table)
+    console.print(
+        f"peak: {stages[0].peak_gflops:.1f} GFLOP/s (fp32 {PEAK_SIZE}x{PEAK_SIZE} matmul, "
+        f"{torch.get_num_threads()} threads)"
+    )
 
 
 ANONYMIZER_TARGET = 0.25  # share of the bf16 dense peak on an H100 / H200-class GPU

@@ -97,6 +97,22 @@ class StageColumn(ProgressColumn):
         return text
 
 
+_flop_counters: list[Any] = []  # the FlopCounterMode `counting_flops` has active, if any
+
+
+@contextlib.contextmanager
+def counting_flops(counter: Any) -> Iterator[Any]:
+    """Within: `counter` (a torch.utils.flop_counter.FlopCounterMode) counts every operation,
+    and each `RunContext.stage` adds its GFLOP to the record's `details['gflop']`
+    (`bench perf --profile`; counting slows a run, so its timings mean little)."""
+    _flop_counters.append(counter)
+    try:
+        with counter:
+            yield counter
+    finally:
+        _flop_counters.remove(counter)
+
+
 def make_progress(console: Console) -> Progress:
     """The rich progress display used for every long stage."""
     return Progress(
@@ -174,10 +190,14 @@ class RunContext:
     def stage(self, name: str) -> Iterator[None]:
         """Time a stage; its wall seconds land in the record's `timings`."""
         start = time.perf_counter()
+        counted = _flop_counters[-1].get_total_flops() if _flop_counters else None
         try:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
+            if counted is not None:
+                gflop = (_flop_counters[-1].get_total_flops() - counted) / 1e9
+                self.details.setdefault("gflop", {})[name] = round(gflop, 3)
 
     def plan_stages(self, count: int) -> None:
         """Announce `count` more progress bars (training stages) this run will open; the

@@ -47,12 +47,12 @@ def issue_checks(raw: Timed, penalty: Timed) -> list[tuple[str, str, str, bool]]
     drop = rm["privacy_cmap"] - pm["privacy_cmap"]
     ratio = pm["action_top1"] / rm["action_top1"]
     return [
-        ("wall: bench run --method raw", f"{raw.seconds:.1f} s", "< 120 s", raw.seconds < 120),
-        (
+        ("wall: bench run --method raw", f"{raw.seconds:.1f} s", "<= 60 s", raw.seconds <= 60),
+        (  # the README's main job: it computes its raw reference too
             "wall: bench run --method penalty --B 0.3",
             f"{penalty.seconds:.1f} s",
-            "< 300 s",
-            penalty.seconds < 300,
+            "<= 300 s",
+            penalty.seconds <= 300,
         ),
         ("raw action top-1", f"{rm['action_top1']:.3f}", ">= 0.90", rm["action_top1"] >= 0.9),
         ("raw privacy cMAP", f"{rm['privacy_cmap']:.3f}", ">= 0.90", rm["privacy_cmap"] >= 0.9),
