@@ -12,6 +12,9 @@ No privacy labels are used. This is the penalty method with lambda = 0 (the pape
 ablation), so `bench run --method penalty --lam 0` gives the same result.
 Defaults: temperature 0.1 and w = 1 as in SPAct; fA's learning rate comes from the preset
 (SPAct used 1e-4 at 112-224 px; the tiny preset's 3e-3 plays that role at 32 px).
+`recipe=released` trains as SPAct's released code does: Adam without weight decay at 1e-4
+for fA, fT and fB, and batches that alternate between step 1 and step 2
+(`bench.engine.recipes` lists every difference with the file it comes from).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bench.engine.minimax import (
     BudgetBranch,
     SelfSupervisedBudget,
 )
+from bench.engine.recipes import RECIPE_PARAM
 
 
 @METHODS.register("spact")
@@ -49,6 +53,7 @@ class SPAct(AdversarialMethod):
             "fB's positive pairs: 'views' of a private image (released code) or 'frames' of a clip",
             choices=("views", "frames"),
         ),
+        "recipe": RECIPE_PARAM,
     }
 
     def budget_branch(self, ctx: RunContext) -> BudgetBranch:

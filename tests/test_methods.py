@@ -366,3 +366,62 @@ def test_bad_plugin_is_one_line(tmp_path: Path) -> None:
     )
     code, out = bench("methods", "--plugin", str(clash))
     assert code == 2 and "both named 'raw'" in out
+
+
+def test_released_recipes_name_their_optimisers_rates_and_schedule() -> None:
+    from bench.contract.config import PRESETS
+    from bench.engine.recipes import recipe_of
+
+    tiny, net = PRESETS["tiny"], torch.nn.Linear(2, 2)
+    paper = recipe_of("penalty", "paper")
+    released = recipe_of("penalty", "released")
+    assert isinstance(paper.utility_optimizer(net, tiny), torch.optim.AdamW)
+    assert (
+        not paper.alternate
+        and paper.anonymizer_optimizer(net, None, tiny).defaults["lr"] == tiny.lr_anon
+    )
+    opt = released.utility_optimizer(net, tiny)
+    assert type(opt) is torch.optim.Adam and opt.defaults["weight_decay"] == 0
+    assert released.alternate
+    assert released.anonymizer_optimizer(net, None, tiny).defaults["lr"] == 4e-5
+    assert released.anonymizer_optimizer(net, 0.01, tiny).defaults["lr"] == 0.01  # --lr wins
+    assert recipe_of("spact", "released").lr_anon == 1e-4
+    vita = recipe_of("vita", "released")
+    assert vita.lr_utility == 1e-5 and not vita.alternate
+
+
+def test_vita_ones_loss_pushes_every_attribute_score_up() -> None:
+    from bench.methods.vita import adversary_per_sample
+
+    low, high = torch.full((1, 3), -2.0), torch.full((1, 3), 2.0)
+    assert adversary_per_sample(high, "ones") < adversary_per_sample(low, "ones")
+    assert torch.allclose(
+        adversary_per_sample(torch.zeros(1, 3), "ones"), torch.tensor([0.6931]), atol=1e-4
+    )
+
+
+def test_unbounded_fa_starts_as_the_identity_and_is_clamped_where_stored() -> None:
+    from bench.contract.config import PRESETS
+    from bench.engine.minimax import build_anonymizer
+
+    p = dataclasses.replace(PRESETS["tiny"], anon_output="none")
+    fa = build_anonymizer(p).eval()
+    clips = torch.rand(1, 3, 2, 32, 32)
+    assert torch.equal(fa(clips), clips)  # x + UNet++(x), the head at zero
+    torch.nn.init.constant_(fa.net.segmentation_head[0].bias, 0.8)
+    assert fa(clips).max() > 1.0  # unbounded, as the released fA
+    method = make("spact")
+    method.fa = fa
+    out = method.anonymize(clips)
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_released_recipe_runs_through_known(tmp_path: Path, cache_dir: Path) -> None:
+    code, out = bench("run", "--method", "penalty", "--recipe", "released", "--no-reference",
+                      "--results-dir", str(tmp_path), "--cache-dir", str(cache_dir), *FAST,
+                      "--set", "anon_batch=8", "--set", "anon_output=none")  # fmt: skip
+    assert code == 0, out
+    (rec,) = records(tmp_path)
+    assert rec["params"]["recipe"] == "released"
+    assert rec["config"]["preset"]["anon_output"] == "none"
+    assert {"loss_t", "loss_b", "loss_a", "probe_cmap"} <= set(rec["history"]["minimax"][0])

@@ -13,7 +13,11 @@ from typing import Any
 from bench.contract.architectures import ACTION_ARCHS, ACTION_INITS, PRIVACY_ARCHS, PRIVACY_INITS
 from bench.contract.errors import BenchError, did_you_mean
 
-CODE_VERSION = "0.1.0"  # part of every record key; `bench.__version__`
+CODE_VERSION = "0.1.0"
+ANON_OUTPUTS = (
+    "sigmoid",
+    "none",
+)  # fA's output activation (`anon_output`)  # part of every record key; `bench.__version__`
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Preset:
     anon_depth: int
     anon_decoder: tuple[int, ...]
     anon_residual: bool
+    anon_output: str  # fA's output activation: sigmoid (bounded) or none (the released fA)
     # anonymizer training (Algorithm 1)
     identity_epochs: int
     budget_pretrain_epochs: int  # the budget model(s) alone on fA0's output, own data
@@ -81,6 +86,7 @@ PRESETS: dict[str, Preset] = {
         anon_depth=3,
         anon_decoder=(32, 16, 8),
         anon_residual=True,
+        anon_output="sigmoid",
         identity_epochs=0,  # the residual fA starts as the exact identity
         budget_pretrain_epochs=5,  # SPAct: SSL pretraining; VITA: supervised pretraining
         warmup_epochs=2,
@@ -117,6 +123,7 @@ PRESETS: dict[str, Preset] = {
         anon_depth=5,
         anon_decoder=(256, 128, 64, 32, 16),
         anon_residual=False,
+        anon_output="none",  # the released fA: smp UnetPlusPlus(..., activation=None)
         identity_epochs=100,
         budget_pretrain_epochs=10,
         warmup_epochs=0,
@@ -156,6 +163,7 @@ def upgrade_preset_values(values: dict[str, Any]) -> dict[str, Any]:
         upgraded.setdefault("eval_patience", 0)
     if "anon_epochs" in upgraded:  # with the anonymizer-training ones: the game ran them all
         upgraded.setdefault("anon_patience", 0)
+        upgraded.setdefault("anon_output", "sigmoid")  # every fA was bounded before
         shipped = PRESETS.get(str(upgraded.get("name")))
         if shipped is not None:  # the tolerance means nothing without a window
             upgraded.setdefault("anon_tolerance", shipped.anon_tolerance)
@@ -186,6 +194,7 @@ ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
     "anon_depth",
     "anon_decoder",
     "anon_residual",
+    "anon_output",
     "identity_epochs",
     "aux_ft_init",
     "aux_fb_init",
@@ -311,6 +320,11 @@ def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
 
 
 def _validate_preset(p: Preset) -> None:
+    if p.anon_output not in ANON_OUTPUTS:
+        raise BenchError(
+            f"--set anon_output={p.anon_output}: must be one of {', '.join(ANON_OUTPUTS)}"
+            + did_you_mean(p.anon_output, ANON_OUTPUTS)
+        )
     for key, value, known in (
         ("aux_ft_arch", p.aux_ft_arch, ACTION_ARCHS),
         ("aux_fb_arch", p.aux_fb_arch, PRIVACY_ARCHS),

@@ -40,7 +40,8 @@ RESOLUTIONS = ("auto", "trained", "native")
 
 
 class PaddedAnonymizer(nn.Module):
-    """fA* on frames of any size: pad to its output stride (replicate), apply, crop back."""
+    """fA* on frames of any size: pad to its output stride (replicate), apply, crop back,
+    clamp to [0, 1]."""
 
     def __init__(self, fa: FrameAnonymizer) -> None:
         super().__init__()
@@ -50,7 +51,8 @@ class PaddedAnonymizer(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) float RGB in [0, 1] -> the anonymized frames, same shape and range."""
         h, w = frames.shape[-2], frames.shape[-1]
-        return self.fa.forward_frames(pad_to(frames, self.multiple))[:, :, :h, :w]
+        out = self.fa.forward_frames(pad_to(frames, self.multiple))[:, :, :h, :w]
+        return out.clamp(0, 1)  # an unbounded fA (anon_output=none) gives frames in [0, 1]
 
 
 def pad_to(frames: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -101,14 +101,16 @@ class _ScriptedAnonymizer(nn.Module):
     """`PaddedAnonymizer` in TorchScript: the UNet++ traced (sizes stay dynamic), the padding,
     output activation and crop scripted around it."""
 
-    def __init__(self, net: nn.Module, multiple: int, residual: bool) -> None:
+    def __init__(self, net: nn.Module, multiple: int, residual: bool, bounded: bool) -> None:
         super().__init__()
-        self.net, self.multiple, self.residual = net, multiple, residual
+        self.net, self.multiple = net, multiple
+        self.residual, self.bounded = residual, bounded
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         h, w = frames.shape[-2], frames.shape[-1]
         x = pad_to(frames, self.multiple)
-        return frame_output(x, self.net(x), self.residual)[:, :, :h, :w]
+        out = frame_output(x, self.net(x), self.residual, self.bounded)[:, :, :h, :w]
+        return out.clamp(0, 1)
 
 
 def _example(model: PaddedAnonymizer, side: int) -> torch.Tensor:
@@ -140,7 +142,9 @@ def export_torchscript(model: PaddedAnonymizer, side: int, path: Path) -> None:
     fa = model.fa
     with _quiet():
         traced = torch.jit.trace(fa.net, _example(model, side))
-        scripted = torch.jit.script(_ScriptedAnonymizer(traced, model.multiple, fa.residual))
+        scripted = torch.jit.script(
+            _ScriptedAnonymizer(traced, model.multiple, fa.residual, fa.bounded)
+        )
         scripted.save(str(path))
 
 

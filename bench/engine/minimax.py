@@ -58,6 +58,7 @@ from bench.engine.fresh_models import (
 )
 from bench.engine.losses import nt_xent, rms_per_sample
 from bench.engine.probe import PrivacyProbe, plateaued
+from bench.engine.recipes import PAPER, Recipe, recipe_of
 from bench.engine.resume import (
     Checkpointed,
     Stateful,
@@ -76,7 +77,9 @@ ExtraLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str,
 
 def build_anonymizer(p: Preset) -> FrameAnonymizer:
     """A UNet++ anonymizer sized by the preset."""
-    return FrameAnonymizer(p.anon_encoder, p.anon_depth, p.anon_decoder, p.anon_residual)
+    return FrameAnonymizer(
+        p.anon_encoder, p.anon_depth, p.anon_decoder, p.anon_residual, p.anon_output
+    )
 
 
 def restored_anonymizer(p: Preset, state: dict[str, torch.Tensor]) -> FrameAnonymizer:
@@ -204,6 +207,8 @@ def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, ca
 
 class BudgetBranch:
     """The privacy side of the game: its models, its batches and both of its losses."""
+
+    recipe: Recipe = PAPER  # how its models are optimised (set by the trainer before setup)
 
     def setup(self, ctx: RunContext, data: Benchmark) -> None:
         """Build models and optimizers on ctx.device."""
@@ -418,7 +423,7 @@ class SelfSupervisedBudget(BudgetBranch):
         init = aux_budget_init(ctx)
         self.fb = BudgetModel(p.aux_fb_arch, init=init, cache_dir=ctx.cache_dir).to(ctx.device)
         self.trained = ctx.train_module(self.fb)  # what its own step trains (DDP under torchrun)
-        self.opt = make_optimizer(self.fb, p.lr_budget, p.weight_decay)
+        self.opt = self.recipe.budget_optimizer(self.fb, p)
         self.own_data = self.pairs == "views"
         if self.own_data:
             self.loader = private_loader(ctx, data)
@@ -511,12 +516,15 @@ class MinimaxTrainer:
         budget_weight: float = 1.0,
         extra: ExtraLoss | None = None,
         lr: float | None = None,
+        recipe: Recipe = PAPER,
     ) -> None:
         self.ctx = ctx
         self.budget = budget
         self.budget_weight = budget_weight
         self.extra = extra
-        self.lr = ctx.preset.lr_anon if lr is None else lr
+        self.recipe = recipe
+        self.method_lr = lr
+        self.lr = lr if lr is not None else recipe.lr_anon or ctx.preset.lr_anon
         self.trained_fa: nn.Module | None = None  # fA as step 1 trains it (set by `train`)
         self.prepare = anonymizer_input(ctx)  # loader clips -> fA's input on the device
 
@@ -593,10 +601,11 @@ class MinimaxTrainer:
             # reseed so what follows does not depend on the cache's state.
             seed_everything(ctx.seed)
         ft = build_aux_action_model(ctx, len(data.action.classes)).to(ctx.device)
-        u = Utility(ft, ctx.train_module(ft), make_optimizer(ft, p.lr_utility, p.weight_decay))
+        u = Utility(ft, ctx.train_module(ft), self.recipe.utility_optimizer(ft, p))
         self.trained_fa = ctx.train_module(fa)
+        self.budget.recipe = self.recipe
         self.budget.setup(ctx, data)
-        opt_a = make_optimizer(fa, self.lr, 0.0)
+        opt_a = self.recipe.anonymizer_optimizer(fa, self.method_lr, p)
         loader = _clip_loader(ctx, data.action.splits.train)
         private = data.privacy.splits
         self.probe = PrivacyProbe(private.train, private.val, p.frame_size, ctx.device)
@@ -676,14 +685,18 @@ class MinimaxTrainer:
         epoch: int,
     ) -> None:
         fa.train()
-        steps = []
-        for clips, labels in loader:
+        steps, branches = [], []
+        alternate = self.recipe.alternate and len(loader) > 1  # one batch: both steps on it
+        for i, (clips, labels) in enumerate(loader):
             clips, labels = self.prepare(clips), to_device(labels, self.ctx)
             batch = self.budget.sample(clips)
-            row = self._update_anonymizer(fa, opt_a, u, clips, labels, batch)
-            row["loss_t"], row["loss_b"] = self._update_branches(u, fa, clips, labels, batch)
-            steps.append(row)
+            if not alternate or i % 2 == 0:  # step 1
+                steps.append(self._update_anonymizer(fa, opt_a, u, clips, labels, batch))
+            if not alternate or i % 2 == 1:  # step 2
+                branches.append(self._update_branches(u, fa, clips, labels, batch))
         mean = {k: float(np.mean([s[k] for s in steps])) for k in steps[0]}
+        if branches:
+            mean["loss_t"], mean["loss_b"] = map(float, np.mean(branches, axis=0))
         fa.eval()  # the probe reads fA as it will be applied
         mean["probe_cmap"] = self.probe.cmap(fa.forward_frames)
         fa.train()
@@ -747,6 +760,7 @@ class AdversarialMethod(Method):
             budget_weight=self.values["budget_weight"],
             extra=self.extra_loss(),
             lr=self.values["lr"],
+            recipe=recipe_of(self.name, self.values.get("recipe", "paper")),
         )
         self.fa = trainer.train(data)
 
@@ -764,4 +778,4 @@ class AdversarialMethod(Method):
         """fA*(clips), frame-wise."""
         if self.fa is None:
             raise BenchError(f"method '{self.name}': anonymize() called before fit()")
-        return self.fa(clips)
+        return self.fa(clips).clamp(0, 1)  # an unbounded fA (anon_output=none) is stored 8-bit
