@@ -697,6 +697,8 @@ class MinimaxTrainer:
         mean = {k: float(np.mean([s[k] for s in steps])) for k in steps[0]}
         if branches:
             mean["loss_t"], mean["loss_b"] = map(float, np.mean(branches, axis=0))
+        if not all(np.isfinite(list(mean.values()))):
+            self.ctx.log("minimax", epoch=epoch, **mean)  # raises Diverged, naming the stage
         fa.eval()  # the probe reads fA as it will be applied
         mean["probe_cmap"] = self.probe.cmap(fa.forward_frames)
         fa.train()

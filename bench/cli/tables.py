@@ -1,4 +1,5 @@
-"""`bench table`, `bench figure` and `bench report`: read records, never train."""
+"""`bench table`: read records, never train; what every reader of records shares (the
+figures are in `bench.cli.figures`, so a table never imports matplotlib)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,6 @@ from bench.cli.common import (
     warnings,
 )
 from bench.contract.atomic import atomic_write_text
-from bench.contract.dataset import DATASETS
-from bench.reports.figure_kit import save_figure
-from bench.reports.figure_specs import FIGURES, FigureRequest, figure_spec
-from bench.reports.report import report_figures, write_report
 from bench.reports.tables import build_table, check_format, render, table_spec
 from bench.store.reading import RecordSet
 
@@ -96,57 +93,3 @@ def table(
     built = build_table(table_spec(number), loaded, paper, preset)
     print_notes(loaded)
     write_text(render(built, format_, fragment), out)
-
-
-FIGURE_HELP = "; ".join(f"{name}: {spec.help}" for name, spec in FIGURES.items())
-
-
-@user_errors
-def figure(
-    name: Annotated[str, typer.Argument(metavar="NAME", help=f"The figure. {FIGURE_HELP}.")],
-    results_dir: ResultsDirOption = None,
-    dataset: Annotated[str, typer.Option(help="Whose records to draw.")] = "synthetic",
-    protocol: Annotated[
-        str, typer.Option(help="pareto / curves / ablation: which protocol's records.")
-    ] = "known",
-    preset: PresetOption = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Folder for the files; default <results dir>/figures.")
-    ] = None,
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF.")] = False,
-    cache_dir: FramesCacheOption = None,
-    plugin: PluginOption = None,
-) -> None:
-    """Draw one of the paper's figures from the records (PNG, and PDF with --pdf)."""
-    spec = figure_spec(name)
-    load_plugins(plugin)
-    DATASETS.get(dataset)  # an unknown name is an error, not an empty figure
-    loaded = load_records(results_dir, preset)
-    drawn = spec.draw(loaded, FigureRequest(dataset, protocol, preset, cache_dir))
-    print_notes(loaded)
-    folder = out or (loaded.root or Path("results")) / "figures"
-    formats = ("png", "pdf") if pdf else ("png",)
-    for path in save_figure(drawn, folder / spec.stem(protocol, dataset), formats):
-        console.print(f"wrote {path}")
-
-
-@user_errors
-def report(
-    results_dir: ResultsDirOption = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Folder for report.md, tables/ and figures/; default the results dir."),
-    ] = None,
-    preset: PresetOption = None,
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also write each figure as PDF.")] = False,
-    cache_dir: FramesCacheOption = None,
-    plugin: PluginOption = None,
-) -> None:
-    """One Markdown report: every table and figure the records feed, and what is missing."""
-    load_plugins(plugin)
-    loaded = load_records(results_dir, preset)
-    formats = ("png", "pdf") if pdf else ("png",)
-    makers = report_figures(loaded, preset, cache_dir, formats)
-    path = write_report(loaded, out or loaded.root or Path("results"), makers, preset)
-    print_notes(loaded)
-    console.print(f"wrote {path}")
