@@ -199,11 +199,20 @@ class Vita(AdversarialMethod):
         "recipe": RECIPE_PARAM,
     }
 
+    @classmethod
+    def resolve_params(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """The parameters with the derived loss made concrete: 'ones' under the released
+        recipe, else 'entropy' (so records name the loss they trained with)."""
+        values = super().resolve_params(raw)
+        if values["adversary_loss"] is None:
+            released = values["recipe"] == "released"
+            values["adversary_loss"] = "ones" if released else "entropy"
+        return values
+
     def budget_branch(self, ctx: RunContext) -> BudgetBranch:
         """The supervised budget-model ensemble."""
         v = self.values
-        released = v["recipe"] == "released"
-        loss = v["adversary_loss"] or ("ones" if released else "entropy")
         return SupervisedEnsembleBudget(
-            v["n_budget"], v["restart_every"], v["budget_steps"], loss, v["adversary_on"]
-        )
+            v["n_budget"], v["restart_every"], v["budget_steps"], v["adversary_loss"],
+            v["adversary_on"],
+        )  # fmt: skip

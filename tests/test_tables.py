@@ -323,3 +323,24 @@ def test_only_methods_no_paper_table_has_get_extra_rows(results: Path) -> None:
     assert code == 0
     assert "Downsample" not in out and "downsample" not in out  # a Table 1 row, not Table 3's
     assert "| λ = 0.5 " in out and "| 10.00 " in out
+
+
+def test_records_made_before_newer_settings_keep_their_cells(tmp_path: Path) -> None:
+    """A record without the `recipe` parameter or the eval_patience / anon_patience /
+    anon_output settings (made before they existed) still fills its row, labelled with the
+    values it ran at, and VITA's derived loss is stored as the one it trained with."""
+    root = tmp_path / "results"
+    for method, params in (("raw", {}), ("penalty", {"B": 0.3})):
+        record = make_record(method, params, top1=0.8, cmap=0.7)
+        record["params"].pop("recipe", None)
+        for key in ("eval_patience", "anon_patience", "anon_output", "anon_tolerance"):
+            record["config"]["preset"].pop(key, None)
+        stored(root, record)
+    code, out = bench("table", "1", "--results-dir", str(root))
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if line.startswith("| Ours (B = 0.3)"))
+    assert "80.00 (↓ 0.00)" in row
+    assert "tiny[eval_patience=0]" in out  # the label says how it differs from today's tiny
+    assert make_record("vita")["params"]["adversary_loss"] == "entropy"
+    released = make_record("vita", {"recipe": "released"})["params"]
+    assert released["adversary_loss"] == "ones"

@@ -45,6 +45,8 @@ class Param:
     kind: type | None = None
     exclusive_minimum: bool = False
     detection: bool = False  # a person-detector setting: in the key only where one runs
+    # for a parameter added later: (the value records made before it existed ran with,)
+    legacy: tuple[Any] | None = None
 
     def __post_init__(self) -> None:
         if self.default is None and self.kind is None:
@@ -139,6 +141,13 @@ class Method:
         values = {k: p.parse(k, raw.get(k, p.default)) for k, p in cls.params.items()}
         cls.validate(values)
         return values
+
+    @classmethod
+    def upgrade_params(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """A stored record's parameters with those added since at the value it ran with
+        (`Param.legacy`), so an older record keeps matching its table cell."""
+        added = {k: p.legacy[0] for k, p in cls.params.items() if k not in stored and p.legacy}
+        return {**stored, **added}
 
     @classmethod
     def cell_params(cls, raw: dict[str, Any], dataset: str) -> dict[str, Any]:

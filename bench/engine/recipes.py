@@ -32,6 +32,7 @@ RECIPE_PARAM = Param(
     "training recipe: 'paper' (this benchmark's default) or 'released' (the method's released "
     "code: Adam without weight decay, its learning rates and update schedule)",
     choices=RECIPES,
+    legacy=("paper",),  # records made before recipes existed trained as `paper` does
 )
 
 

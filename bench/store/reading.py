@@ -61,6 +61,8 @@ class RunView:
     ) -> RunView:
         """A view from a run's parts; `preset` holds the values its config stores."""
         preset = upgrade_preset_values(dict(preset))
+        if method in METHODS.names():
+            params = METHODS.get(method).upgrade_params(dict(params))
         default = dataclasses.asdict(EvalModels(preset["aux_ft_arch"], preset["aux_fb_arch"]))
         shared = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
         return cls(
