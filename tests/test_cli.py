@@ -155,14 +155,14 @@ def test_penalty_run_shows_raw_reference(penalty_run: tuple[Path, str]) -> None:
 
 @pytest.mark.slow
 def test_paper_preset_architectures_run_end_to_end(tmp_path: Path, cache_dir: Path) -> None:
-    """R3D-18, ResNet-50 and the depth-5 UNet++ through the whole pipeline, at reduced size."""
+    """I3D-R50, ResNet-50 and the depth-5 UNet++ through the whole pipeline, at reduced size."""
     small = ["--set", "frame_size=64", "--set", "frames=4", "--set", "ssl_frame_gap=2", "--set", "eval_clips=2",
              "--set", "anon_batch=4", "--set", "action_batch=8", "--set", "privacy_batch=16"]  # fmt: skip
     code, out = bench("run", "--method", "penalty", "--preset", "paper", "--no-reference",
                       "--results-dir", str(tmp_path), "--cache-dir", str(cache_dir), *FAST, *small)  # fmt: skip
     assert code == 0, out
     [rec] = records(tmp_path)
-    assert rec["config"]["preset"]["aux_ft_arch"] == "r3d_18"
+    assert rec["config"]["preset"]["aux_ft_arch"] == "i3d_r50"
     assert rec["config"]["preset"]["aux_fb_arch"] == "resnet50"
 
 

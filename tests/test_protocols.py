@@ -175,3 +175,23 @@ def test_fresh_models_stop_when_validation_stalls(tmp_path: Path, cache_dir: Pat
                 in stopped["notes"][f"stopped_early:{stage}"]
             )
     assert any(k.startswith("stopped_early") for k in stopped["notes"])
+
+
+def test_paper_preset_trains_against_i3d_and_names_the_extra_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from bench.contract.config import PRESETS
+
+    assert PRESETS["paper"].aux_ft_arch == "i3d_r50"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pytorchvideo" else real(name, *a),
+    )
+    code, out = bench("run", "--method", "penalty", "--preset", "paper", "--set", "skip=1",
+                      "--results-dir", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2 and "pip install 'privbench[models]'" in out and "Traceback" not in out
+    assert not (tmp_path / "r").exists()  # before any work

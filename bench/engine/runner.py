@@ -29,7 +29,7 @@ from bench.engine.person_region import DetectedPeople
 from bench.engine.probe import game_convergence
 from bench.engine.resume import forget_checkpoints, stop_signals
 from bench.engine.scoring import check_checkpoints
-from bench.models.action import action_checkpoint
+from bench.models.action import action_checkpoint, check_action_arch
 from bench.models.anonymizer import check_encoder
 from bench.models.privacy import privacy_checkpoint
 from bench.store.provenance import provenance
@@ -86,6 +86,9 @@ def build_config(
     if cls.trainable:
         check_encoder(resolved.anon_encoder)
     models = EvalModels.resolve(resolved, **(evaluation or {}))
+    check_action_arch(models.ft_arch)  # its package is installed
+    if cls.trainable:
+        check_action_arch(resolved.aux_ft_arch)
     action_checkpoint(models.ft_arch, models.ft_init)  # the pair has a published checkpoint
     privacy_checkpoint(models.fb_arch, models.fb_init)
     return RunConfig(

@@ -8,6 +8,7 @@ preset. `init='kinetics400'` loads the published Kinetics-400 checkpoint from a 
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,14 +107,24 @@ class ResizedInput(nn.Module):
         return self.model(clips)
 
 
+I3D_MISSING = (
+    "action architecture i3d_r50 (the paper's fT, the `paper` preset's) comes from "
+    "pytorchvideo, which is not installed: pip install 'privbench[models]' (or choose another "
+    "with --set aux_ft_arch=r3d_18 --ft-arch r3d_18)"
+)
+
+
+def check_action_arch(arch: str) -> None:
+    """A BenchError before any work when `arch` needs a package that is not installed."""
+    if arch == "i3d_r50" and importlib.util.find_spec("pytorchvideo") is None:
+        raise BenchError(I3D_MISSING)
+
+
 def _i3d_r50(num_classes: int) -> nn.Module:
     try:
         from pytorchvideo.models.hub.resnet import i3d_r50
     except ImportError:
-        raise BenchError(
-            "fT' architecture i3d_r50 comes from pytorchvideo, which is not installed; "
-            "`pip install pytorchvideo`"
-        ) from None
+        raise BenchError(I3D_MISSING) from None
     model = i3d_r50(pretrained=False, model_num_class=num_classes)
     model.blocks[-1].pool = nn.AdaptiveAvgPool3d(1)  # any clip size; no weights in a pool
     return model
