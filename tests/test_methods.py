@@ -425,3 +425,12 @@ def test_released_recipe_runs_through_known(tmp_path: Path, cache_dir: Path) -> 
     assert rec["params"]["recipe"] == "released"
     assert rec["config"]["preset"]["anon_output"] == "none"
     assert {"loss_t", "loss_b", "loss_a", "probe_cmap"} <= set(rec["history"]["minimax"][0])
+
+
+@pytest.mark.parametrize("name", ["spact", "penalty", "vita"])
+def test_methods_detail_names_each_recipe_difference_and_its_source(name: str) -> None:
+    code, out = bench("methods", name)
+    flat = " ".join(out.split())
+    assert code == 0 and "--recipe" in flat
+    assert "train_ssl_minimax2.py" in flat and "adv_training.py" in flat  # sources named
+    assert "alternate" in flat and "Adam, no weight decay" in flat

@@ -27,6 +27,10 @@ def methods(
         console.print(method_details(name))
         doc = inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or ""
         console.print(Markdown(doc))
+        if "recipe" in cls.params:  # a learned method: what each recipe does, and whence
+            from bench.engine import recipes
+
+            console.print(Markdown(inspect.getdoc(recipes) or ""))
         return
     rows = [
         (
