@@ -30,13 +30,14 @@ M = 1), restarting off, and 2 budget steps per fA step rather than 5 (each step 
 model of the ensemble; 5 would triple the run). `recipe=released` adds the released
 optimisers (Adam, no weight decay; fA 1e-4, fT 1e-5, fB 1e-4) and the 'ones' loss. Still
 not reproduced (see `bench.engine.recipes`): fT trained until 0.70 validation accuracy after
-each fA step, gradients accumulated over ~40 mini-batches per budget step, restarts that
-restore the pretrained budget model, and the released fd (a residual net) in place of the
-UNet++.
+each fA step, gradients accumulated over ~40 mini-batches per budget step, and the
+released fd (a residual net) in place of the UNet++. Under it, restarts restore the
+pretrained budget models instead of re-initialising them.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import torch
@@ -161,12 +162,33 @@ class SupervisedEnsembleBudget(BudgetBranch):
         """One optimizer per ensemble member."""
         return list(self.opts)
 
+    snapshot: list[dict[str, torch.Tensor]] | None = None  # the pretrained models (released)
+
+    def begin_game(self) -> None:
+        """Under the released recipe, keep the pretrained ensemble: restarts restore it."""
+        if self.recipe.name == "released":
+            self.snapshot = [copy.deepcopy(m.state_dict()) for m in self.models]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The branch's checkpoint, with the pretrained ensemble restarts restore."""
+        return {**super().state_dict(), "snapshot": self.snapshot}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` kept."""
+        super().load_state_dict(state)
+        self.snapshot = state.get("snapshot")
+
     def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
-        """Model restarting: fresh budget models, retrained against the current fA for the
-        preset's budget_pretrain_epochs (at least one) passes over the private images."""
+        """Model restarting: the budget models start again (re-initialised; under the released
+        recipe restored to their pretrained state, as adv_training.py L370 restores the
+        pretrained checkpoint), then retrain against the current fA for the preset's
+        budget_pretrain_epochs (at least one) passes over the private images."""
         if not self.restart_every or (epoch + 1) % self.restart_every:
             return
         self._build()
+        if self.snapshot is not None:
+            for model, saved in zip(self.models, self.snapshot, strict=True):
+                model.load_state_dict(saved)
         epochs = max(1, self.ctx.preset.budget_pretrain_epochs)
         losses = self.pretrain(fa, epochs, None)
         self.ctx.log("budget_restart", epoch=epoch, loss_b=losses[-1])

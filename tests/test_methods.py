@@ -434,3 +434,35 @@ def test_methods_detail_names_each_recipe_difference_and_its_source(name: str) -
     assert code == 0 and "--recipe" in flat
     assert "train_ssl_minimax2.py" in flat and "adv_training.py" in flat  # sources named
     assert "alternate" in flat and "Adam, no weight decay" in flat
+
+
+@pytest.mark.parametrize("recipe", ["paper", "released"])
+def test_vita_restart_reinitialises_or_restores_the_pretrained_ensemble(
+    tmp_path: Path, cache_dir: Path, recipe: str
+) -> None:
+    from bench.methods.vita import SupervisedEnsembleBudget
+
+    from bench.engine.recipes import recipe_of
+
+    data = DATASETS.get("synthetic")().load_cached("known", cache_dir)
+    ctx = tiny_context(tmp_path, cache_dir)
+    branch = SupervisedEnsembleBudget(2, 1, 1, "ones", "action")
+    branch.recipe = recipe_of("vita", recipe)
+    branch.setup(ctx, data)
+    branch.begin_game()  # after pretraining: what the released code's checkpoint holds
+    pretrained = [{k: v.clone() for k, v in m.state_dict().items()} for m in branch.models]
+    for model in branch.models:  # the game moves them
+        torch.nn.init.constant_(next(model.parameters()), 0.123)
+    branch.pretrain = lambda *args: [0.0]  # type: ignore[method-assign]  (no retraining here)
+    branch.end_epoch(build_anonymizer(ctx.preset), 0)
+    restored = all(
+        torch.equal(m.state_dict()[k], saved[k])
+        for m, saved in zip(branch.models, pretrained, strict=True)
+        for k in saved
+    )
+    assert restored is (recipe == "released")
+    assert all(
+        not torch.equal(next(m.parameters()), torch.full_like(next(m.parameters()), 0.123))
+        for m in branch.models
+    )  # fresh or restored, never the game's weights
+    assert (branch.state_dict()["snapshot"] is not None) is (recipe == "released")

@@ -264,6 +264,9 @@ class BudgetBranch:
         if isinstance(batches, EndlessBatches) and state["batches"] is not None:
             batches.restore(state["batches"])
 
+    def begin_game(self) -> None:
+        """Hook once the game starts, after pretraining and warm-up (not on a resume)."""
+
     def end_epoch(self, fa: FrameAnonymizer, epoch: int) -> None:
         """Hook after each minimax epoch (e.g. model restarting)."""
 
@@ -646,6 +649,8 @@ class MinimaxTrainer:
                         ctx.progress.update(bar, total=epoch)
                         break
                     shuffled(loader, loop.base + epoch)  # each epoch of the loop its own shuffle
+                    if name == "minimax" and epoch == 0:
+                        self.budget.begin_game()
                     run_epoch(epoch)
                     label = f"{title} epoch {epoch + 1}/{epochs}"
                     loop.save(loop.base + epoch, label, parts, loader)

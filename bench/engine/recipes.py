@@ -7,13 +7,13 @@ method's released code (`released`), chosen by the method parameter `recipe`.
 | learning rates | the preset's `lr_anon`, `lr_utility`, `lr_budget` | SPAct: 1e-4 for all three (`parameters_SSL.py`); penalty: fA 4e-5, fT 1e-4, fB 1e-4 (`params_anonymization.py` L46, L54-56); VITA: fA 1e-4, fT 1e-5, fB 1e-4 (`adv_training.py` L112-114) |
 | update schedule | every batch: step 1 (fA), then step 2 (fT, fB) | SPAct and penalty alternate: batch i updates fA only, batch i+1 fT and fB only (`step` flag); VITA as the default |
 | VITA's loss for fA | negative entropy (`adversary_loss=entropy`) | sigmoid cross-entropy to all-ones labels on frame-averaged logits, worst model per clip (`max_centpy`, `adv_training.py` L58-81): `adversary_loss=ones` |
+| VITA's restarts (`restart_every`) | the budget models are re-initialised | restored to their pretrained state (`adv_training.py` L370 restores the pretrained checkpoint) |
 
 The released fA's unbounded output (smp `UnetPlusPlus(..., activation=None)`) is the preset
 value `anon_output=none` (the `paper` preset's default), since it is part of the network.
 A method's explicit `--lr` overrides either recipe's fA rate. Not yet reproduced: VITA's
 gradient accumulation over ~40 mini-batches, its fT trained to 0.70 validation accuracy
-after each fA step, restarts that restore the pretrained budget model, and SPAct's fB
-pretraining (its released tree has no script for it).
+after each fA step, and SPAct's fB pretraining (its released tree has no script for it).
 """
 
 from __future__ import annotations
