@@ -105,7 +105,7 @@ PRESETS: dict[str, Preset] = {
         privacy_epochs=30,
         privacy_batch=32,
         lr_privacy=2e-3,
-        eval_patience=8,
+        eval_patience=0,  # 8 cut downsample-4x top-1 from 0.608 to 0.467 (README)
         weight_decay=1e-4,
     ),
     "paper": Preset(
@@ -142,7 +142,7 @@ PRESETS: dict[str, Preset] = {
         privacy_epochs=100,
         privacy_batch=32,
         lr_privacy=1e-3,
-        eval_patience=15,
+        eval_patience=0,
         weight_decay=1e-4,
     ),
 }
