@@ -1,5 +1,6 @@
 """`bench perf`: timed cold runs with their targets, the clip-loading comparison, and the
-training steps' speed and FLOPs (`--gpu`), and frames/s of `bench anonymize` (`--anonymize`).
+training steps' speed and FLOPs (`--gpu`), frames/s of `bench anonymize` (`--anonymize`),
+and a cell's stage-by-stage profile against the machine's peak (`--profile`).
 
 May import: `bench.contract`, `bench.models`, `bench.data`, `bench.engine`, `bench.store`,
 `bench.perf`.
