@@ -221,20 +221,24 @@ class Vita(AdversarialMethod):
         "recipe": RECIPE_PARAM,
     }
 
+    @staticmethod
+    def loss_of(values: dict[str, Any]) -> str:
+        """The loss fA trains with: `adversary_loss`, or derived from the recipe ('ones'
+        under the released one, else 'entropy')."""
+        released = values["recipe"] == "released"
+        return values["adversary_loss"] or ("ones" if released else "entropy")
+
     @classmethod
-    def resolve_params(cls, raw: dict[str, Any]) -> dict[str, Any]:
-        """The parameters with the derived loss made concrete: 'ones' under the released
-        recipe, else 'entropy' (so records name the loss they trained with)."""
-        values = super().resolve_params(raw)
-        if values["adversary_loss"] is None:
-            released = values["recipe"] == "released"
-            values["adversary_loss"] = "ones" if released else "entropy"
-        return values
+    def cell_params(cls, raw: dict[str, Any], dataset: str) -> dict[str, Any]:
+        """The cell's parameters with the derived loss made concrete, so records name the
+        loss they trained with."""
+        values = super().cell_params(raw, dataset)
+        return {**values, "adversary_loss": cls.loss_of(values)}
 
     def budget_branch(self, ctx: RunContext) -> BudgetBranch:
         """The supervised budget-model ensemble."""
         v = self.values
         return SupervisedEnsembleBudget(
-            v["n_budget"], v["restart_every"], v["budget_steps"], v["adversary_loss"],
+            v["n_budget"], v["restart_every"], v["budget_steps"], self.loss_of(v),
             v["adversary_on"],
         )  # fmt: skip
