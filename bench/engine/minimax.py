@@ -527,7 +527,7 @@ class MinimaxTrainer:
         self.extra = extra
         self.recipe = recipe
         self.method_lr = lr
-        self.lr = lr if lr is not None else recipe.lr_anon or ctx.preset.lr_anon
+        self.lr = recipe.anonymizer_rate(lr, ctx.preset)
         self.trained_fa: nn.Module | None = None  # fA as step 1 trains it (set by `train`)
         self.prepare = anonymizer_input(ctx)  # loader clips -> fA's input on the device
 

@@ -25,6 +25,7 @@ from torch import nn
 
 from bench.contract.config import Preset
 from bench.contract.method import Param
+from bench.engine.fresh_models import make_optimizer
 
 RECIPES = ("paper", "released")
 RECIPE_PARAM = Param(
@@ -51,14 +52,18 @@ class Recipe:
         """The recipe's optimiser for `module` at `lr` (`weight_decay` under AdamW)."""
         if self.adam:
             return torch.optim.Adam(module.parameters(), lr=lr)
-        return torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+        return make_optimizer(module, lr, weight_decay)
+
+    def anonymizer_rate(self, lr: float | None, p: Preset) -> float:
+        """fA's learning rate: the method's own `lr` if set, else the recipe's, else the
+        preset's."""
+        return lr if lr is not None else self.lr_anon if self.lr_anon is not None else p.lr_anon
 
     def anonymizer_optimizer(
         self, fa: nn.Module, lr: float | None, p: Preset
     ) -> torch.optim.Optimizer:
         """fA's optimiser (no weight decay in either recipe); `lr`: the method's own, if set."""
-        rate = lr if lr is not None else self.lr_anon if self.lr_anon is not None else p.lr_anon
-        return self.optimizer(fa, rate, 0.0)
+        return self.optimizer(fa, self.anonymizer_rate(lr, p), 0.0)
 
     def utility_optimizer(self, ft: nn.Module, p: Preset) -> torch.optim.Optimizer:
         """fT's optimiser."""
