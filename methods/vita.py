@@ -28,11 +28,11 @@ PA-HMDB51-VISPR-exp/adversarial_training/adv_training/adv_training.py and adv_fl
 the tiny budget allows: gamma = 0.5, an ensemble of M = 4 (adv_flags.py's own default is
 M = 1), restarting off, and 2 budget steps per fA step rather than 5 (each step trains every
 model of the ensemble; 5 would triple the run). `recipe=released` adds the released
-optimisers (Adam, no weight decay; fA 1e-4, fT 1e-5, fB 1e-4) and the 'ones' loss. Still
-not reproduced (see `bench.engine.recipes`): fT trained until 0.70 validation accuracy after
-each fA step, gradients accumulated over ~40 mini-batches per budget step, and the
-released fd (a residual net) in place of the UNet++. Under it, restarts restore the
-pretrained budget models instead of re-initialising them.
+optimisers (Adam, no weight decay; fA 1e-4, fT 1e-5, fB 1e-4) and the 'ones' loss; under it,
+restarts restore the pretrained budget models instead of re-initialising them. Not
+reproduced, with the reasons in `bench.engine.recipes`: fT trained until 0.70 validation
+accuracy after each fA step, gradients accumulated over ~40 mini-batches per budget step,
+and the released fd (a residual net) in place of the UNet++.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.contract.context import RunContext, autocast
+from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark
 from bench.contract.method import METHODS, Param
 from bench.engine.fresh_models import pixels_to_device, to_device
@@ -143,10 +143,10 @@ class SupervisedEnsembleBudget(BudgetBranch):
         """Each budget model takes one BCE step per batch on (fA(Z), labels); mean loss."""
         losses = []
         for images, targets in batch:
-            with torch.no_grad(), autocast(self.ctx.device):
+            with torch.no_grad(), self.ctx.autocast():
                 private = fa.forward_frames(images)
             for model, opt in zip(self.trained, self.opts, strict=True):
-                with autocast(self.ctx.device):
+                with self.ctx.autocast():
                     loss = F.binary_cross_entropy_with_logits(model(private).float(), targets)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

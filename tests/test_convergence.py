@@ -51,23 +51,44 @@ def test_the_probe_reads_raw_frames_and_not_erased_ones() -> None:
     assert probe.cmap(None) == raw  # deterministic: no random stream is drawn
 
 
-def test_plateau_needs_both_the_probe_and_ft_to_stop_moving() -> None:
-    flat, falling = [0.70, 0.705, 0.70], [1.0, 0.8, 0.6]
-    assert plateaued(flat, [0.5, 0.5, 0.505], window=3, tolerance=0.02)
-    assert not plateaued(flat, falling, window=3, tolerance=0.02)  # fT still learning
-    assert not plateaued([0.9, 0.8, 0.7], [0.5] * 3, window=3, tolerance=0.02)
-    assert not plateaued(flat, [0.5] * 3, window=4, tolerance=0.02)  # too few epochs
-    assert not plateaued(flat, [0.5] * 3, window=0, tolerance=1.0)  # the rule is off
+def test_plateau_needs_the_probe_and_ft_to_settle_and_fa_to_have_moved() -> None:
+    flat, moved = [0.70, 0.71, 0.69, 0.70, 0.705, 0.70], [0.2] * 6
+    settled = [0.5, 0.5, 0.505, 0.5, 0.5, 0.502]
+    assert plateaued(flat, settled, moved, window=3, tolerance=0.02)
+    falling = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5]  # 10 % an epoch: fT is still learning
+    assert not plateaued(flat, falling, moved, window=3, tolerance=0.02)
+    creeping = [0.30, 0.297, 0.294, 0.291, 0.288, 0.285]  # 1 % an epoch
+    assert plateaued(flat, creeping, moved, window=3, tolerance=0.02)
+    dropping = [0.9, 0.88, 0.86, 0.8, 0.78, 0.76]
+    assert not plateaued(dropping, settled, moved, window=3, tolerance=0.02)
+    noisy = [0.70, 0.66, 0.72, 0.68, 0.71, 0.69]  # +-0.03 an epoch, the same mean
+    assert plateaued(noisy, settled, moved, window=3, tolerance=0.02)
+    stuck = [0.005] * 6  # fA never left the identity: the game has not started
+    assert not plateaued(flat, settled, stuck, window=3, tolerance=0.02)
+    assert not plateaued(flat[:5], settled[:5], moved[:5], window=3, tolerance=0.02)  # too few
+    assert not plateaued(flat, settled, moved, window=0, tolerance=1.0)  # the rule is off
+
+
+def test_the_record_says_converged_stalled_or_ran_its_maximum() -> None:
     assert game_convergence([], 12) is None
-    rows = [{"plateau": 0.0, "probe_cmap": 0.7}, {"plateau": 1.0, "probe_cmap": 0.6}]
+    rows = [{"plateau": 0.0, "probe_cmap": 0.7, "rms": 0.1},
+            {"plateau": 1.0, "probe_cmap": 0.6, "rms": 0.2}]  # fmt: skip
     assert game_convergence(rows, 12) == {
-        "converged": True, "epochs": 2, "max_epochs": 12, "probe_cmap": 0.6
+        "converged": True, "state": "converged", "epochs": 2, "max_epochs": 12,
+        "probe_cmap": 0.6, "rms": 0.2,
     }  # fmt: skip
+    last = {"plateau": 0.0, "probe_cmap": 0.73, "rms": 0.004}
+    assert game_convergence([last], 1) == {
+        "converged": False, "state": "stalled", "epochs": 1, "max_epochs": 1,
+        "probe_cmap": 0.73, "rms": 0.004,
+    }  # fmt: skip
+    ran = game_convergence([{**last, "rms": 0.3}], 1)
+    assert ran is not None and ran["state"] == "max_epochs"
 
 
 @pytest.mark.parametrize(
     ("patience", "tolerance", "epochs", "converged"),
-    [("0", "0.02", 3, False), ("1", "1.0", 1, True)],
+    [("0", "0.02", 3, False), ("1", "1.0", 2, True)],
 )
 def test_a_learned_fit_logs_the_probe_and_says_whether_it_converged(
     tmp_path: Path, cache_dir: Path, patience: str, tolerance: str, epochs: int, converged: bool

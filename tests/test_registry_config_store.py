@@ -1,10 +1,13 @@
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import bench
-from bench.contract.config import PRESETS, resolve_preset
+from bench.contract.config import PRESETS, resolve_preset, stored_preset
+from bench.contract.context import autocast
 from bench.contract.dataset import DATASETS
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
@@ -51,6 +54,20 @@ def test_bad_values_are_user_errors() -> None:
     with pytest.raises(BenchError, match="unknown architecture; known: tiny, r3d_18"):
         resolve_preset("tiny", {"aux_ft_arch": "vgg"})
     assert resolve_preset("tiny", {"aux_fb_arch": "resnet18"}).aux_fb_arch == "resnet18"
+
+
+def test_precision_sets_the_arithmetic_on_every_device() -> None:
+    cpu, x = torch.device("cpu"), torch.ones(4, 4)
+    with autocast(cpu, "bf16"):
+        assert (x @ x).dtype == torch.bfloat16
+    for precision in ("fp32", "auto"):  # auto: bf16 on CUDA only, as before the setting
+        with autocast(cpu, precision):
+            assert (x @ x).dtype == torch.float32
+    assert resolve_preset("tiny", {"precision": "fp32"}).precision == "fp32"
+    with pytest.raises(BenchError, match="--set precision=bf61: must be one of .*bf16"):
+        resolve_preset("tiny", {"precision": "bf61"})
+    old = {k: v for k, v in dataclasses.asdict(PRESETS["tiny"]).items() if k != "precision"}
+    assert stored_preset(old).precision == "auto"  # a record from before ran bf16 on CUDA only
 
 
 @pytest.mark.parametrize(("old", "new", "option"), [("ft_arch", "aux_ft_arch", "--ft-arch"),

@@ -327,20 +327,21 @@ def test_only_methods_no_paper_table_has_get_extra_rows(results: Path) -> None:
 
 def test_records_made_before_newer_settings_keep_their_cells(tmp_path: Path) -> None:
     """A record without the `recipe` parameter or the eval_patience / anon_patience /
-    anon_output settings (made before they existed) still fills its row, read at the values
+    anon_output / precision settings (made before they existed) still fills its row, read at the values
     it ran with, and VITA's derived loss is stored as the one it trained with."""
     root = tmp_path / "results"
     for method, params in (("raw", {}), ("penalty", {"B": 0.3})):
         record = make_record(method, params, top1=0.8, cmap=0.7)
         record["params"].pop("recipe", None)
-        for key in ("eval_patience", "anon_patience", "anon_output", "anon_tolerance"):
+        for key in ("eval_patience", "anon_patience", "anon_output", "anon_tolerance", "precision"):
             record["config"]["preset"].pop(key, None)
         stored(root, record)
     code, out = bench("table", "1", "--results-dir", str(root))
     assert code == 0, out
     row = next(line for line in out.splitlines() if line.startswith("| Ours (B = 0.3)"))
     assert "80.00 (↓ 0.00)" in row
-    assert "at preset tiny;" in out  # ran as today's tiny does (no patience, bounded fA)
+    # read at what they ran: no stopping rule, fp32 on the CPU (a bounded fA, as today's)
+    assert "at preset tiny[anon_patience=0 precision=auto];" in out
     assert make_record("vita")["params"]["adversary_loss"] == "entropy"
     released = make_record("vita", {"recipe": "released"})["params"]
     assert released["adversary_loss"] == "ones"

@@ -54,11 +54,23 @@ def select_device(requested: str = "auto") -> torch.device:
     return device
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    """bf16 autocast on CUDA; a no-op elsewhere (CPU runs stay in fp32)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """The preset's `precision` on `device`: bf16 autocast ('bf16'; 'auto' on CUDA only) or
+    none (fp32)."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 natively (CUDA; a CPU with AVX512-BF16 or AMX), so
+    that bf16 autocast is faster there than fp32, not an emulation."""
+    if device.type != "cpu":
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def seed_everything(seed: int) -> None:
@@ -175,14 +187,17 @@ class RunContext:
         """The fresh evaluation models' architectures and initialisations."""
         return self.evaluation or EvalModels.resolve(self.preset)
 
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The preset's arithmetic on the run's device (`autocast`)."""
+        return autocast(self.device, self.preset.precision)
+
     def train_module(self, model: nn.Module) -> nn.Module:
-        """What a training loop calls to train `model` (already on the device): on CUDA in
+        """What a training loop calls to train `model` (already on the device): in
         channels-last memory (channels_last_3d for 3D convolutions), under torchrun in
         DistributedDataParallel, with --compile through torch.compile. `model` itself keeps
         the weights (for evaluation and checkpoints)."""
-        if self.device.type == "cuda":
-            conv3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
-            model.to(memory_format=torch.channels_last_3d if conv3d else torch.channels_last)
+        conv3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
+        model.to(memory_format=torch.channels_last_3d if conv3d else torch.channels_last)
         trained = wrap(model)
         return torch.compile(trained) if self.compile else trained  # type: ignore[return-value]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bench.contract.context import RunContext, autocast
+from bench.contract.context import RunContext
 from bench.contract.dataset import (
     FrameSource,
     ImageArray,
@@ -113,7 +113,7 @@ def _anonymize_source(
         for t0 in range(0, clips.shape[2], max(1, max_frames // len(group))):
             t1 = t0 + max(1, max_frames // len(group))
             piece_masks = None if m is None else m[:, :, t0:t1].to(ctx.device)
-            with autocast(ctx.device):
+            with ctx.autocast():
                 anon = checked_anonymize(method, clips[:, :, t0:t1].to(ctx.device), piece_masks)
             pieces.append(to_uint8(anon).cpu())
         for i, video in zip(group, torch.cat(pieces, dim=2).permute(0, 2, 3, 4, 1), strict=True):

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.contract.config import Preset
 from bench.contract.context import autocast
 from bench.contract.dataset import PersonRegions, to_uint8
 from bench.contract.errors import BenchError
@@ -88,12 +89,14 @@ class FramePeople:
 @dataclass(frozen=True)
 class FrameTransform:
     """What `bench anonymize` applies: `frames` maps float (N, 3, h, w) RGB in [0, 1] on
-    `device` to the same shape; `side` is the short side the benchmark ran it at."""
+    `device` to the same shape; `side` is the short side the benchmark ran it at and
+    `precision` the arithmetic it ran in (the preset's, `autocast`)."""
 
     name: str
     frames: Callable[[torch.Tensor], torch.Tensor]
     side: int
     device: torch.device
+    precision: str
     learned: bool = True  # a learned fA* (else a fixed method)
 
     def resolution(self, requested: str = "auto") -> str:
@@ -112,7 +115,7 @@ class FrameTransform:
         size = (h, w) if native else working_size(h, w, self.side)
         if size != (h, w):
             x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-        with autocast(self.device):
+        with autocast(self.device, self.precision):
             y = self.frames(x).float()
         if size != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
@@ -133,18 +136,18 @@ def check_resolution(resolution: str) -> str:
 
 
 def learned_transform(
-    name: str, fa: FrameAnonymizer, side: int, device: torch.device
+    name: str, fa: FrameAnonymizer, preset: Preset, device: torch.device
 ) -> FrameTransform:
-    """fA* (in eval mode, on `device`) for frames of any size."""
+    """fA* (in eval mode, on `device`) for frames of any size, as `preset` ran it."""
     padded = PaddedAnonymizer(fa).to(device).eval()
-    return FrameTransform(name, padded, side, device)
+    return FrameTransform(name, padded, preset.frame_size, device, preset.precision)
 
 
 def fixed_transform(
     method: Method,
     regions: PersonRegions | None,
     cache_dir: Path,
-    side: int,
+    preset: Preset,
     device: torch.device,
 ) -> FrameTransform:
     """A fixed method on frames, each as a one-frame clip (with its detector's person masks
@@ -168,15 +171,16 @@ def fixed_transform(
         return checked_anonymize(method, x.unsqueeze(2), masks).squeeze(2)
 
     values = params_text(method.values)
-    return FrameTransform(f"{method.name} {values}".strip(), frames, side, device, learned=False)
+    name = f"{method.name} {values}".strip()
+    return FrameTransform(name, frames, preset.frame_size, device, preset.precision, False)
 
 
 def transform_of(chosen: Anonymizer, cache_dir: Path, device: torch.device) -> FrameTransform:
     """The frame transform of a stored fit or a fixed method, on `device`."""
     if chosen.fit is not None:
         name = f"fA* of fit {chosen.fit.key} ({chosen.fit.describe()})"
-        return learned_transform(name, chosen.fit.anonymizer(), chosen.side, device)
+        return learned_transform(name, chosen.fit.anonymizer(), chosen.preset, device)
     assert chosen.method is not None
     method = chosen.method
     regions = type(method).person_regions(method.values)
-    return fixed_transform(method, regions, cache_dir, chosen.side, device)
+    return fixed_transform(method, regions, cache_dir, chosen.preset, device)

@@ -191,12 +191,17 @@ class Anonymizer:
     config: RunConfig | None
 
     @property
+    def preset(self) -> Preset:
+        """The preset the benchmark trained and measured it at."""
+        if self.fit is not None:
+            return self.fit.preset
+        assert self.config is not None
+        return self.config.preset
+
+    @property
     def side(self) -> int:
         """The frame size (short side) the benchmark trained and measured it at."""
-        if self.fit is not None:
-            return self.fit.preset.frame_size
-        assert self.config is not None
-        return self.config.preset.frame_size
+        return self.preset.frame_size
 
 
 def address_anonymizer(

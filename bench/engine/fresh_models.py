@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from bench.contract.context import RunContext, autocast
+from bench.contract.context import RunContext
 from bench.contract.dataset import ImageArray, VideoArray, as_float
 from bench.contract.distributed import (
     gather_in_order,
@@ -135,7 +135,7 @@ def fit_and_select(
             model.train()
             losses = []
             for batch in shuffled(loader, epoch):
-                with autocast(ctx.device):
+                with ctx.autocast():
                     loss = loss_fn(trained, batch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -178,7 +178,7 @@ def _predict(model: nn.Module, ds: Dataset[Any], ctx: RunContext, batch: int) ->
     rows: list[list[torch.Tensor]] = []
     loader = DataLoader(Subset(ds, mine), batch_size=batch, generator=torch.Generator())
     for inputs, *rest in loader:  # (its own generator: evaluating draws no global number)
-        with autocast(ctx.device):
+        with ctx.autocast():
             logits = model(pixels_to_device(inputs, ctx))
         rows.append([logits.float().cpu(), *rest])
     parts = [torch.cat(column) for column in zip(*rows, strict=True)]

@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader
 
 from bench.contract.atomic import WriteError
 from bench.contract.config import Preset
-from bench.contract.context import RunContext, autocast, seed_everything
+from bench.contract.context import RunContext, seed_everything
 from bench.contract.dataset import Benchmark, VideoArray
 from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.errors import BenchError
@@ -192,7 +192,7 @@ def _pretrain_identity(fa: FrameAnonymizer, ctx: RunContext, data: Benchmark, ca
             losses = []
             for clips, _ in shuffled(loader, epoch):
                 clips = prepare(clips)
-                with autocast(ctx.device):
+                with ctx.autocast():
                     loss = F.l1_loss(trained(clips), clips)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -209,6 +209,7 @@ class BudgetBranch:
     """The privacy side of the game: its models, its batches and both of its losses."""
 
     recipe: Recipe = PAPER  # how its models are optimised (set by the trainer before setup)
+    ctx: RunContext  # the run (set by `setup`)
 
     def setup(self, ctx: RunContext, data: Benchmark) -> None:
         """Build models and optimizers on ctx.device."""
@@ -284,7 +285,6 @@ class BudgetBranch:
         training = fa.training
         fa.eval()  # fA's BatchNorm statistics must not move while only the branch learns
         means = []
-        device = next(fa.parameters()).device
         for _ in range(epochs):
             losses = []
             if self.own_data:
@@ -295,7 +295,7 @@ class BudgetBranch:
                 if clips is None:
                     raise BenchError("this budget branch pretrains on action clips; none given")
                 for x in clips():
-                    with torch.no_grad(), autocast(device):
+                    with torch.no_grad(), self.ctx.autocast():
                         anon = fa(x)
                     losses.append(self.update(fa, self.sample(x), anon))
             means.append(float(np.mean(losses)))
@@ -462,9 +462,9 @@ class SelfSupervisedBudget(BudgetBranch):
 
     def update(self, fa: FrameAnonymizer, batch: Any, anon: torch.Tensor) -> float:
         """fB minimises L_B on fA's output."""
-        with torch.no_grad(), autocast(self.ctx.device):
+        with torch.no_grad(), self.ctx.autocast():
             f1, f2 = self._views(fa, batch, anon)
-        with autocast(self.ctx.device):
+        with self.ctx.autocast():
             lb = self.loss(f1, f2, self.trained)
         self.opt.zero_grad(set_to_none=True)
         lb.backward()
@@ -533,7 +533,7 @@ class MinimaxTrainer:
 
     def _update_utility(self, u: Utility, anon: torch.Tensor, labels: torch.Tensor) -> float:
         """Step 2 for fT: minimise L_T on the frozen fA(X)."""
-        with autocast(self.ctx.device):
+        with self.ctx.autocast():
             lt = F.cross_entropy(u.trained(anon), labels)
         u.opt.zero_grad(set_to_none=True)
         lt.backward()
@@ -557,7 +557,7 @@ class MinimaxTrainer:
         frozen = [u.ft, *self.budget.modules()]
         _freeze(frozen, True)
         stats: dict[str, float] = {}
-        with autocast(self.ctx.device):
+        with self.ctx.autocast():
             anon = (self.trained_fa or fa)(clips)
             lt = F.cross_entropy(u.ft(anon), labels)
             adversary = self.budget.adversary(fa, batch, anon)
@@ -582,7 +582,7 @@ class MinimaxTrainer:
         self, u: Utility, fa: FrameAnonymizer, clips: torch.Tensor, labels: torch.Tensor, batch: Any
     ) -> tuple[float, float]:
         """Step 2: fT on L_T and the budget branch on its own loss, fA frozen."""
-        with torch.no_grad(), autocast(self.ctx.device):
+        with torch.no_grad(), self.ctx.autocast():
             anon = fa(clips)
         return self._update_utility(u, anon, labels), self.budget.update(fa, batch, anon)
 
@@ -595,7 +595,8 @@ class MinimaxTrainer:
         continues after the last finished epoch.
         """
         ctx, p = self.ctx, self.ctx.preset
-        stages = (p.identity_epochs, p.budget_pretrain_epochs, p.warmup_epochs, p.anon_epochs)
+        pretraining = self.recipe.budget_pretraining(p)
+        stages = (p.identity_epochs, pretraining, p.warmup_epochs, p.anon_epochs)
         ctx.plan_stages(sum(1 for n in stages if n))
         with ctx.stage("identity_pretraining"):
             fa = identity_pretrained(ctx, data)
@@ -615,7 +616,7 @@ class MinimaxTrainer:
         if not ctx.history.get("probe"):  # (a resumed run has it from its checkpoint)
             ctx.log("probe", raw_cmap=self.probe.cmap(None))
         phases: list[tuple[str, str, int, Callable[[int], None]]] = [
-            ("budget_pretraining", "budget model pretraining", p.budget_pretrain_epochs,
+            ("budget_pretraining", "budget model pretraining", pretraining,
              lambda epoch: self._pretrain_epoch(fa, loader, epoch)),
             ("warmup", "fT / fB warm-up", p.warmup_epochs,
              lambda epoch: self._warmup_epoch(fa, u, loader, epoch)),
@@ -711,7 +712,7 @@ class MinimaxTrainer:
         rows = [*self.ctx.history.get("minimax", []), mean]
         self.converged = plateaued(
             [r["probe_cmap"] for r in rows], [r["loss_t"] for r in rows],
-            p.anon_patience, p.anon_tolerance,
+            [r["rms"] for r in rows], p.anon_patience, p.anon_tolerance,
         )  # fmt: skip
         self.ctx.log("minimax", epoch=epoch, **mean, plateau=float(self.converged))
         self.info = (

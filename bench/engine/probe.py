@@ -13,8 +13,16 @@ streams; about 3 s an epoch at the tiny preset on 2 CPU cores. At the tiny prese
 downsampling 0.598 (900 / 300 images; a trained fB' reads about 0.99 on raw): weaker than
 fB', but it moves with what fA removes.
 
-`plateaued` is the stopping rule: over the last `window` epochs, the probe's cMAP moved by at
-most `tolerance` (absolute) and fT's loss by at most `tolerance` relative to its mean.
+`plateaued` is the stopping rule. It compares the mean of the last `window` epochs with the
+mean of the `window` before them (means, so one noisy epoch of the probe neither stops nor
+prolongs the game): the game has settled when the probe's cMAP moved by at most `tolerance`
+(absolute), fT's loss by at most `tolerance` of its value per epoch (fT's training loss
+keeps falling slowly while fT fits its training clips; a relative rate tells that from fT
+still adapting to a changing fA), and fA has left the identity (mean RMS(X - fA(X)) of the
+last window at least `STALLED_RMS`). The last condition tells a
+game that has not started from one that has settled: with the released recipe's fA rate at
+the tiny schedule, fA stayed within RMS 0.005 of its input while neither the probe nor fT's
+loss moved, which a plateau test alone calls converged.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ PROBE_TRAIN = 1000  # at most this many private train images fit the probe
 PROBE_VAL = 500  # at most this many held-out val images score it
 PROBE_CHANNELS = 128
 RIDGE = 10.0  # the ridge penalty (features are standardised)
+STALLED_RMS = 0.01  # fA's output this close to its input (RMS, pixels in [0, 1]): not started
 
 
 class PrivacyProbe:
@@ -78,26 +87,39 @@ def _slice(images: ImageArray, n: int) -> tuple[torch.Tensor, np.ndarray]:
 
 
 def plateaued(
-    probe: Sequence[float], loss_t: Sequence[float], window: int, tolerance: float
+    probe: Sequence[float],
+    loss_t: Sequence[float],
+    rms: Sequence[float],
+    window: int,
+    tolerance: float,
 ) -> bool:
-    """Whether the last `window` epochs moved the probe's cMAP by <= `tolerance` and fT's
-    loss by <= `tolerance` of its mean (the game's stopping rule); False before `window`
-    epochs or with `window` 0 (the game then runs to its maximum)."""
-    if window <= 0 or len(probe) < window or len(loss_t) < window:
+    """Whether the game has settled (the stopping rule; see the module): False before
+    2 x `window` epochs, or with `window` 0 (the game then runs to its maximum)."""
+    if window <= 0 or min(len(probe), len(loss_t), len(rms)) < 2 * window:
         return False
-    p, t = np.asarray(probe[-window:]), np.asarray(loss_t[-window:])
-    return bool(np.ptp(p) <= tolerance and np.ptp(t) <= tolerance * max(abs(t.mean()), 1e-8))
+    p, t = np.asarray(probe[-2 * window :]), np.asarray(loss_t[-2 * window :])
+    p_moved = abs(p[window:].mean() - p[:window].mean())
+    t_before = max(abs(t[:window].mean()), 1e-8)
+    t_moved = abs(t[window:].mean() - t[:window].mean()) / t_before / window  # per epoch
+    started = float(np.mean(rms[-window:])) >= STALLED_RMS
+    return bool(p_moved <= tolerance and t_moved <= tolerance and started)
 
 
 def game_convergence(rows: Sequence[dict[str, float]], max_epochs: int) -> dict[str, object] | None:
-    """What a record says of its game (None without one): whether the stopping rule ended it
-    (`converged`) or it ran its maximum, the epochs it ran, and the probe's last cMAP."""
+    """What a record says of its game (None without one): its `state`, 'converged' (the
+    stopping rule ended it), 'stalled' (it ran its maximum with fA still at the identity:
+    mean RMS of its last epoch below `STALLED_RMS`) or 'max_epochs' (it ran its maximum);
+    `converged` (a bool), the epochs it ran, and the last epoch's probe cMAP and RMS."""
     if not rows:
         return None
     last = rows[-1]
+    converged = last.get("plateau") == 1.0
+    stalled = not converged and last.get("rms", 1.0) < STALLED_RMS
     return {
-        "converged": last.get("plateau") == 1.0,
+        "converged": converged,
+        "state": "converged" if converged else "stalled" if stalled else "max_epochs",
         "epochs": len(rows),
         "max_epochs": max_epochs,
         "probe_cmap": last.get("probe_cmap"),
+        "rms": last.get("rms"),
     }

@@ -16,7 +16,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.contract.config import EvalModels, RunConfig, resolve_preset
-from bench.contract.context import RunContext, make_progress, seed_everything, select_device
+from bench.contract.context import (
+    RunContext,
+    make_progress,
+    native_bf16,
+    seed_everything,
+    select_device,
+)
 from bench.contract.dataset import DATASETS
 from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.errors import BenchError
@@ -252,6 +258,12 @@ def _compute(
             compile=compile_models,
         )
         ctx.plan_stages(protocol.evaluation_stages)
+        if cfg.preset.precision == "bf16" and not native_bf16(device):
+            ctx.warn(
+                f"precision=bf16 on a {device.type} without native bf16 (AVX512-BF16 or AMX) "
+                "is emulated and slower than fp32; --set precision=fp32 runs faster (its "
+                "records have their own key)"
+            )
         if compile_models:  # not part of the key: the same computation, compiled
             ctx.note("compile", "trained models ran through torch.compile (--compile)")
         try:

@@ -71,7 +71,7 @@ def measure_anonymize(
             for n in (frames, SHORT_FRAMES):
                 path = root / f"in-{w}x{h}-{n}.avi"
                 videos[(w, h, n)] = write_avi(path, synthetic_frames(0, n, w, h))
-        raw = fixed_transform(METHODS.get("raw")(), None, root, 1, device)
+        raw = fixed_transform(METHODS.get("raw")(), None, root, PRESETS["tiny"], device)
         for w, h in sizes:  # the floor: decode and encode alone (the identity in between)
             progress(f"no model (decode + encode), {w}x{h} ...")
             out.append(_timed(raw, videos[(w, h, frames)], (w, h), "none", "native", "torch"))
@@ -80,14 +80,14 @@ def measure_anonymize(
             fa = build_anonymizer(preset).eval()
             runs: dict[str, FrameTransform] = {}
             if "torch" in backends:
-                runs["torch"] = learned_transform(name, fa, preset.frame_size, device)
+                runs["torch"] = learned_transform(name, fa, preset, device)
             if "onnxruntime" in backends:
                 progress(f"exporting the {name} UNet++ to ONNX ...")
                 model_file = root / f"{name}.onnx"
                 export_onnx(PaddedAnonymizer(fa).eval(), preset.frame_size, model_file)
                 cpu = torch.device("cpu")
                 runs["onnxruntime"] = FrameTransform(
-                    name, onnx_runner(model_file), preset.frame_size, cpu
+                    name, onnx_runner(model_file), preset.frame_size, cpu, "fp32"
                 )
             for w, h in sizes:
                 for resolution in RESOLUTIONS:

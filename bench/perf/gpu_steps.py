@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.contract.config import EvalModels, Preset
-from bench.contract.context import RunContext, autocast, make_progress
+from bench.contract.context import RunContext, make_progress
 from bench.engine.fresh_models import make_optimizer
 from bench.engine.losses import nt_xent
 from bench.engine.minimax import build_anonymizer
@@ -137,7 +137,7 @@ def _supervised_step(
     opt = make_optimizer(model, lr, ctx.preset.weight_decay)
 
     def step() -> None:
-        with autocast(ctx.device):
+        with ctx.autocast():
             value = loss(trained(inputs).float(), targets)
         opt.zero_grad(set_to_none=True)
         value.backward()
@@ -160,7 +160,7 @@ def _anonymizer_step(ctx: RunContext) -> Callable[[], None]:
     views = torch.rand(2, p.privacy_batch, 3, p.frame_size, p.frame_size, device=device)
 
     def step() -> None:
-        with autocast(device):
+        with ctx.autocast():
             anon = trained(clips)
             lt = F.cross_entropy(ft(anon).float(), labels)
             z1, z2 = (fb(fa.forward_frames(v)) for v in views)
