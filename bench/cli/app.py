@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "sweep": ("run", "sweep", {}),
     "data": ("data", "data_app", {}),
     "table": ("tables", "table", {}),
+    "calibrate": ("tables", "calibrate", {}),
     "figure": ("figures", "figure", {}),
     "report": ("figures", "report", {}),
     "fits": ("anonymizers", "fits", EXTRA),

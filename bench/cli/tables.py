@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from bench.cli.common import (
+    CacheDirOption,
     PluginOption,
     ResultsDirOption,
     console,
@@ -93,3 +94,39 @@ def table(
     built = build_table(table_spec(number), loaded, paper, preset)
     print_notes(loaded)
     write_text(render(built, format_, fragment), out)
+
+
+@user_errors
+def calibrate(
+    results_dir: ResultsDirOption = None,
+    preset: PresetOption = None,
+    cache_dir: CacheDirOption = None,
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Measure the synthetic benchmark against its calibration targets (C1-C7): raw and the
+    five fixed rows of Table 1 from the records, and the mean-colour reader on the data."""
+    import tempfile
+
+    from bench.contract.config import PRESETS
+    from bench.contract.context import quiet_cpu_context
+    from bench.contract.dataset import DATASETS
+    from bench.data.cache import default_cache_dir, ensure_cache_dir
+    from bench.reports.calibration import (
+        calibration_checks,
+        chance_ap,
+        colour_giveaways,
+        render_calibration,
+    )
+
+    loaded = load_records(results_dir, preset)
+    chosen = loaded.preset_for("synthetic", preset, "tiny", ("known",))
+    print_notes(loaded)
+    cache = ensure_cache_dir(cache_dir or default_cache_dir())
+    with tempfile.TemporaryDirectory() as run_dir:
+        ctx = quiet_cpu_context(
+            PRESETS.get(chosen.split("[")[0], PRESETS["tiny"]), cache, Path(run_dir)
+        )
+        data = DATASETS.get("synthetic")().load("known", ctx)
+        colours = colour_giveaways(data, ctx)
+    checks, stats = calibration_checks(loaded, chosen, chance_ap(data), colours)
+    write_text(render_calibration(checks, stats, chosen), out)

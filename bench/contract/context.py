@@ -286,3 +286,11 @@ class RunContext:
             if "log" not in self.notes:
                 self.note("log", f"run log not written ({exc.strerror})")
                 self.warn(f"run log {self.run_dir / 'log.jsonl'} not written ({exc.strerror})")
+
+
+def quiet_cpu_context(preset: Preset, cache_dir: Path, run_dir: Path) -> RunContext:
+    """A RunContext for work outside `bench run` (figures, calibration): on the CPU, seed
+    0, printing nothing."""
+    console = Console(quiet=True)
+    device = torch.device("cpu")
+    return RunContext(preset, device, 0, cache_dir, run_dir, console, make_progress(console))

@@ -10,10 +10,9 @@ from typing import Any
 
 import torch
 from matplotlib.figure import Figure
-from rich.console import Console
 
-from bench.contract.config import Preset, stored_preset
-from bench.contract.context import RunContext, make_progress
+from bench.contract.config import stored_preset
+from bench.contract.context import RunContext, quiet_cpu_context
 from bench.contract.dataset import DATASETS, Benchmark, to_float_clip, to_uint8
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
@@ -53,7 +52,8 @@ def frames_figure(
     config = fitted[0][1]["config"]
     run_preset = stored_preset(config["preset"])
     with tempfile.TemporaryDirectory() as run_dir:
-        ctx = _cpu_context(run_preset, ensure_cache_dir(cache_dir or default_cache_dir()), run_dir)
+        cache = ensure_cache_dir(cache_dir or default_cache_dir())
+        ctx = quiet_cpu_context(run_preset, cache, Path(run_dir))
         roots = {name: Path(folder) for name, folder in config.get("data_roots", {}).items()}
         data = DATASETS.get(dataset)(roots).load("known", ctx)
         frames, classes = _middle_frames(data, clips, run_preset.frame_size)
@@ -77,12 +77,6 @@ def _fitted_record(
 
 def _checkpoint(root: Path, record: Mapping[str, Any]) -> Path:
     return ResultsStore(root).fit_dir(record["fit_key"]) / CHECKPOINT
-
-
-def _cpu_context(preset: Preset, cache_dir: Path, run_dir: str) -> RunContext:
-    console = Console(quiet=True)
-    device = torch.device("cpu")
-    return RunContext(preset, device, 0, cache_dir, Path(run_dir), console, make_progress(console))
 
 
 def _middle_frames(data: Benchmark, n: int, size: int) -> tuple[torch.Tensor, list[str]]:
