@@ -404,6 +404,7 @@ class Synthetic(DatasetFamily):
 
     description = "procedurally rendered actions (coarse motion + articulation) and attributes"
     roles = ("known", "novel")
+    version = f"v{GENERATOR_VERSION}"
 
     def __init__(self, roots: Mapping[str, Path] | None = None, data_seed: int = 0) -> None:
         super().__init__(roots)

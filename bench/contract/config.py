@@ -432,6 +432,7 @@ class RunConfig:
     plugin_source: str = ""  # hash of the --plugin files defining its parts; "" if built in
     data_roots: tuple[tuple[str, str], ...] = ()  # --data-root NAME=DIR of real datasets
     evaluation: EvalModels | None = None  # None: the preset's architectures, from scratch
+    data_version: str = ""  # the dataset family's `version` (its generator's); "" if none
 
     @property
     def eval_models(self) -> EvalModels:
@@ -461,6 +462,8 @@ class RunConfig:
             out["plugin_source"] = self.plugin_source
         if self.data_roots:
             out["data_roots"] = dict(self.data_roots)
+        if self.data_version:  # new data, new key: a record never stands for other data
+            out["data_version"] = self.data_version
         return out
 
     def key(self) -> str:

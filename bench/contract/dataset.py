@@ -147,6 +147,9 @@ class DatasetFamily:
     # whether the region baselines find people with a detector here (`RunContext.persons`,
     # real footage without person masks); otherwise `load` gives whatever masks it has
     detects_people: ClassVar[bool] = False
+    # what a procedurally generated family's data is made by (its generator's version): part
+    # of every record key, so records of other data are never reused; "" for data on disk
+    version: ClassVar[str] = ""
 
     def __init__(self, roots: Mapping[str, Path] | None = None) -> None:
         if roots:

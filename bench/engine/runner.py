@@ -108,6 +108,7 @@ def build_config(
         plugin_source=plugin_digest(parts),
         data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
         evaluation=models,
+        data_version=parts[2].version,
     )
 
 
