@@ -51,38 +51,39 @@ def test_the_probe_reads_raw_frames_and_not_erased_ones() -> None:
     assert probe.cmap(None) == raw  # deterministic: no random stream is drawn
 
 
-def test_plateau_needs_the_probe_and_ft_to_settle_and_fa_to_have_moved() -> None:
-    flat, moved = [0.70, 0.71, 0.69, 0.70, 0.705, 0.70], [0.2] * 6
+def test_plateau_needs_the_probe_and_ft_to_settle_and_the_game_to_have_started() -> None:
+    flat, moved, raw = [0.70, 0.71, 0.69, 0.70, 0.705, 0.70], [0.2] * 6, 0.74
+
+    def rule(probe: list[float], loss: list[float], rms: list[float], window: int = 3) -> bool:
+        return plateaued(probe, loss, rms, raw, window, tolerance=0.02)
+
     settled = [0.5, 0.5, 0.505, 0.5, 0.5, 0.502]
-    assert plateaued(flat, settled, moved, window=3, tolerance=0.02)
-    falling = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5]  # 10 % an epoch: fT is still learning
-    assert not plateaued(flat, falling, moved, window=3, tolerance=0.02)
-    creeping = [0.30, 0.297, 0.294, 0.291, 0.288, 0.285]  # 1 % an epoch
-    assert plateaued(flat, creeping, moved, window=3, tolerance=0.02)
-    dropping = [0.9, 0.88, 0.86, 0.8, 0.78, 0.76]
-    assert not plateaued(dropping, settled, moved, window=3, tolerance=0.02)
-    noisy = [0.70, 0.66, 0.72, 0.68, 0.71, 0.69]  # +-0.03 an epoch, the same mean
-    assert plateaued(noisy, settled, moved, window=3, tolerance=0.02)
-    stuck = [0.005] * 6  # fA never left the identity: the game has not started
-    assert not plateaued(flat, settled, stuck, window=3, tolerance=0.02)
-    assert not plateaued(flat[:5], settled[:5], moved[:5], window=3, tolerance=0.02)  # too few
-    assert not plateaued(flat, settled, moved, window=0, tolerance=1.0)  # the rule is off
+    assert rule(flat, settled, moved)
+    assert not rule(flat, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], moved)  # fT: 10 % an epoch
+    assert rule(flat, [0.30, 0.297, 0.294, 0.291, 0.288, 0.285], moved)  # 1 % an epoch
+    assert not rule([0.9, 0.88, 0.86, 0.8, 0.78, 0.76], settled, moved)  # privacy falling
+    assert rule([0.70, 0.66, 0.72, 0.68, 0.71, 0.69], settled, moved)  # noise, one mean
+    # fA at the identity and the probe at its raw value: the game has not started
+    still = [0.015] * 6
+    assert not rule([raw] * 6, settled, still)
+    assert rule(flat, settled, still)  # a small change that removes privacy has started
+    assert not rule(flat[:5], settled[:5], moved[:5])  # too few epochs
+    assert not rule(flat, settled, moved, window=0)  # the rule is off
 
 
 def test_the_record_says_converged_stalled_or_ran_its_maximum() -> None:
-    assert game_convergence([], 12) is None
+    probe = [{"raw_cmap": 0.74}]
+    assert game_convergence({}, 12, 0.02) is None
     rows = [{"plateau": 0.0, "probe_cmap": 0.7, "rms": 0.1},
             {"plateau": 1.0, "probe_cmap": 0.6, "rms": 0.2}]  # fmt: skip
-    assert game_convergence(rows, 12) == {
+    assert game_convergence({"minimax": rows, "probe": probe}, 12, 0.02) == {
         "converged": True, "state": "converged", "epochs": 2, "max_epochs": 12,
         "probe_cmap": 0.6, "rms": 0.2,
     }  # fmt: skip
-    last = {"plateau": 0.0, "probe_cmap": 0.73, "rms": 0.004}
-    assert game_convergence([last], 1) == {
-        "converged": False, "state": "stalled", "epochs": 1, "max_epochs": 1,
-        "probe_cmap": 0.73, "rms": 0.004,
-    }  # fmt: skip
-    ran = game_convergence([{**last, "rms": 0.3}], 1)
+    last = {"plateau": 0.0, "probe_cmap": 0.735, "rms": 0.015}
+    stalled = game_convergence({"minimax": [last], "probe": probe}, 1, 0.02)
+    assert stalled is not None and stalled["state"] == "stalled"
+    ran = game_convergence({"minimax": [{**last, "rms": 0.3}], "probe": probe}, 1, 0.02)
     assert ran is not None and ran["state"] == "max_epochs"
 
 

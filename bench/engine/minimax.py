@@ -712,7 +712,8 @@ class MinimaxTrainer:
         rows = [*self.ctx.history.get("minimax", []), mean]
         self.converged = plateaued(
             [r["probe_cmap"] for r in rows], [r["loss_t"] for r in rows],
-            [r["rms"] for r in rows], p.anon_patience, p.anon_tolerance,
+            [r["rms"] for r in rows], self.ctx.history["probe"][0]["raw_cmap"],
+            p.anon_patience, p.anon_tolerance,
         )  # fmt: skip
         self.ctx.log("minimax", epoch=epoch, **mean, plateau=float(self.converged))
         self.info = (

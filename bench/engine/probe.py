@@ -18,16 +18,18 @@ mean of the `window` before them (means, so one noisy epoch of the probe neither
 prolongs the game): the game has settled when the probe's cMAP moved by at most `tolerance`
 (absolute), fT's loss by at most `tolerance` of its value per epoch (fT's training loss
 keeps falling slowly while fT fits its training clips; a relative rate tells that from fT
-still adapting to a changing fA), and fA has left the identity (mean RMS(X - fA(X)) of the
-last window at least `STALLED_RMS`). The last condition tells a
-game that has not started from one that has settled: with the released recipe's fA rate at
-the tiny schedule, fA stayed within RMS 0.005 of its input while neither the probe nor fT's
-loss moved, which a plateau test alone calls converged.
+still adapting to a changing fA), and the game has started: over the last window fA's
+output is at least `STARTED_RMS` from its input (mean RMS(X - fA(X)); the mildest fixed
+baseline, weak blur, moves a tiny clip by 0.072) or the probe reads less than it reads on
+raw images by more than `tolerance`. The last condition tells a game that has not started
+from one that has settled: under the released recipe's rates at the tiny schedule, fA
+stayed within RMS 0.015 of its input and the probe at its raw value while fT's loss moved
+slowly, which a plateau test alone called converged after 6 epochs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +42,7 @@ PROBE_TRAIN = 1000  # at most this many private train images fit the probe
 PROBE_VAL = 500  # at most this many held-out val images score it
 PROBE_CHANNELS = 128
 RIDGE = 10.0  # the ridge penalty (features are standardised)
-STALLED_RMS = 0.01  # fA's output this close to its input (RMS, pixels in [0, 1]): not started
+STARTED_RMS = 0.05  # fA's output this far from its input (RMS, pixels in [0, 1]): started
 
 
 class PrivacyProbe:
@@ -90,34 +92,50 @@ def plateaued(
     probe: Sequence[float],
     loss_t: Sequence[float],
     rms: Sequence[float],
+    raw_probe: float,
     window: int,
     tolerance: float,
 ) -> bool:
     """Whether the game has settled (the stopping rule; see the module): False before
-    2 x `window` epochs, or with `window` 0 (the game then runs to its maximum)."""
+    2 x `window` epochs, or with `window` 0 (the game then runs to its maximum).
+    `raw_probe`: the probe's cMAP on raw images."""
     if window <= 0 or min(len(probe), len(loss_t), len(rms)) < 2 * window:
         return False
     p, t = np.asarray(probe[-2 * window :]), np.asarray(loss_t[-2 * window :])
     p_moved = abs(p[window:].mean() - p[:window].mean())
     t_before = max(abs(t[:window].mean()), 1e-8)
     t_moved = abs(t[window:].mean() - t[:window].mean()) / t_before / window  # per epoch
-    started = float(np.mean(rms[-window:])) >= STALLED_RMS
-    return bool(p_moved <= tolerance and t_moved <= tolerance and started)
+    return bool(
+        p_moved <= tolerance
+        and t_moved <= tolerance
+        and started(float(np.mean(rms[-window:])), float(p[window:].mean()), raw_probe, tolerance)
+    )
 
 
-def game_convergence(rows: Sequence[dict[str, float]], max_epochs: int) -> dict[str, object] | None:
-    """What a record says of its game (None without one): its `state`, 'converged' (the
-    stopping rule ended it), 'stalled' (it ran its maximum with fA still at the identity:
-    mean RMS of its last epoch below `STALLED_RMS`) or 'max_epochs' (it ran its maximum);
-    `converged` (a bool), the epochs it ran, and the last epoch's probe cMAP and RMS."""
+def started(rms: float, probe: float, raw_probe: float, tolerance: float) -> bool:
+    """Whether fA has left the identity: its output `rms` from its input at least
+    `STARTED_RMS`, or the `probe` below its raw value by more than `tolerance`."""
+    return rms >= STARTED_RMS or raw_probe - probe > tolerance
+
+
+def game_convergence(
+    history: Mapping[str, Sequence[Mapping[str, float]]], max_epochs: int, tolerance: float
+) -> dict[str, object] | None:
+    """What a record says of its game, from its `history` (None without a game): its
+    `state`, 'converged' (the stopping rule ended it), 'stalled' (it ran its maximum with fA
+    still at the identity: `started` false for its last epoch) or 'max_epochs' (it ran its
+    maximum); `converged` (a bool), the epochs it ran, and the last epoch's probe cMAP and
+    RMS."""
+    rows = history.get("minimax", [])
     if not rows:
         return None
+    raw_probe = history.get("probe", [{}])[0].get("raw_cmap", 1.0)
     last = rows[-1]
     converged = last.get("plateau") == 1.0
-    stalled = not converged and last.get("rms", 1.0) < STALLED_RMS
+    moved = started(last.get("rms", 1.0), last.get("probe_cmap", 0.0), raw_probe, tolerance)
     return {
         "converged": converged,
-        "state": "converged" if converged else "stalled" if stalled else "max_epochs",
+        "state": "converged" if converged else "max_epochs" if moved else "stalled",
         "epochs": len(rows),
         "max_epochs": max_epochs,
         "probe_cmap": last.get("probe_cmap"),

@@ -328,7 +328,9 @@ def new_record(
         "timings": timings or {},
         "history": history or {},
         # whether the minimax game converged or hit its maximum (None for fixed methods)
-        "convergence": game_convergence((history or {}).get("minimax", []), cfg.preset.anon_epochs),
+        "convergence": game_convergence(
+            history or {}, cfg.preset.anon_epochs, cfg.preset.anon_tolerance
+        ),
         "notes": notes or {},
         "details": details or {},
         "provenance": environment or {},
