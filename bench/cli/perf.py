@@ -120,8 +120,8 @@ def profile_report(overrides: dict[str, str], device: str) -> None:
                           f"{100 * s.of_peak:.2f}")  # fmt: skip
         console.print(table)
     console.print(
-        f"peak: {stages[0].peak_gflops:.1f} GFLOP/s (fp32 {PEAK_SIZE}x{PEAK_SIZE} matmul, "
-        f"{torch.get_num_threads()} threads)"
+        f"peak: {stages[0].peak_gflops:.1f} GFLOP/s ({cfg.preset.precision} "
+        f"{PEAK_SIZE}x{PEAK_SIZE} matmul, {torch.get_num_threads()} threads)"
     )
 
 

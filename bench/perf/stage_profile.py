@@ -4,8 +4,9 @@ A cell is run twice in a fresh results dir with a shared, warm data cache (data 
 is not profiled): once timed (each stage's wall seconds, from the record's `timings`), once
 under `torch.utils.flop_counter.FlopCounterMode`, which counts every stage's floating-point
 operations (forward and backward) but slows the run, so its own times are not used. The
-machine's peak is measured in the same process and on the same threads: a large fp32 matrix
-product. A stage's efficiency is its achieved GFLOP/s over that peak.
+machine's peak is measured in the same process and on the same threads: a large matrix
+product in the preset's arithmetic (`precision`: bf16 autocast, or fp32). A stage's
+efficiency is its achieved GFLOP/s over that peak.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from rich.console import Console
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.contract.config import RunConfig
-from bench.contract.context import counting_flops
+from bench.contract.context import autocast, counting_flops
 from bench.engine.runner import execute, reference_config
 from bench.store.results import ResultsStore
 
-PEAK_SIZE = 2048  # side of the square fp32 matrices of the peak measurement
+PEAK_SIZE = 2048  # side of the square matrices of the peak measurement
 PEAK_REPEATS = 8
 
 
@@ -49,17 +50,20 @@ class StageProfile:
         return self.gflops / self.peak_gflops if self.peak_gflops else 0.0
 
 
-def matmul_peak(device: torch.device) -> float:
-    """GFLOP/s of a PEAK_SIZE^2 fp32 matrix product on `device` (best of PEAK_REPEATS)."""
+def matmul_peak(device: torch.device, precision: str) -> float:
+    """GFLOP/s of a PEAK_SIZE^2 matrix product on `device` in `precision` (the preset's
+    arithmetic, `autocast`; best of PEAK_REPEATS)."""
     a = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
     b = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
-    torch.matmul(a, b)  # warm-up
+    with autocast(device, precision):
+        torch.matmul(a, b)  # warm-up
     best = float("inf")
     for _ in range(PEAK_REPEATS):
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        torch.matmul(a, b)
+        with autocast(device, precision):
+            torch.matmul(a, b)
         if device.type == "cuda":
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
@@ -85,7 +89,8 @@ def profile_cell(
             )
             total = counter.get_total_flops() / 1e9
     flops = {**counted.data["details"].get("gflop", {}), "total": total}
-    peak = matmul_peak(torch.device(timed.data["provenance"].get("device", "cpu")))
+    ran_on = torch.device(timed.data["provenance"].get("device", "cpu"))
+    peak = matmul_peak(ran_on, cfg.preset.precision)
     return [
         StageProfile(stage, float(seconds), float(flops.get(stage, 0.0)), peak)
         for stage, seconds in timed.data["timings"].items()
