@@ -63,6 +63,8 @@ def test_plateau_needs_the_probe_and_ft_to_settle_and_the_game_to_have_started()
     assert rule(flat, [0.30, 0.297, 0.294, 0.291, 0.288, 0.285], moved)  # 1 % an epoch
     assert not rule([0.9, 0.88, 0.86, 0.8, 0.78, 0.76], settled, moved)  # privacy falling
     assert rule([0.70, 0.66, 0.72, 0.68, 0.71, 0.69], settled, moved)  # noise, one mean
+    growing = [0.013, 0.022, 0.030, 0.044, 0.065, 0.091]  # fA still moving away
+    assert not rule(flat, settled, growing)
     # fA at the identity and the probe at its raw value: the game has not started
     still = [0.015] * 6
     assert not rule([raw] * 6, settled, still)

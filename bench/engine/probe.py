@@ -16,9 +16,11 @@ fB', but it moves with what fA removes.
 `plateaued` is the stopping rule. It compares the mean of the last `window` epochs with the
 mean of the `window` before them (means, so one noisy epoch of the probe neither stops nor
 prolongs the game): the game has settled when the probe's cMAP moved by at most `tolerance`
-(absolute), fT's loss by at most `tolerance` of its value per epoch (fT's training loss
-keeps falling slowly while fT fits its training clips; a relative rate tells that from fT
-still adapting to a changing fA), and the game has started: over the last window fA's
+(absolute), fT's loss and fA's RMS each by at most `tolerance` of their value per epoch
+(fT's training loss keeps falling slowly while fT fits its training clips; a relative rate
+tells that from fT still adapting to a changing fA; without the RMS, SPAct's released
+recipe stopped at epoch 7 while fA's RMS grew from 0.022 to 0.091 over three epochs), and
+the game has started: over the last window fA's
 output is at least `STARTED_RMS` from its input (mean RMS(X - fA(X)); the mildest fixed
 baseline, weak blur, moves a tiny clip by 0.072) or the probe reads less than it reads on
 raw images by more than `tolerance`. The last condition tells a game that has not started
@@ -101,15 +103,21 @@ def plateaued(
     `raw_probe`: the probe's cMAP on raw images."""
     if window <= 0 or min(len(probe), len(loss_t), len(rms)) < 2 * window:
         return False
-    p, t = np.asarray(probe[-2 * window :]), np.asarray(loss_t[-2 * window :])
+    p, t, r = (np.asarray(x[-2 * window :]) for x in (probe, loss_t, rms))
     p_moved = abs(p[window:].mean() - p[:window].mean())
-    t_before = max(abs(t[:window].mean()), 1e-8)
-    t_moved = abs(t[window:].mean() - t[:window].mean()) / t_before / window  # per epoch
     return bool(
         p_moved <= tolerance
-        and t_moved <= tolerance
-        and started(float(np.mean(rms[-window:])), float(p[window:].mean()), raw_probe, tolerance)
+        and _relative_rate(t, window) <= tolerance
+        and _relative_rate(r, window) <= tolerance
+        and started(float(r[window:].mean()), float(p[window:].mean()), raw_probe, tolerance)
     )
+
+
+def _relative_rate(values: np.ndarray, window: int) -> float:
+    """How much the mean of the last `window` of 2 x `window` values moved from the mean of
+    the first, per epoch, relative to that first mean."""
+    before = max(abs(float(values[:window].mean())), 1e-8)
+    return abs(float(values[window:].mean()) - float(values[:window].mean())) / before / window
 
 
 def started(rms: float, probe: float, raw_probe: float, tolerance: float) -> bool:
