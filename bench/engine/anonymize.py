@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -62,6 +65,14 @@ def checked_anonymize(
     return anon
 
 
+def arithmetic(method: Method, ctx: RunContext) -> contextlib.AbstractContextManager[Any]:
+    """What `method.anonymize` runs in: a learned fA in the preset's `precision`; a fixed
+    method in fp32 (an obfuscation, not a network: bf16 would only round it, and on CPU
+    PyTorch's bf16 depthwise convolution of a reflect-padded channels-last tensor, what
+    kornia's blur makes of a decoded frame, never returns)."""
+    return ctx.autocast() if method.trainable else contextlib.nullcontext()
+
+
 IN_MEMORY_BYTES = 1 << 30  # anonymized sets larger than this are memory-mapped under scratch/
 
 
@@ -113,7 +124,7 @@ def _anonymize_source(
         for t0 in range(0, clips.shape[2], max(1, max_frames // len(group))):
             t1 = t0 + max(1, max_frames // len(group))
             piece_masks = None if m is None else m[:, :, t0:t1].to(ctx.device)
-            with ctx.autocast():
+            with arithmetic(method, ctx):
                 anon = checked_anonymize(method, clips[:, :, t0:t1].to(ctx.device), piece_masks)
             pieces.append(to_uint8(anon).cpu())
         for i, video in zip(group, torch.cat(pieces, dim=2).permute(0, 2, 3, 4, 1), strict=True):

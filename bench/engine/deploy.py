@@ -172,7 +172,7 @@ def fixed_transform(
 
     values = params_text(method.values)
     name = f"{method.name} {values}".strip()
-    return FrameTransform(name, frames, preset.frame_size, device, preset.precision, False)
+    return FrameTransform(name, frames, preset.frame_size, device, "fp32", False)  # `arithmetic`
 
 
 def transform_of(chosen: Anonymizer, cache_dir: Path, device: torch.device) -> FrameTransform:
