@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 import bench as bench_api
 from bench.cli import app
+from bench.contract.context import autocast
 from bench.data.sample_trees import synthetic_frames
 from bench.engine.deploy import PaddedAnonymizer
 from bench.engine.fit_catalog import stored_fits
@@ -95,8 +96,8 @@ def test_anonymize_a_video_end_to_end(trained: Path, tmp_path: Path) -> None:
     assert result.shape == frames.shape and rate == 15
     (fit,) = stored_fits(ResultsStore(trained), print)
     fa = PaddedAnonymizer(fit.anonymizer())
-    with torch.no_grad():
-        direct = fa(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+    with torch.no_grad(), autocast(torch.device("cpu"), fit.preset.precision):  # as measured
+        direct = fa(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255).float()
     expected = direct.mul(255).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
     assert np.array_equal(result, expected)  # FFV1 is exact: the file holds fA*(frame)
     assert (result != frames).mean() > 0.5  # and fA* changed most pixels

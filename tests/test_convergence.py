@@ -91,14 +91,14 @@ def test_the_record_says_converged_stalled_or_ran_its_maximum() -> None:
 
 @pytest.mark.parametrize(
     ("patience", "tolerance", "epochs", "converged"),
-    [("0", "0.02", 3, False), ("1", "1.0", 2, True)],
+    [("0", "0.02", 4, False), ("1", "1.0", 3, True)],
 )
 def test_a_learned_fit_logs_the_probe_and_says_whether_it_converged(
     tmp_path: Path, cache_dir: Path, patience: str, tolerance: str, epochs: int, converged: bool
 ) -> None:
     code, out = bench("run", "--method", "spact", "--no-reference", "--results-dir",
                       str(tmp_path), "--cache-dir", str(cache_dir), *FAST,
-                      "--set", "anon_epochs=3", "--set", f"anon_patience={patience}",
+                      "--set", "anon_epochs=4", "--set", f"anon_patience={patience}",
                       "--set", f"anon_tolerance={tolerance}")  # fmt: skip
     assert code == 0, out
     (record,) = records(tmp_path)
@@ -107,7 +107,7 @@ def test_a_learned_fit_logs_the_probe_and_says_whether_it_converged(
     assert all(0.0 <= r["probe_cmap"] <= 1.0 for r in rows)
     assert 0.0 < record["history"]["probe"][0]["raw_cmap"] <= 1.0
     assert record["convergence"]["converged"] is converged
-    assert record["convergence"]["epochs"] == epochs and record["convergence"]["max_epochs"] == 3
+    assert record["convergence"]["epochs"] == epochs and record["convergence"]["max_epochs"] == 4
     fit = json.loads((tmp_path / "fits" / record["fit_key"] / "fit.json").read_text())
     assert fit["history"]["minimax"] == rows  # a reused fit reports the same
     fixed = bench("run", "--method", "raw", "--no-reference", "--results-dir", str(tmp_path),
