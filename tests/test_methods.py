@@ -96,9 +96,9 @@ def test_blackening_uses_the_renderers_masks_of_every_person(
     assert masks.flatten(1).any(1).all()  # everyone is masked somewhere
     assert (out[masks] == 0).all()
     assert torch.equal(out[~masks], raw[~masks])
-    companion = images.targets[:, data.privacy.attributes.index("companion")].bool()
+    bag = images.targets[:, data.privacy.attributes.index("bag")].bool()
     area = masks.flatten(1).sum(1).float()
-    assert area[companion].mean() > area[~companion].mean() + 30  # the second person counts
+    assert area[bag].mean() > area[~bag].mean() + 3  # a carried bag counts
 
 
 def test_oracle_keeps_the_action_pixels_and_flattens_the_rest(

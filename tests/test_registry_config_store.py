@@ -13,7 +13,7 @@ from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.contract.protocol import PROTOCOLS
 from bench.store.results import ResultsStore
-from tests.conftest import make_record
+from tests.conftest import make_record, stored
 
 
 def test_discovery_finds_every_plugin_folder() -> None:
@@ -97,3 +97,21 @@ def test_unwritable_results_dir_is_a_user_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(BenchError, match="not writable"):
         ResultsStore(blocker / "results").ensure_writable()
+
+
+def test_records_of_an_older_generated_dataset_are_left_out_with_one_line_saying_so(
+    tmp_path: Path,
+) -> None:
+    """A record of synthetic data an older generator rendered is never averaged with records
+    of today's data: tables read only the current version and say what they left out."""
+    current = make_record("raw", seed=0, top1=0.9)
+    old = [make_record("raw", seed=s, top1=0.5) for s in (1, 2)]
+    for record in old:
+        record["config"]["data_version"] = "v3"
+        record["key"] = record["key"] + "-v3"
+    loaded = stored(tmp_path, current, *old)
+    assert [r["seed"] for r in loaded.records] == [0]
+    assert loaded.skipped == [
+        "2 records of synthetic data v3 left out: the data is v4 now; rerun them "
+        "(a sweep reruns exactly those cells)"
+    ]

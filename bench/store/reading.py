@@ -24,6 +24,7 @@ from bench.contract.config import (
     EvalModels,
     upgrade_preset_values,
 )
+from bench.contract.dataset import DATASETS
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.store.results import ResultsStore, default_results_dir
@@ -164,6 +165,17 @@ class Stat:
     seeds: tuple[int, ...]
 
 
+def stale_data(record: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(the record's data version, the dataset's now) when a generated dataset has changed
+    since the record was run (its numbers are of other data); None otherwise."""
+    dataset = record.get("dataset", "")
+    if dataset not in DATASETS.names():
+        return None
+    now = DATASETS.get(dataset).version
+    then = record.get("config", {}).get("data_version", "")
+    return (then or "v?", now) if now and then != now else None
+
+
 class RecordSet:
     """Every record of one results folder, with selection and seed averaging."""
 
@@ -195,6 +207,7 @@ class RecordSet:
             root = root.parent  # given the records folder itself
         store = ResultsStore(root)
         records, views, skipped = [], [], []
+        stale: Counter[tuple[str, str, str]] = Counter()
         for path in sorted(store.records_dir.glob("*.json")):
             try:
                 record = store.load(path.stem)
@@ -204,8 +217,17 @@ class RecordSet:
             except (KeyError, TypeError):
                 skipped.append(f"record '{path}' predates this version's format; rerun its run")
             else:
+                outdated = stale_data(record)
+                if outdated:
+                    stale[(record["dataset"], *outdated)] += 1
+                    continue
                 records.append(record)
                 views.append(view)
+        for (dataset, old, new), n in sorted(stale.items()):
+            skipped.append(
+                f"{n} record{'s' if n > 1 else ''} of {dataset} data {old} left out: the "
+                f"data is {new} now; rerun them (a sweep reruns exactly those cells)"
+            )
         return cls(records, root, skipped, views)
 
     def shared_of(self, preset: str) -> str:
