@@ -2,13 +2,14 @@
 
 It reads the synthetic renderer's region labels (`bench.contract.dataset.REGION_*`), which
 no real anonymizer has, and keeps exactly what carries the action:
-* the action-carrying pixels (the hands, whose texture flicker tells wave from clap) as
-  they are;
+* the action-carrying pixels (the hands and the shirt, whose checker flicker and ripple
+  tell two of the pairs apart; the trousers in the novel set) as they are;
 * the actor's body as a flat grey silhouette (coarse motion and the legs' articulation live
   in its shape);
-* everything else, background, companion, worn and carried items, flattened to one grey.
+* everything else, background, props, bystander, worn and carried items, flattened to one grey.
 So a fresh fT' should score about raw's top-1, and a fresh fB' can read only what the
-action pixels entangle (the hands' skin colour) and the silhouette's size. It is the
+action pixels entangle (the hands' skin colour, the novel set's logo on the shirt) and the
+silhouette's shape (long hair, a bag, a hat, height). It is the
 headroom a learned frame-wise anonymizer could reach on this data.
 """
 

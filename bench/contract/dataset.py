@@ -35,7 +35,7 @@ class FrameSource(Protocol):
 
 # Person masks are uint8 (N, T, H, W): 0 where there is no person, > 0 on people. A renderer
 # that knows more labels its regions (the synthetic benchmark does): the actor's body, the
-# pixels that carry the action cues, and everything else of a person (companions, worn and
+# pixels that carry the action cues, and everything else of a person (bystanders, worn and
 # carried items). Only the `oracle` reference method reads the labels; the person-region
 # baselines read `mask > 0`. On real data the masks come from a person detector
 # (`PersonFinder`) as a FrameSource of (T, H, W, 1) frames, read like the videos.
