@@ -150,12 +150,12 @@ def test_i3d_checkpoint_is_read_from_its_model_state_entry(tmp_path: Path) -> No
 def test_fresh_models_stop_when_validation_stalls(tmp_path: Path, cache_dir: Path) -> None:
     """eval_patience ends fT' / fB' after that many epochs without a better val score (the
     best epoch is kept and the record says so); a patience never reached changes nothing."""
-    long = ("--set", "action_epochs=6", "--set", "privacy_epochs=6")
+    long = ("--set", "action_epochs=10", "--set", "privacy_epochs=10")
     never = run(
         tmp_path / "a", cache_dir, "--method", "raw", after=(*long, "--set", "eval_patience=0")
     )
     unreached = run(
-        tmp_path / "b", cache_dir, "--method", "raw", after=(*long, "--set", "eval_patience=6")
+        tmp_path / "b", cache_dir, "--method", "raw", after=(*long, "--set", "eval_patience=10")
     )
     assert unreached["metrics"] == never["metrics"]
     assert unreached["history"] == never["history"]
@@ -168,10 +168,10 @@ def test_fresh_models_stop_when_validation_stalls(tmp_path: Path, cache_dir: Pat
         vals = [r["val"] for r in rows]
         # it ran until the first epoch that did not beat the best before it, then stopped
         assert rows == never["history"][stage][: len(rows)]
-        assert len(rows) == 6 or vals[-1] <= max(vals[:-1])
-        if len(rows) < 6:
+        assert len(rows) == 10 or vals[-1] <= max(vals[:-1])
+        if len(rows) < 10:
             assert (
-                f"stopped after {len(rows)} of at most 6 epochs"
+                f"stopped after {len(rows)} of at most 10 epochs"
                 in stopped["notes"][f"stopped_early:{stage}"]
             )
     assert any(k.startswith("stopped_early") for k in stopped["notes"])
