@@ -159,11 +159,15 @@ def test_paper_preset_architectures_run_end_to_end(tmp_path: Path, cache_dir: Pa
     small = ["--set", "frame_size=64", "--set", "frames=4", "--set", "ssl_frame_gap=2", "--set", "eval_clips=2",
              "--set", "anon_batch=4", "--set", "action_batch=8", "--set", "privacy_batch=16"]  # fmt: skip
     code, out = bench("run", "--method", "penalty", "--preset", "paper", "--no-reference",
-                      "--results-dir", str(tmp_path), "--cache-dir", str(cache_dir), *FAST, *small)  # fmt: skip
+                      "--allow-scratch", "--results-dir", str(tmp_path), "--cache-dir",
+                      str(cache_dir), *FAST, *small)  # fmt: skip
     assert code == 0, out
     [rec] = records(tmp_path)
     assert rec["config"]["preset"]["aux_ft_arch"] == "i3d_r50"
     assert rec["config"]["preset"]["aux_fb_arch"] == "resnet50"
+    # no Kinetics-400 / ImageNet checkpoint here: the key and the label say scratch
+    assert rec["config"]["preset"]["aux_ft_init"] == "scratch"
+    assert rec["config"]["preset"]["aux_fb_init"] == "scratch"
 
 
 def test_logger_wandb_offline_gets_the_run_without_network(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.contract.errors import BenchError
+from bench.data import sample_trees as fx
 from bench.engine.sweep import find_sweep, in_shard, parse_shard, parse_sweep, shipped_sweeps
 from tests.test_cli import bench
 
@@ -99,7 +100,11 @@ def test_every_shipped_sweep_parses_and_validates(tmp_path: Path) -> None:
     names = set(shipped_sweeps())
     for table in ("table1", "table2", "table3", "figure3", "table5", "table6", "table7", "table8"):
         assert {table, f"{table}-paper"} <= names
-    roots = {k: str(tmp_path) for k in ("ucf101", "hmdb51", "vispr")}
+    hmdb = fx.make_hmdb51(tmp_path / "hmdb51")  # keys hold the data's identity: real trees
+    fx.make_pahmdb(hmdb)
+    fx.make_vp_annotations(hmdb, "hmdb51_privacy_attribute_label.pickle")
+    trees = {"ucf101": fx.make_ucf101(tmp_path / "ucf101"), "hmdb51": hmdb}
+    roots = {**{k: str(v) for k, v in trees.items()}, "vispr": str(fx.make_vispr(tmp_path / "v"))}
     for name in names:
         sweep = parse_sweep(find_sweep(name), roots if name.endswith("-paper") else None)
         keys = {cell.config().key() for cell in sweep.cells}

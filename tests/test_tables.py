@@ -13,6 +13,7 @@ import pytest
 from conftest import make_record, stored
 from test_cli import bench
 
+from bench.contract.config import legacy_digest
 from bench.reports.published import PAPER_DIR, PAPER_TABLES
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -335,6 +336,7 @@ def test_records_made_before_newer_settings_keep_their_cells(tmp_path: Path) -> 
         record["params"].pop("recipe", None)
         for key in ("eval_patience", "anon_patience", "anon_output", "anon_tolerance", "precision"):
             record["config"]["preset"].pop(key, None)
+        record["key"] = legacy_digest(record["config"])  # as the code of then keyed it
         stored(root, record)
     code, out = bench("table", "1", "--results-dir", str(root))
     assert code == 0, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,6 +40,7 @@ from bench.engine.runner import (
     check_local_files,
     execute,
     reference_config,
+    settle_aux_inits,
 )
 from bench.engine.sweep import (
     LARGE_SWEEP,
@@ -125,6 +127,15 @@ FbInitOption = Annotated[
 ]
 
 
+AllowScratchOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-scratch",
+        help="Train a learned method's auxiliary fT / fB from scratch when its pretrained "
+        "checkpoint is not on disk; the key and the table label say so "
+        "(e.g. paper[aux_ft_init=scratch]). Without it a missing checkpoint stops the run.",
+    ),
+]
 LoggerOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -168,6 +179,7 @@ def run(
         bool,
         typer.Option("--compile", help="Train through torch.compile (GPU runs; not in the key)."),
     ] = False,
+    allow_scratch: AllowScratchOption = False,
 ) -> None:
     """Train and evaluate one method under one protocol; store and print the record.
 
@@ -176,7 +188,7 @@ def run(
     with processes(device) as device:
         _run(ctx, method, protocol, dataset, preset, set_, seed, device, results_dir, cache_dir,
              force, reference, plugin, data_root, ft_arch, fb_arch, ft_init, fb_init, logger,
-             compile_models)  # fmt: skip
+             compile_models, allow_scratch)  # fmt: skip
 
 
 def _run(
@@ -200,6 +212,7 @@ def _run(
     fb_init: str,
     logger: list[str] | None,
     compile_models: bool,
+    allow_scratch: bool,
 ) -> None:
     load_plugins(plugin)
     params: dict[str, Any] = method_options(ctx.args)
@@ -216,11 +229,12 @@ def _run(
     )
     store = ResultsStore(results_dir or default_results_dir())
     cache = cache_dir or default_cache_dir()
+    cfg = settle_aux_inits(cfg, cache, allow_scratch)
     ref_cfg = reference_config(cfg) if reference and method != "raw" else None
-    if not store.exists(cfg.key()):
+    if not store.exists(cfg.key(), cfg.legacy_keys()):
         check_local_files(cfg, cache)  # before the reference runs: nothing done in vain
     check_loggers(tuple(logger or ()))
-    if ref_cfg is not None and not store.exists(ref_cfg.key()):
+    if ref_cfg is not None and not store.exists(ref_cfg.key(), ref_cfg.legacy_keys()):
         console.print("[dim]computing the raw-data reference first (stored for reuse)[/]")
         console.print(cell_header(ref_cfg, "1/2"))
         execute(ref_cfg, store, cache, device, console=console)
@@ -297,6 +311,7 @@ def sweep(
         list[str] | None,
         typer.Option(help="--launcher slurm: another sbatch option KEY=VALUE (repeatable)."),
     ] = None,
+    allow_scratch: AllowScratchOption = False,
 ) -> None:
     """Run every cell of a sweep file that has no record yet (resumable, shardable).
 
@@ -310,7 +325,7 @@ def sweep(
         flags = {"workers": workers, "partition": partition, "gpus_per_job": gpus_per_job,
                  "time": time_min, "array_parallelism": array_parallelism, "sbatch": sbatch}  # fmt: skip
         _cluster_sweep(file, launcher, flags, status, shard, device, results_dir, cache_dir,
-                       data_root, plugin, yes)  # fmt: skip
+                       data_root, plugin, yes, allow_scratch)  # fmt: skip
         return
     with processes(device) as device:  # under torchrun: every cell on N processes
         plan, store, cells = _plan(file, plugin, data_root, yes, results_dir, shard)
@@ -324,8 +339,7 @@ def sweep(
             console.print(sweep_table(cells))
             return
         cache = cache_dir or default_cache_dir()
-        for planned in todo:  # a missing checkpoint stops the sweep before its first cell
-            check_local_files(planned.config, cache)
+        todo = runnable(todo, cache, allow_scratch)
         failed = _run_cells(todo, store, cache, device)
         console.print(
             f"sweep {plan.path.name}: ran {len(todo) - failed}, skipped {len(mine) - len(todo)} "
@@ -366,6 +380,7 @@ def _cluster_sweep(
     data_root: list[str] | None,
     plugin: list[Path] | None,
     yes: bool,
+    allow_scratch: bool,
 ) -> None:
     """`--status`, or the cells without a record as submitit jobs."""
     plan, store, cells = _plan(file, plugin, data_root, yes, results_dir, shard)
@@ -374,10 +389,8 @@ def _cluster_sweep(
         console.print(status_table(plan.name, cells, store, folder))
         return
     settings = launcher_settings(launcher or "local", plan.launcher, flags)
-    todo = [c for c in cells if c.mine and not c.done]
     cache = cache_dir or default_cache_dir()
-    for planned in todo:  # a missing checkpoint stops the sweep before any job is made
-        check_local_files(planned.config, cache)
+    todo = runnable([c for c in cells if c.mine and not c.done], cache, allow_scratch)
     store.ensure_writable()
     jobs = [
         CellJob(c.config, store.root, cache, device, folder / "failed", tuple(plugin or ()))
@@ -396,6 +409,18 @@ def _cluster_sweep(
         raise typer.Exit(1)
 
 
+def runnable(todo: list[PlannedCell], cache: Path, allow_scratch: bool) -> list[PlannedCell]:
+    """The cells as they can run here (see `settle_aux_inits`); a missing checkpoint stops the
+    sweep before its first cell or job."""
+    settled = [
+        dataclasses.replace(c, config=settle_aux_inits(c.config, cache, allow_scratch))
+        for c in todo
+    ]
+    for planned in settled:
+        check_local_files(planned.config, cache)
+    return settled
+
+
 def status_table(name: str, cells: list[PlannedCell], store: ResultsStore, folder: Path) -> Table:
     """Every cell: done / running / failed (with its error and last log lines) / to run."""
     table = Table(title=f"Sweep {name}")
@@ -404,7 +429,9 @@ def status_table(name: str, cells: list[PlannedCell], store: ResultsStore, folde
     counts: dict[str, int] = {}
     styles = {"done": "green", "running": "cyan", "failed": "red", "to run": "default"}
     for i, planned in enumerate(cells, 1):
-        state = cell_status(store, folder, planned.config.key())
+        state = cell_status(
+            store, folder, planned.config.key(), legacy=planned.config.legacy_keys()
+        )
         counts[state.state] = counts.get(state.state, 0) + 1
         table.add_row(
             str(i), escape(planned.cell.label()), f"[{styles[state.state]}]{state.state}[/]",

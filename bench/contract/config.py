@@ -13,7 +13,17 @@ from typing import Any
 from bench.contract.architectures import ACTION_ARCHS, ACTION_INITS, PRIVACY_ARCHS, PRIVACY_INITS
 from bench.contract.errors import BenchError, did_you_mean
 
-CODE_VERSION = "0.1.0"  # part of every record key; `bench.__version__`
+CODE_VERSION = "0.1.0"  # `bench.__version__`; not part of any key (see RESULTS_SCHEMA)
+# The meaning of a record: bumped only when what a stored record or fit stands for changes
+# (never for a release), so a new package version reuses every record and fit.
+RESULTS_SCHEMA = 1
+# Records and fits made before RESULTS_SCHEMA hashed the package version, then "0.1.0", and
+# the --data-root paths; their keys are recomputed from their stored configs (`legacy_digest`)
+# and served under the new key, never recomputed.
+LEGACY_VERSION = "0.1.0"
+# Config fields kept in a record as provenance, left out of its key: where the data was
+# mounted says nothing about what it is (`data_identity` does).
+PROVENANCE_FIELDS = ("data_roots",)
 ANON_OUTPUTS = ("sigmoid", "none")  # fA's output activation (`anon_output`)
 # The arithmetic of every training and evaluation loop (`precision`): bf16 autocast on any
 # device, none (fp32), or `auto`: bf16 on CUDA and fp32 elsewhere (every record made before
@@ -430,9 +440,12 @@ class RunConfig:
     seed: int = 0
     trains_anonymizer: bool = True
     plugin_source: str = ""  # hash of the --plugin files defining its parts; "" if built in
-    data_roots: tuple[tuple[str, str], ...] = ()  # --data-root NAME=DIR of real datasets
+    data_roots: tuple[tuple[str, str], ...] = ()  # --data-root NAME=DIR (provenance, not key)
     evaluation: EvalModels | None = None  # None: the preset's architectures, from scratch
     data_version: str = ""  # the dataset family's `version` (its generator's); "" if none
+    # what the data on disk is, per role the protocol reads ('known', 'novel'): each set's
+    # fingerprint (layout, split lists, files and sizes); empty for generated data
+    data_identity: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def eval_models(self) -> EvalModels:
@@ -462,19 +475,30 @@ class RunConfig:
             out["plugin_source"] = self.plugin_source
         if self.data_roots:
             out["data_roots"] = dict(self.data_roots)
+        if self.data_identity:
+            out["data_identity"] = {role: dict(sets) for role, sets in self.data_identity}
         if self.data_version:  # new data, new key: a record never stands for other data
             out["data_version"] = self.data_version
         return out
 
     def key(self) -> str:
-        """Stable identifier: hash of the canonical config plus the code version."""
-        return _digest(self.canonical())
+        """Stable identifier: hash of the canonical config (less provenance) and the schema."""
+        return config_digest(self.canonical())
+
+    def legacy_keys(self) -> tuple[str, ...]:
+        """Keys this cell's record had before RESULTS_SCHEMA (see `legacy_digest`)."""
+        return legacy_keys(self.canonical())
 
     def fit_config(self) -> dict[str, Any]:
-        """What determines the learned fA* alone: the config minus protocol and evaluation."""
+        """What determines the learned fA* alone: the config minus protocol and evaluation
+        (and the data of the novel role: an fA* is trained on the known sets only)."""
         config = self.canonical()
         del config["protocol"], config["evaluation"]
         config["preset"] = self.fit_preset(config["preset"])
+        if "data_identity" in config:
+            config["data_identity"] = {
+                r: v for r, v in config["data_identity"].items() if r == "known"
+            }
         return config
 
     @staticmethod
@@ -483,8 +507,12 @@ class RunConfig:
         return {k: v for k, v in preset.items() if k not in EVALUATION_KEYS}
 
     def fit_key(self) -> str:
-        """Identifier of the learned fA* alone (hash of `fit_config` and the code version)."""
-        return _digest(self.fit_config())
+        """Identifier of the learned fA* alone (hash of `fit_config` and the schema)."""
+        return config_digest(self.fit_config())
+
+    def legacy_fit_keys(self) -> tuple[str, ...]:
+        """Keys this cell's fA* had before RESULTS_SCHEMA."""
+        return legacy_keys(self.fit_config())
 
     def with_method(
         self, method: str, params: dict[str, Any], trains_anonymizer: bool
@@ -498,7 +526,31 @@ class RunConfig:
         )
 
 
-def _digest(config: dict[str, Any]) -> str:
-    """16 hex digits of sha256 over a config and the code version."""
-    payload = json.dumps({"config": config, "version": CODE_VERSION}, sort_keys=True, default=list)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+def config_digest(config: Mapping[str, Any]) -> str:
+    """The key of a record's or fit's config: 16 hex digits of sha256 over the config without
+    its provenance fields, and the results schema."""
+    keyed = {k: v for k, v in config.items() if k not in PROVENANCE_FIELDS}
+    return _sha({"config": keyed, "schema": RESULTS_SCHEMA})
+
+
+def legacy_digest(config: Mapping[str, Any]) -> str:
+    """The key the same config had before RESULTS_SCHEMA: the package version and the
+    --data-root paths were hashed, the data's identity was not."""
+    keyed = {k: v for k, v in config.items() if k != "data_identity"}
+    return _sha({"config": keyed, "version": LEGACY_VERSION})
+
+
+def legacy_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The older keys a config may be stored under (none when it differs from the current)."""
+    old = legacy_digest(config)
+    return () if old == config_digest(config) else (old,)
+
+
+def config_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every key a stored config may rightly carry: the current one, then the older ones."""
+    return (config_digest(config), *legacy_keys(config))
+
+
+def _sha(payload: Mapping[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -164,6 +164,12 @@ class DatasetFamily:
                 f"'{protocol}' needs; its settings: {', '.join(self.roles)}"
             )
 
+    def identity(self, roles: tuple[str, ...]) -> dict[str, dict[str, str]]:
+        """What the data of each of `roles` is, independent of where it is mounted: per role,
+        each set's fingerprint (part of every record key). Empty for generated data, which
+        `version` and the seed identify."""
+        return {}
+
     @classmethod
     def check_preset(cls, preset: Preset) -> None:
         """Fail before any work when the preset does not fit this data (e.g. clips longer

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -62,15 +63,23 @@ def exclusive(path: Path, what: str, notify: Notify | None = None) -> Iterator[N
     """
     say = notify or to_stderr
     lock = lock_path(path)
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(lock, "a+")  # noqa: SIM115  # closed by the `with` below
-    except OSError as exc:  # e.g. a read-only shared cache: readers need no lock
-        say(f"{what}: cannot create the lock {lock} ({exc.strerror}); running without one")
-        yield
-        return
-    with fh:
+    while True:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a+")  # noqa: SIM115  # closed by the `with` below
+        except OSError as exc:  # e.g. a read-only shared cache: readers need no lock
+            say(f"{what}: cannot create the lock {lock} ({exc.strerror}); running without one")
+            yield
+            return
         locked = _acquire(fh, what, say)
+        if not locked or _still_named(fh, lock):
+            break
+        # the file was deleted (or replaced) while we waited for it: a worker that opens the
+        # path now locks another inode, so lock what the path names now
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+    guard = _Guard(lock, fh) if locked else None
+    with fh:
         try:
             if locked:
                 previous = _read_owner(fh)
@@ -88,13 +97,81 @@ def exclusive(path: Path, what: str, notify: Notify | None = None) -> Iterator[N
                 fh.truncate()
                 fh.write(json.dumps(info))
                 fh.flush()
+                assert guard is not None
+                guard.start(json.dumps(info))
             yield
         finally:
+            if guard is not None:
+                guard.stop()
             if locked:
                 fh.seek(0)
                 fh.truncate()
                 fh.flush()
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+class _Guard:
+    """While a lock is held, puts a locked file back at its path when a cleanup job deletes
+    it (`rm results/locks/*.lock`), so a newcomer waits instead of locking a new file.
+
+    A worker that opened the path in the second before the guard noticed can still get in;
+    the cell's double check inside its lock and atomic writes keep even that from losing or
+    mixing a result (the cell is computed twice at worst).
+    """
+
+    PERIOD_S = 1.0
+
+    def __init__(self, lock: Path, fh: IO[str]) -> None:
+        self.lock = lock
+        self.held = [fh]  # the original and every replacement, released by `stop`
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.owner = ""
+
+    def start(self, owner: str) -> None:
+        self.owner = owner
+        self.thread = threading.Thread(target=self._watch, name="lock-guard", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.done.wait(self.PERIOD_S):
+            if _still_named(self.held[-1], self.lock):
+                continue
+            with contextlib.suppress(OSError):
+                self.lock.parent.mkdir(parents=True, exist_ok=True)
+                fh = open(self.lock, "a+")  # noqa: SIM115  # closed by `stop`
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:  # a newcomer locked it first: it will find its file replaced
+                    fh.close()
+                    continue
+                fh.seek(0)
+                fh.truncate()
+                fh.write(self.owner)
+                fh.flush()
+                self.held.append(fh)
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join()
+        for fh in self.held[1:]:
+            with contextlib.suppress(OSError):
+                fh.seek(0)
+                fh.truncate()
+                fh.flush()
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
+
+
+def _still_named(fh: IO[str], lock: Path) -> bool:
+    """Whether the path `lock` still names the open (locked) file `fh`."""
+    try:
+        named = os.stat(lock)
+    except OSError:
+        return False
+    mine = os.fstat(fh.fileno())
+    return (named.st_ino, named.st_dev) == (mine.st_ino, mine.st_dev)
 
 
 def holder(path: Path) -> str | None:

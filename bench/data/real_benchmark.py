@@ -108,6 +108,11 @@ class RealBenchmark(DatasetFamily):
             scan(sources[1], self.roots, self.options),
         )
 
+    def identity(self, roles: tuple[str, ...]) -> dict[str, dict[str, str]]:
+        """Each set's catalog fingerprint (layout and labels, split lists, every file's path
+        under its root and size), per role: two mounts of one dataset give one identity."""
+        return {role: {c.name: c.fingerprint() for c in self.catalogs(role)} for role in roles}
+
     def privacy_data(self, catalog: Catalog, splits: Splits) -> PrivacyData:
         """The private set as the protocols see it; overridden where test uses other labels.
 

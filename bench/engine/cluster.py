@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,10 +228,13 @@ class CellStatus:
     detail: str = ""  # who runs it, or the error and the log's last lines
 
 
-def cell_status(store: ResultsStore, folder: Path, key: str, tail: int = 5) -> CellStatus:
-    """done (its record exists), running (someone holds its lock), failed (its last job
-    failed: the error and its log's last lines) or to run."""
-    if store.exists(key):
+def cell_status(
+    store: ResultsStore, folder: Path, key: str, tail: int = 5, legacy: Sequence[str] = ()
+) -> CellStatus:
+    """done (its record exists, under `key` or an older key of the cell), running (someone
+    holds its lock), failed (its last job failed: the error and its log's last lines) or to
+    run."""
+    if store.exists(key, legacy):
         return CellStatus("done")
     holder = store.cell_holder(key)
     if holder:

@@ -171,7 +171,7 @@ def fit_of_config(fits: list[StoredFit], cfg: RunConfig) -> StoredFit:
     """The stored fit `cfg` (the options of `bench run`) trains; BenchError if not trained yet."""
     key = cfg.fit_key()
     for fit in fits:
-        if fit.key == key:
+        if fit.key == key or fit.key in cfg.legacy_fit_keys():
             if fit.config is None:  # an old fit no record names: the options say what it is
                 return StoredFit(fit.key, fit.folder, cfg.fit_config(), fit.log, fit.created)
             return fit

@@ -3,7 +3,8 @@
 1. Identity pretraining of fA with L1 reconstruction (paper eq. 5); cached per preset, data
    and seed, since every learned method and every B starts from the same fA0.
 2. The auxiliary fT and fB: initialised as the preset says (`aux_ft_init`, `aux_fb_init`;
-   a checkpoint that is not on disk falls back to scratch, noted in the record), then the
+   a checkpoint that is not on disk stops the run before it starts, or `--allow-scratch`
+   writes scratch into the preset and so into the key and the label), then the
    budget model(s) are pretrained alone on fA0's output and their own data for
    `budget_pretrain_epochs` (SPAct's self-supervised pretraining, VITA's supervised one),
    and fT and the budget branch are warmed up together for `warmup_epochs`.
@@ -66,10 +67,9 @@ from bench.engine.resume import (
     checkpointing_loop,
     stop_if_asked,
 )
-from bench.models.action import action_checkpoint, build_action_model
+from bench.models.action import build_action_model
 from bench.models.anonymizer import FrameAnonymizer
-from bench.models.privacy import BudgetModel, privacy_checkpoint
-from bench.models.weights import find_weights
+from bench.models.privacy import BudgetModel
 
 # extra(X, fA(X)) -> (loss term, statistics to log per epoch)
 ExtraLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
@@ -388,22 +388,9 @@ def private_loader(
 
 
 def aux_budget_init(ctx: RunContext) -> str:
-    """The auxiliary fB's initialisation: the preset's, or scratch (noted) without its file."""
-    p = ctx.preset
-    checkpoint = privacy_checkpoint(p.aux_fb_arch, p.aux_fb_init)
-    if checkpoint is None or find_weights(checkpoint, ctx.cache_dir) is not None:
-        return p.aux_fb_init
-    _fallback(ctx, "aux_fb_init", f"{p.aux_fb_init} checkpoint '{checkpoint.filename}'")
-    return "scratch"
-
-
-def _fallback(ctx: RunContext, key: str, what: str) -> None:
-    text = (
-        f"{what} not on disk: started from scratch, then pretrained / warmed up on fA0's "
-        "output (budget_pretrain_epochs, warmup_epochs)"
-    )
-    ctx.note(key, text)
-    ctx.warn(f"{key}: {text}")
+    """The auxiliary fB's initialisation: the preset's. A missing checkpoint stopped the run
+    before it started, or `--allow-scratch` set it to scratch in the preset (and the key)."""
+    return ctx.preset.aux_fb_init
 
 
 class SelfSupervisedBudget(BudgetBranch):
@@ -499,14 +486,9 @@ class Utility:
 
 
 def build_aux_action_model(ctx: RunContext, n_classes: int) -> nn.Module:
-    """The auxiliary fT at the preset's init; scratch (noted) when its checkpoint is absent."""
+    """The auxiliary fT at the preset's init (see `aux_budget_init`)."""
     p = ctx.preset
-    init = p.aux_ft_init
-    checkpoint = action_checkpoint(p.aux_ft_arch, init)
-    if checkpoint is not None and find_weights(checkpoint, ctx.cache_dir) is None:
-        _fallback(ctx, "aux_ft_init", f"{init} checkpoint '{checkpoint.filename}'")
-        init = "scratch"
-    return build_action_model(p.aux_ft_arch, n_classes, init, ctx.cache_dir)
+    return build_action_model(p.aux_ft_arch, n_classes, p.aux_ft_init, ctx.cache_dir)
 
 
 class MinimaxTrainer:

@@ -38,6 +38,7 @@ from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint, check_action_arch
 from bench.models.anonymizer import check_encoder
 from bench.models.privacy import privacy_checkpoint
+from bench.models.weights import find_weights, require_weights
 from bench.store.provenance import provenance
 from bench.store.results import ResultsStore
 
@@ -109,6 +110,10 @@ def build_config(
         data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
         evaluation=models,
         data_version=parts[2].version,
+        data_identity=tuple(
+            (role, tuple(sorted(sets.items())))
+            for role, sets in sorted(parts[2](roots).identity(protocol_cls.roles).items())
+        ),
     )
 
 
@@ -147,7 +152,9 @@ def execute(
     """
     console = console or Console()
     key = cfg.key()
-    if not force and (stored := _stored(store, key, console)) is not None:
+    if is_main() and store.records_dir.is_dir():
+        adopt_legacy(store, cfg)
+    if not force and (stored := _stored(store, cfg, console)) is not None:
         return stored
     # under torchrun every process runs the cell, rank 0 decides, holds the lock and writes
     torch_device = select_device(device)
@@ -158,7 +165,7 @@ def execute(
     ensure_cache_dir(cache_dir)
     warn = lambda text: console.print(f"[yellow]{escape(text)}", soft_wrap=True)  # noqa: E731
     with stop_signals(), main_lock(store.cell_lock(key, warn)):
-        if not force and (stored := _stored(store, key, console, quiet=True)) is not None:
+        if not force and (stored := _stored(store, cfg, console, quiet=True)) is not None:
             return stored  # a worker that held the lock computed it meanwhile
         if is_main():
             store.clean_stale_temps(cache_dir)
@@ -188,12 +195,47 @@ def execute(
 
 
 def check_local_files(cfg: RunConfig, cache_dir: Path) -> None:
-    """Every checkpoint the cell reads (fT' / fB' initialisations, the person detector of a
-    region baseline on real data) is on this machine; else a BenchError naming file and URL."""
+    """Every checkpoint the cell reads (fT' / fB' initialisations, the auxiliary fT / fB of a
+    learned method, the person detector of a region baseline on real data) is on this
+    machine; else a BenchError naming file, URL and folders."""
     check_checkpoints(cfg.eval_models, cache_dir)
+    settle_aux_inits(cfg, cache_dir, allow_scratch=False)
     persons = person_finder(cfg, cache_dir, torch.device("cpu"))
     if persons is not None:
         persons.check()
+
+
+def settle_aux_inits(cfg: RunConfig, cache_dir: Path, allow_scratch: bool) -> RunConfig:
+    """The cell as it can run here: a learned method's auxiliary fT / fB whose pretrained
+    checkpoint is not on disk stops the run (naming file, URL and folders), or with
+    `allow_scratch` starts from scratch, written into the preset (so into the key and the
+    table label: `paper[aux_ft_init=scratch]`), never under the pretrained key."""
+    if not cfg.trains_anonymizer:
+        return cfg
+    p = cfg.preset
+    missing = {
+        setting: checkpoint
+        for setting, checkpoint in (
+            ("aux_ft_init", action_checkpoint(p.aux_ft_arch, p.aux_ft_init)),
+            ("aux_fb_init", privacy_checkpoint(p.aux_fb_arch, p.aux_fb_init)),
+        )
+        if checkpoint is not None and find_weights(checkpoint, cache_dir) is None
+    }
+    if not missing:
+        return cfg
+    if not allow_scratch:
+        setting, checkpoint = next(iter(missing.items()))
+        try:
+            require_weights(checkpoint, cache_dir, f"--set {setting}={getattr(p, setting)}")
+        except BenchError as exc:
+            raise BenchError(
+                f"{exc}; or pass --allow-scratch (or --set {setting}=scratch) to train the "
+                "auxiliary model from scratch under its own key"
+            ) from None
+    preset = p
+    for setting in missing:
+        preset = dataclasses.replace(preset, **{setting: "scratch"})  # type: ignore[arg-type]
+    return dataclasses.replace(cfg, preset=preset)
 
 
 def person_finder(cfg: RunConfig, cache_dir: Path, device: torch.device) -> DetectedPeople | None:
@@ -206,9 +248,12 @@ def person_finder(cfg: RunConfig, cache_dir: Path, device: torch.device) -> Dete
     return DetectedPeople(regions, cache_dir, device)
 
 
-def _stored(store: ResultsStore, key: str, console: Console, quiet: bool = False) -> Record | None:
-    """The stored record of `key`; None if there is none, or (with a warning) if it is corrupt.
-    Under torchrun, rank 0's answer."""
+def _stored(
+    store: ResultsStore, cfg: RunConfig, console: Console, quiet: bool = False
+) -> Record | None:
+    """The stored record of `cfg`; None if there is none, or (with a warning) if it is
+    corrupt. Under torchrun, rank 0's answer."""
+    key = cfg.key()
     path = store.record_path(key)
     if not agree(path.exists()):
         return None
@@ -218,6 +263,16 @@ def _stored(store: ResultsStore, key: str, console: Console, quiet: bool = False
         if not quiet:
             console.print(f"[yellow]{escape(str(exc))}; computing it again", soft_wrap=True)
         return None
+
+
+def adopt_legacy(store: ResultsStore, cfg: RunConfig) -> None:
+    """Move the record and fA* of `cfg` stored under their keys of before the results schema
+    (package version and data paths hashed) to their keys now; nothing is recomputed."""
+    updates: dict[str, Any] = {"config": cfg.canonical()}
+    if cfg.trains_anonymizer:
+        updates["fit_key"] = cfg.fit_key()
+        store.adopt_legacy_fit(cfg.fit_key(), cfg.legacy_fit_keys())
+    store.adopt_legacy(cfg.key(), cfg.legacy_keys(), updates)
 
 
 def _compute(

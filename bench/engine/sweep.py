@@ -183,6 +183,10 @@ def parse_sweep(
         raise BenchError(f"sweep file '{path}' cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise BenchError(f"sweep file '{path}' is not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses once per nested array or inline table
+        raise BenchError(
+            f"sweep file '{path}' is not valid TOML (arrays or tables nested too deeply)"
+        ) from None
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:
         raise BenchError(
@@ -314,5 +318,6 @@ def sweep_plan(
             continue
         seen.add(key)
         position = len(planned)
-        planned.append(PlannedCell(cell, config, store.exists(key), in_shard(position, shard)))
+        done = store.exists(key, config.legacy_keys())  # older keys are adopted when it runs
+        planned.append(PlannedCell(cell, config, done, in_shard(position, shard)))
     return planned

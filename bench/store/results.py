@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from bench.contract.atomic import atomic_write_text, clean_stale_temps, probe_writable
+from bench.contract.config import config_keys
 from bench.contract.errors import BenchError
 from bench.contract.locks import Notify, exclusive, holder
 
@@ -17,8 +19,16 @@ RESULTS_ENV = "BENCH_RESULTS_DIR"
 
 
 def default_results_dir() -> Path:
-    """`$BENCH_RESULTS_DIR` if set, else `./results`."""
-    return Path(os.environ.get(RESULTS_ENV, "results"))
+    """`$BENCH_RESULTS_DIR` if set, else `./results`; set but empty is a user error (it would
+    make the current folder the store)."""
+    value = os.environ.get(RESULTS_ENV)
+    if value is None:
+        return Path("results")
+    if not value.strip():
+        raise BenchError(
+            f"{RESULTS_ENV} is set but empty; unset it (for ./results) or name a folder"
+        )
+    return Path(value)
 
 
 RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -68,6 +78,13 @@ def read_record(path: Path) -> dict[str, Any]:
     problem = metric_problem(record["metrics"])
     if problem:
         raise corrupt(problem)
+    if record["key"] != path.stem:
+        raise corrupt(f"it holds the record of {record['key']}, not of {path.stem}")
+    if record["key"] not in config_keys(record["config"]):
+        raise corrupt(
+            f"its key {record['key']} is not its config's ({config_keys(record['config'])[0]}): "
+            "the config was edited"
+        )
     return record
 
 
@@ -118,13 +135,47 @@ class ResultsStore:
         """Folder of the learned fA* of `fit_key` (checkpoint and training log)."""
         return self.fits_dir / fit_key
 
-    def exists(self, key: str) -> bool:
-        """Whether a readable record for `key` is stored (a corrupt one does not count)."""
-        try:
-            self.load(key)
-        except BenchError:
+    def exists(self, key: str, legacy: Sequence[str] = ()) -> bool:
+        """Whether a readable record for `key` is stored (a corrupt one does not count), or
+        under one of its `legacy` keys (see `adopt_legacy`)."""
+        for name in (key, *legacy):
+            try:
+                self.load(name)
+            except BenchError:
+                continue
+            return True
+        return False
+
+    def adopt_legacy(self, key: str, legacy: Sequence[str], updates: Mapping[str, Any]) -> bool:
+        """Serve a record stored under an older key of the same cell (before the results
+        schema: the package version and data paths were hashed) under `key`: rewrite it with
+        `updates` (its new key, config, fit key) and the old key as `legacy_key`, then remove
+        the old file. Nothing is recomputed. True when one was adopted."""
+        if self.record_path(key).exists():
             return False
-        return True
+        for old in legacy:
+            try:
+                record = self.load(old)
+            except BenchError:
+                continue
+            self.save({**record, **updates, "key": key, "legacy_key": old})
+            self.record_path(old).unlink(missing_ok=True)
+            return True
+        return False
+
+    def adopt_legacy_fit(self, fit_key: str, legacy: Sequence[str]) -> None:
+        """Rename a stored fA* of an older key of the same fit to `fit_key` (see `adopt_legacy`)."""
+        target = self.fit_dir(fit_key)
+        if target.exists():
+            return
+        for old in legacy:
+            source = self.fit_dir(old)
+            if source.is_dir():
+                try:
+                    source.rename(target)  # atomic; a worker that lost the race finds it moved
+                except OSError:
+                    continue
+                return
 
     def load(self, key: str) -> dict[str, Any]:
         """The stored record of `key`; `CorruptRecord` if it is unreadable."""
