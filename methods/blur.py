@@ -29,6 +29,13 @@ from bench.contract.method import METHODS, Method, Param
 from bench.engine.person_region import DETECTION_PARAMS, log_region, person_region, regions_from
 
 SIGMA_PER_SIDE = {"strong": 1 / 16, "weak": 1 / 32}
+# The range accepted: a kernel must stay inside the frame (reflect padding) and no video is
+# 8k px on its short side; past these a number only overflows (1e308 did). Below MIN_SIGMA
+# a blur changes nothing, and a sigma that is 0 in float32 (1e-320) is kornia's traceback.
+MIN_SIGMA = 0.01  # px, exclusive
+MAX_SIGMA = 1000.0  # px; its derived kernel is MAX_KERNEL
+MAX_KERNEL = 6001
+MAX_MARGIN = 4096  # px
 
 
 def sigma_kernel(values: dict[str, Any], side: int) -> tuple[float, int]:
@@ -46,11 +53,13 @@ class Blur(Method):
     params: ClassVar[dict[str, Param]] = {
         "strength": Param("strong", "preset sigma: strong = side/16, weak = side/32",
                           choices=("strong", "weak")),
-        "sigma": Param(None, "explicit sigma in pixels (overrides strength)", minimum=0.0,
-                       exclusive_minimum=True, kind=float),
-        "kernel": Param(None, "odd kernel size (default 2*ceil(3*sigma)+1)", minimum=3, kind=int),
+        "sigma": Param(None, "explicit sigma in pixels (overrides strength)", minimum=MIN_SIGMA,
+                       maximum=MAX_SIGMA, exclusive_minimum=True, kind=float),
+        "kernel": Param(None, "odd kernel size (default 2*ceil(3*sigma)+1)", minimum=3,
+                        maximum=MAX_KERNEL, kind=int),
         "region": Param("person", "what is blurred", choices=("person", "frame")),
-        "margin": Param(1, "pixels the person region is grown by (region=person)", minimum=0),
+        "margin": Param(1, "pixels the person region is grown by (region=person)", minimum=0,
+                        maximum=MAX_MARGIN),
         **DETECTION_PARAMS,
     }  # fmt: skip
 

@@ -17,30 +17,46 @@ from bench.cli.common import (
     PluginOption,
     ResultsDirOption,
     SetOption,
+    check_device,
+    check_outputs,
+    clean_dead_temps,
     console,
     load_plugins,
     method_options,
     parse_pairs,
+    refuse_store_folder,
+    results_root,
     split_arguments,
     user_errors,
     warn,
 )
 from bench.contract.config import PRESETS
 from bench.contract.context import make_progress, select_device
+from bench.contract.errors import BenchError
 from bench.contract.method import params_text
 from bench.data.cache import default_cache_dir
 from bench.engine.deploy import check_resolution, transform_of
-from bench.engine.export import FORMATS, TOLERANCE, check_format, export_fit, verification_frames
+from bench.engine.export import (
+    FORMATS,
+    TOLERANCE,
+    card_path,
+    check_format,
+    export_fit,
+    verification_frames,
+)
 from bench.engine.fit_catalog import Anonymizer, StoredFit, address_anonymizer, stored_fits
 from bench.engine.video_files import (
     anonymize_file,
     check_output_folder,
+    check_regular_file,
     choose_encoding,
     find_inputs,
+    is_output_name,
     output_paths,
+    preview_path,
 )
 from bench.store.reading import preset_label
-from bench.store.results import ResultsStore, default_results_dir
+from bench.store.results import ResultsStore
 
 FitOption = Annotated[
     str | None,
@@ -58,8 +74,17 @@ SeedOption = Annotated[int, typer.Option(help="Seed it was trained with (with --
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace output files that exist (never an input, nor anything in the results store).",
+    ),
+]
+
+
 def _store(results_dir: Path | None) -> ResultsStore:
-    return ResultsStore(results_dir or default_results_dir())
+    return ResultsStore(results_root(results_dir))
 
 
 def _address(
@@ -187,7 +212,9 @@ def anonymize(
         list[str],
         typer.Argument(help="Video files, folders of them, or glob patterns.", show_default=False),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Folder the anonymized videos go to.")],
+    out: Annotated[
+        str, typer.Option("--out", metavar="DIR", help="Folder the anonymized videos go to.")
+    ],
     fit: FitOption = None,
     method: MethodOption = None,
     dataset: DatasetOption = "synthetic",
@@ -210,6 +237,7 @@ def anonymize(
     lossless: Annotated[
         bool, typer.Option("--lossless", help="Write FFV1 (exact RGB) in .mkv instead of H.264.")
     ] = False,
+    overwrite: OverwriteOption = False,
     device: DeviceOption = "auto",
     plugin: PluginOption = None,
     results_dir: ResultsDirOption = None,
@@ -218,27 +246,38 @@ def anonymize(
     """Anonymize video files with a stored fA* (--fit) or a method (--method ...).
 
     Each output has the source's frame count, size and frame rate (audio is dropped). An
-    input that cannot be decoded is skipped and counted; the exit code is then 1.
+    input that cannot be decoded is skipped and counted; the exit code is then 1. A file
+    that exists is not replaced without --overwrite; nothing is written into the results
+    store or over an input.
     """
     load_plugins(plugin)
     check_resolution(resolution)
+    check_device(device)
+    if not out.strip():
+        raise BenchError("--out is empty; name the folder the anonymized videos go to")
+    folder = Path(out).expanduser()
     files, extra = split_arguments(inputs + ctx.args)
-    chosen = _address(
-        stored_fits(_store(results_dir), warn),
-        fit,
-        method,
-        extra,
-        dataset,
-        preset,
-        set_,
-        seed,
-        data_root,
-    )
+    store = _store(results_dir)
     sources = find_inputs(files)
     suffix = choose_encoding(2, 2, lossless).suffix
-    outputs = output_paths(sources, out, suffix)
+    outputs = output_paths(sources, folder, suffix)
+    planned = [(f"the output of {src}", dst) for src, dst in zip(sources, outputs, strict=True)]
+    previews = {src: preview_path(folder, src) for src in sources} if preview else {}
+    planned += [(f"the preview of {src}", png) for src, png in previews.items()]
+    refuse_store_folder(folder, store.root)
+    check_outputs(planned, [("an input", src) for src in sources], store.root, overwrite,
+                  "another --out folder")  # fmt: skip
+    chosen = _address(
+        stored_fits(store, warn), fit, method, extra, dataset, preset, set_, seed, data_root
+    )
     transform = transform_of(chosen, cache_dir or default_cache_dir(), select_device(device))
-    check_output_folder(out)
+    check_output_folder(folder)
+    removed = clean_dead_temps(folder, is_output_name)
+    if removed:
+        console.print(
+            f"removed {len(removed)} temp file(s) an interrupted `bench anonymize` left in "
+            f"{escape(str(folder))}"
+        )
     native = transform.resolution(resolution) == "native"
     console.print(
         f"anonymizing {len(sources)} file(s) with {escape(transform.name)} at "
@@ -248,7 +287,7 @@ def anonymize(
     done = skipped = 0
     with make_progress(console) as progress:
         for source, output in zip(sources, outputs, strict=True):
-            strip = out / f"{source.stem}-preview.png" if preview else None
+            strip = previews.get(source)
             result = anonymize_file(
                 source,
                 output,
@@ -295,26 +334,35 @@ def export(
             help="Verify on the first frames of this video (default: rendered test frames)."
         ),
     ] = None,
+    overwrite: OverwriteOption = False,
     plugin: PluginOption = None,
     results_dir: ResultsDirOption = None,
 ) -> None:
     """Export a stored fA* to ONNX or TorchScript (dynamic batch and frame size), verify it
-    against the torch model and write a model card (<FILE>.card.json) beside it."""
+    against the torch model and write a model card (<FILE>.card.json) beside it.
+
+    A file that exists is not replaced without --overwrite; nothing is written into the
+    results store or over the --frames video.
+    """
     load_plugins(plugin)
     check_format(fmt)
+    out = out.expanduser()
+    if out.is_dir():
+        raise BenchError(f"--out {out} is a folder; name the file to write, e.g. {out / 'fa.onnx'}")
+    store = _store(results_dir)
+    if frames is not None:
+        check_regular_file(frames, "--frames")
+    planned = [("the export", out), ("its model card", card_path(out))]
+    given = [("the --frames video", frames)] if frames is not None else []
+    check_outputs(planned, given, store.root, overwrite, "another --out file")
     chosen: Anonymizer = _address(
-        stored_fits(_store(results_dir), warn),
-        fit,
-        method,
-        ctx.args,
-        dataset,
-        preset,
-        set_,
-        seed,
-        data_root,
+        stored_fits(store, warn), fit, method, ctx.args, dataset, preset, set_, seed, data_root
     )
     if chosen.fit is None:
         raise typer.BadParameter("only a learned fA* can be exported; name it with --fit KEY")
+    fit_files = [("a file of the stored fit", p) for p in chosen.fit.folder.iterdir()]
+    check_outputs(planned, given + fit_files, store.root, overwrite, "another --out file")
+    clean_dead_temps(out.parent, {out.name, card_path(out).name}.__contains__)
     sample, where = verification_frames(frames, chosen.fit.preset.frame_size)
     with console.status(f"exporting fit {chosen.fit.key} to {fmt} and verifying it"):
         check, card = export_fit(chosen.fit, fmt, out, sample, where)

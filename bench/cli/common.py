@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,9 +17,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.contract import distributed
+from bench.contract.atomic import is_stale_temp
 from bench.contract.config import PRESET_KEYS
 from bench.contract.errors import BenchError
 from bench.contract.plugins import load_plugin
+from bench.store.results import default_results_dir
 
 console = Console()
 warnings = Console(stderr=True)  # notes that must not mix into a table printed to stdout
@@ -67,13 +70,187 @@ def interrupted_text() -> str:
 def processes(device: str) -> Iterator[str]:
     """Under torchrun: join its process group for the command (rank 0 alone prints); the
     device this process uses. Without torchrun: `device` itself."""
-    device = distributed.start(device)
+    device = distributed.start(check_device(device))
     if not distributed.is_main():
         console.quiet = warnings.quiet = True
     try:
         yield device
     finally:
         distributed.stop()
+
+
+DEVICES = "auto, cpu, cuda or cuda:N"
+
+
+def check_device(name: str) -> str:
+    """`name` if it is a device privbench runs on (auto, cpu, cuda, cuda:N, the GPU present),
+    else a BenchError saying which devices are (torch knows more, e.g. mps and meta, on
+    which a command would fail half-way with a traceback)."""
+    import torch
+
+    from bench.contract.context import select_device
+
+    kind, sep, index = name.partition(":")
+    if name != "auto" and (
+        kind not in ("cpu", "cuda") or (sep and not (kind == "cuda" and index.isdigit()))
+    ):
+        try:
+            torch.device(name)
+        except (RuntimeError, ValueError):
+            raise BenchError(f"unknown device '{name}'; use {DEVICES}") from None
+        if kind == "mps" and not torch.backends.mps.is_built():
+            raise BenchError(
+                f"device '{name}' is not available: this PyTorch build has no MPS support; "
+                f"privbench runs on {DEVICES}"
+            )
+        raise BenchError(f"device '{name}' is not supported; privbench runs on {DEVICES}")
+    device = select_device(name)  # CUDA asked for where there is none
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.index is not None and device.index >= count:
+        raise BenchError(
+            f"device '{name}' requested but this machine has {count} GPU(s) "
+            f"(cuda:0 to cuda:{count - 1}); use --device cuda or one of those"
+        )
+    return name
+
+
+STORE_FOLDERS = ("records", "runs", "fits", "locks")  # a results dir's store, as ResultsStore
+STORE_TEXT = "where bench keeps its records, runs and fits"
+
+
+def results_root(results_dir: Path | None) -> Path:
+    """The results dir a command reads (`--results-dir`, else $BENCH_RESULTS_DIR, else
+    ./results); a BenchError when it, or one of its store folders, exists and is no folder
+    (its records would otherwise read as none, silently)."""
+    root = results_dir if results_dir is not None else default_results_dir()
+    if root.exists() and not root.is_dir():
+        raise BenchError(
+            f"results dir '{root}' is a file, not a folder; pass --results-dir (or set "
+            "BENCH_RESULTS_DIR to) the folder that holds records/, runs/ and fits/"
+        )
+    for name in STORE_FOLDERS:
+        folder = root / name
+        if folder.exists() and not folder.is_dir():
+            raise BenchError(
+                f"results dir '{root}' is damaged: '{folder}' is a file, not a folder; "
+                f"move it away (or pass another --results-dir)"
+            )
+    return root
+
+
+def resolved(path: Path) -> Path:
+    """`path` absolute with its symlinks resolved (as far as it can be: a loop stays)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return path.absolute()
+
+
+def store_folder_of(path: Path, root: Path) -> Path | None:
+    """The results store folder (records/, runs/, fits/, locks/ of `root`) that `path` is
+    in, symlinks resolved on both sides; None when it is outside them."""
+    where = resolved(path)
+    for name in STORE_FOLDERS:
+        folder = resolved(root / name)
+        if where == folder or where.is_relative_to(folder):
+            return root / name
+    return None
+
+
+def refuse_store_folder(folder: Path, root: Path) -> None:
+    """A BenchError when the `--out` folder is inside the results store of `root`."""
+    inside = store_folder_of(folder, root)
+    if inside is not None:
+        raise BenchError(
+            f"--out {folder} is inside the results store ({inside}), {STORE_TEXT}; choose "
+            "another --out folder"
+        )
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same path once symlinks are resolved, or
+    (both existing) the same inode (a hard link, a case-insensitive file system)."""
+    if resolved(a) == resolved(b):
+        return True
+    try:
+        sa, sb = a.stat(), b.stat()
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def check_outputs(
+    outputs: Sequence[tuple[str, Path]],
+    inputs: Sequence[tuple[str, Path]],
+    root: Path,
+    overwrite: bool,
+    other: str,
+) -> None:
+    """Refuse (BenchError, one line) what a command would write, before anything is: any
+    output inside the results store of `root`, equal to an input or to another output, or a
+    folder; and, without `overwrite`, one that exists. `outputs` and `inputs` are
+    (what it is, path) pairs, e.g. ("the preview of a.mp4", a-preview.png), ("an input",
+    a.mp4); `other` is what to choose instead (e.g. "another --out folder")."""
+    seen: list[tuple[str, Path]] = []
+    for what, path in outputs:
+        folder = store_folder_of(path, root)
+        if folder is not None:
+            raise BenchError(
+                f"{what} would be written to {path}, inside the results store ({folder}), "
+                f"{STORE_TEXT}; choose {other}"
+            )
+        for kind, source in inputs:
+            if same_file(path, source):
+                raise BenchError(
+                    f"{what} would be written to {path}, which is {kind}; choose {other}"
+                )
+        for earlier, at in seen:
+            if same_file(path, at):
+                raise BenchError(
+                    f"{earlier} and {what} would both be written to {path}; choose {other}"
+                )
+        seen.append((what, path))
+        if path.is_dir():
+            raise BenchError(
+                f"{what} would be written to {path}, which is a folder; choose {other}"
+            )
+        if os.path.lexists(path) and not overwrite:
+            raise BenchError(
+                f"{what} would replace the existing file {path}; pass --overwrite to replace "
+                f"it, or choose {other}"
+            )
+
+
+def clean_dead_temps(folder: Path, owned: Callable[[str], bool]) -> list[Path]:
+    """Remove, from `folder`, the temp files that a killed writer of bench left (the atomic
+    writer's `.NAME.HOST.PID.RANDOM.tmp`, its writer dead: `is_stale_temp`) of the files
+    `owned(NAME)` says the command writes; the paths removed. Only such names: a user's own
+    `*.part` or `.*.tmp` in a folder like --out is never touched."""
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        name = path.name
+        if not (name.startswith(".") and name.endswith(".tmp")):
+            continue
+        parts = name[1:-4].rsplit(".", 3)  # NAME, HOST, PID, RANDOM
+        if len(parts) != 4:
+            continue
+        target, _, pid, random = parts
+        hexadecimal = len(random) == 8 and all(c in "0123456789abcdef" for c in random)
+        if (
+            pid.isdigit()
+            and hexadecimal
+            and owned(target)
+            and path.is_file()
+            and is_stale_temp(path)
+        ):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:

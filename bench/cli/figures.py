@@ -7,12 +7,31 @@ from typing import Annotated
 
 import typer
 
-from bench.cli.common import PluginOption, ResultsDirOption, console, load_plugins, user_errors
+from bench.cli.common import (
+    PluginOption,
+    ResultsDirOption,
+    console,
+    load_plugins,
+    refuse_store_folder,
+    user_errors,
+)
 from bench.cli.tables import FramesCacheOption, PresetOption, load_records, print_notes
 from bench.contract.dataset import DATASETS
 from bench.reports.figure_kit import save_figure
 from bench.reports.figure_specs import FIGURES, FigureRequest, figure_spec
-from bench.reports.report import report_figures, write_report
+from bench.reports.report import check_folder, report_figures, write_report
+from bench.store.reading import RecordSet
+
+
+def output_folder(out: Path | None, loaded: RecordSet, what: str) -> Path:
+    """Where `what` goes: `--out`, else the results dir; a BenchError when that is a file
+    or inside the results store (records/, runs/, fits/, locks/)."""
+    root = loaded.root or Path("results")
+    folder = out if out is not None else root
+    refuse_store_folder(folder, root)
+    check_folder(folder, what)
+    return folder
+
 
 FIGURE_HELP = "; ".join(f"{name}: {spec.help}" for name, spec in FIGURES.items())
 
@@ -38,9 +57,12 @@ def figure(
     load_plugins(plugin)
     DATASETS.get(dataset)  # an unknown name is an error, not an empty figure
     loaded = load_records(results_dir, preset)
+    folder = output_folder(out, loaded, "the figure")
+    if out is None:
+        folder = folder / "figures"
+        check_folder(folder, "the figure")
     drawn = spec.draw(loaded, FigureRequest(dataset, protocol, preset, cache_dir))
     print_notes(loaded)
-    folder = out or (loaded.root or Path("results")) / "figures"
     formats = ("png", "pdf") if pdf else ("png",)
     for path in save_figure(drawn, folder / spec.stem(protocol, dataset), formats):
         console.print(f"wrote {path}")
@@ -63,6 +85,6 @@ def report(
     loaded = load_records(results_dir, preset)
     formats = ("png", "pdf") if pdf else ("png",)
     makers = report_figures(loaded, preset, cache_dir, formats)
-    path = write_report(loaded, out or loaded.root or Path("results"), makers, preset)
+    path = write_report(loaded, output_folder(out, loaded, "the report"), makers, preset)
     print_notes(loaded)
     console.print(f"wrote {path}")

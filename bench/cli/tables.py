@@ -15,6 +15,7 @@ from bench.cli.common import (
     ResultsDirOption,
     console,
     load_plugins,
+    results_root,
     user_errors,
     warn,
     warnings,
@@ -38,8 +39,9 @@ FramesCacheOption = Annotated[
 
 def load_records(folder: Path | None, preset: str | None) -> RecordSet:
     """The records of a results dir, warning about unreadable ones and about records of
-    methods that are not registered (a plug-in given without `--plugin`); `--preset` checked."""
-    loaded = RecordSet.load(folder)
+    methods that are not registered (a plug-in given without `--plugin`); `--preset` checked.
+    A results dir whose records/ is a file is an error, not an empty table."""
+    loaded = RecordSet.load(results_root(folder))
     for reason in loaded.skipped:
         warnings.print(f"[yellow]skipped:[/] {escape(reason)}", soft_wrap=True)
     unknown = loaded.unregistered()

@@ -236,10 +236,15 @@ def export_fit(
                 f"the {fmt} export differs from the torch model by {check.max_abs_diff:.3g} "
                 f"(tolerance {TOLERANCE:g}); nothing was written"
             )
-    card = out.with_name(out.name + ".card.json")
+    card = card_path(out)
     text = json.dumps(model_card(fit, fmt, out, check, model.multiple), indent=2)
     atomic_write_text(card, text + "\n")
     return check, card
+
+
+def card_path(out: Path) -> Path:
+    """Where the model card of an export to `out` is written: `<out>.card.json` beside it."""
+    return out.with_name(out.name + ".card.json")
 
 
 def model_card(

@@ -12,6 +12,7 @@ be opened or decoded is reported as skipped, never raised mid-batch.
 from __future__ import annotations
 
 import glob
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -77,23 +78,64 @@ def choose_encoding(width: int, height: int, lossless: bool = False) -> Encoding
 
 def find_inputs(items: list[str]) -> list[Path]:
     """The video files that INPUT arguments name: files, folders (their video files, not
-    recursive) and glob patterns, in order, each once; BenchError if one names nothing."""
+    recursive) and glob patterns, in order, each once; BenchError if one names nothing, is
+    empty (it would name the current folder) or names something that is not a regular file
+    (a FIFO or a device would block the decoder, or never end)."""
     found: list[Path] = []
     for item in items:
+        if not item.strip():
+            raise BenchError(
+                "an input argument is empty; name video files, folders or patterns "
+                "('.' for the current folder)"
+            )
         path = Path(item).expanduser()
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            matches = sorted(
+                p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.is_dir()
+            )
             what = f"folder {item} holds no video file ({', '.join(sorted(VIDEO_SUFFIXES))})"
         elif path.exists():
             matches = [path]
             what = ""
         else:
-            matches = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+            matches = sorted(
+                Path(p) for p in glob.glob(str(path)) if Path(p).exists() and not Path(p).is_dir()
+            )
             what = f"{item}: no such file, folder or matching pattern"
         if not matches:
             raise BenchError(what)
+        for match in matches:
+            check_regular_file(match, "input")
         found.extend(m for m in matches if m not in found)
     return found
+
+
+def check_regular_file(path: Path, what: str) -> None:
+    """A BenchError unless `path` is a regular file (after symlinks): a FIFO blocks the
+    reader for ever, a device never ends, a folder is no video."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise BenchError(f"{what} {path} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a folder" if stat.S_ISDIR(mode)
+            else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )  # fmt: skip
+        raise BenchError(f"{what} {path} is {kind}, not a video file; give a regular file")
+
+
+def preview_path(out_dir: Path, source: Path) -> Path:
+    """Where `--preview` writes the strip of `source`: `out_dir/<stem>-preview.png`."""
+    return out_dir / f"{source.stem}-preview.png"
+
+
+def is_output_name(name: str) -> bool:
+    """Whether `bench anonymize` writes files of this name (a video or a preview strip)."""
+    return name.endswith(("-preview.png", ".mp4", ".mkv"))
 
 
 def check_output_folder(out: Path) -> None:
@@ -109,13 +151,11 @@ def check_output_folder(out: Path) -> None:
 
 
 def output_paths(inputs: list[Path], out_dir: Path, suffix: str) -> list[Path]:
-    """`out_dir/<input stem><suffix>` for each input; BenchError when two would collide or
-    one would overwrite its input."""
+    """`out_dir/<input stem><suffix>` for each input; BenchError when two would collide
+    (what else they must not meet, the CLI checks: `bench.cli.common.check_outputs`)."""
     outputs = [out_dir / f"{p.stem}{suffix}" for p in inputs]
     seen: dict[Path, Path] = {}
     for src, dst in zip(inputs, outputs, strict=True):
-        if dst.resolve() == src.resolve():
-            raise BenchError(f"{src}: the output would overwrite it; choose another --out folder")
         if dst in seen:
             raise BenchError(
                 f"{seen[dst]} and {src} would both be written to {dst}; anonymize them into "

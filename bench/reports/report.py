@@ -147,15 +147,43 @@ def report_figures(
     return makers
 
 
+def check_folder(folder: Path, what: str) -> None:
+    """A BenchError naming the fix when `folder` (or a folder above it) is a file, so that
+    `what` cannot be written into it; nothing is created."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise BenchError(
+                    f"cannot write {what}: '{path}' is a file, not a folder; move it away or "
+                    "pass --out to another folder"
+                )
+            return
+
+
 def write_report(
     records: RecordSet,
     out_dir: Path,
     figures: dict[str, FigureMaker],
     preset: str | None = None,
 ) -> Path:
-    """Write report.md, tables/ (md and LaTeX) and figures/ under `out_dir`; the report's path."""
+    """Write report.md, tables/ (md and LaTeX) and figures/ under `out_dir`; the report's path.
+    A BenchError, before anything is written, when one of them cannot be (a file where a
+    folder goes, or the reverse)."""
     tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
-    tables_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (out_dir, tables_dir, figures_dir):
+        check_folder(folder, "the report")
+    if (out_dir / "report.md").is_dir():
+        raise BenchError(
+            f"cannot write the report: '{out_dir / 'report.md'}' is a folder; move it away "
+            "or pass --out to another folder"
+        )
+    try:
+        tables_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(
+            f"cannot write the report into '{out_dir}' ({exc.strerror}); pass --out to a "
+            "writable folder"
+        ) from None
     root = records.root or Path(".")
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     lines = [
