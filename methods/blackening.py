@@ -17,7 +17,13 @@ import torch
 from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark, PersonRegions
 from bench.contract.method import METHODS, Method, Param
-from bench.engine.person_region import DETECTION_PARAMS, log_region, person_region, regions_from
+from bench.engine.person_region import (
+    DETECTION_PARAMS,
+    MAX_MARGIN,
+    log_region,
+    person_region,
+    regions_from,
+)
 
 
 @METHODS.register("blackening")
@@ -26,7 +32,7 @@ class Blackening(Method):
 
     description = "black out the person region (rendered masks, or a person detector)"
     params: ClassVar[dict[str, Param]] = {
-        "margin": Param(1, "pixels the person region is grown by", minimum=0),
+        "margin": Param(1, "pixels the person region is grown by", minimum=0, maximum=MAX_MARGIN),
         **DETECTION_PARAMS,
     }
 

@@ -26,7 +26,13 @@ from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark, PersonRegions, map_frames
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, Method, Param
-from bench.engine.person_region import DETECTION_PARAMS, log_region, person_region, regions_from
+from bench.engine.person_region import (
+    DETECTION_PARAMS,
+    MAX_MARGIN,
+    log_region,
+    person_region,
+    regions_from,
+)
 
 SIGMA_PER_SIDE = {"strong": 1 / 16, "weak": 1 / 32}
 # The range accepted: a kernel must stay inside the frame (reflect padding) and no video is
@@ -35,7 +41,6 @@ SIGMA_PER_SIDE = {"strong": 1 / 16, "weak": 1 / 32}
 MIN_SIGMA = 0.01  # px, exclusive
 MAX_SIGMA = 1000.0  # px; its derived kernel is MAX_KERNEL
 MAX_KERNEL = 6001
-MAX_MARGIN = 4096  # px
 
 
 def sigma_kernel(values: dict[str, Any], side: int) -> tuple[float, int]:

@@ -19,7 +19,6 @@ from bench.cli.common import (
     SetOption,
     check_device,
     check_outputs,
-    clean_dead_temps,
     console,
     load_plugins,
     method_options,
@@ -30,6 +29,7 @@ from bench.cli.common import (
     user_errors,
     warn,
 )
+from bench.contract.atomic import clean_stale_temps
 from bench.contract.config import PRESETS
 from bench.contract.context import make_progress, select_device
 from bench.contract.errors import BenchError
@@ -272,7 +272,7 @@ def anonymize(
     )
     transform = transform_of(chosen, cache_dir or default_cache_dir(), select_device(device))
     check_output_folder(folder)
-    removed = clean_dead_temps(folder, is_output_name)
+    removed = clean_stale_temps(folder, is_output_name)
     if removed:
         console.print(
             f"removed {len(removed)} temp file(s) an interrupted `bench anonymize` left in "
@@ -362,7 +362,7 @@ def export(
         raise typer.BadParameter("only a learned fA* can be exported; name it with --fit KEY")
     fit_files = [("a file of the stored fit", p) for p in chosen.fit.folder.iterdir()]
     check_outputs(planned, given + fit_files, store.root, overwrite, "another --out file")
-    clean_dead_temps(out.parent, {out.name, card_path(out).name}.__contains__)
+    clean_stale_temps(out.parent, {out.name, card_path(out).name}.__contains__)
     sample, where = verification_frames(frames, chosen.fit.preset.frame_size)
     with console.status(f"exporting fit {chosen.fit.key} to {fmt} and verifying it"):
         check, card = export_fit(chosen.fit, fmt, out, sample, where)

@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.contract import distributed
-from bench.contract.atomic import is_stale_temp
 from bench.contract.config import PRESET_KEYS
 from bench.contract.errors import BenchError
 from bench.contract.plugins import load_plugin
@@ -79,38 +78,11 @@ def processes(device: str) -> Iterator[str]:
         distributed.stop()
 
 
-DEVICES = "auto, cpu, cuda or cuda:N"
-
-
 def check_device(name: str) -> str:
-    """`name` if it is a device privbench runs on (auto, cpu, cuda, cuda:N, the GPU present),
-    else a BenchError saying which devices are (torch knows more, e.g. mps and meta, on
-    which a command would fail half-way with a traceback)."""
-    import torch
-
+    """`name` if it is a device privbench runs on (`select_device`), else a BenchError."""
     from bench.contract.context import select_device
 
-    kind, sep, index = name.partition(":")
-    if name != "auto" and (
-        kind not in ("cpu", "cuda") or (sep and not (kind == "cuda" and index.isdigit()))
-    ):
-        try:
-            torch.device(name)
-        except (RuntimeError, ValueError):
-            raise BenchError(f"unknown device '{name}'; use {DEVICES}") from None
-        if kind == "mps" and not torch.backends.mps.is_built():
-            raise BenchError(
-                f"device '{name}' is not available: this PyTorch build has no MPS support; "
-                f"privbench runs on {DEVICES}"
-            )
-        raise BenchError(f"device '{name}' is not supported; privbench runs on {DEVICES}")
-    device = select_device(name)  # CUDA asked for where there is none
-    count = torch.cuda.device_count() if device.type == "cuda" else 0
-    if device.index is not None and device.index >= count:
-        raise BenchError(
-            f"device '{name}' requested but this machine has {count} GPU(s) "
-            f"(cuda:0 to cuda:{count - 1}); use --device cuda or one of those"
-        )
+    select_device(name)
     return name
 
 
@@ -219,38 +191,6 @@ def check_outputs(
                 f"{what} would replace the existing file {path}; pass --overwrite to replace "
                 f"it, or choose {other}"
             )
-
-
-def clean_dead_temps(folder: Path, owned: Callable[[str], bool]) -> list[Path]:
-    """Remove, from `folder`, the temp files that a killed writer of bench left (the atomic
-    writer's `.NAME.HOST.PID.RANDOM.tmp`, its writer dead: `is_stale_temp`) of the files
-    `owned(NAME)` says the command writes; the paths removed. Only such names: a user's own
-    `*.part` or `.*.tmp` in a folder like --out is never touched."""
-    removed = []
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return []
-    for path in entries:
-        name = path.name
-        if not (name.startswith(".") and name.endswith(".tmp")):
-            continue
-        parts = name[1:-4].rsplit(".", 3)  # NAME, HOST, PID, RANDOM
-        if len(parts) != 4:
-            continue
-        target, _, pid, random = parts
-        hexadecimal = len(random) == 8 and all(c in "0123456789abcdef" for c in random)
-        if (
-            pid.isdigit()
-            and hexadecimal
-            and owned(target)
-            and path.is_file()
-            and is_stale_temp(path)
-        ):
-            with contextlib.suppress(OSError):
-                path.unlink()
-                removed.append(path)
-    return removed
 
 
 def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:

@@ -131,13 +131,22 @@ def is_stale_temp(path: Path, now: float | None = None) -> bool:
     return bool(_LEGACY.search(path.name)) and age > LEGACY_STALE_S
 
 
-def clean_stale_temps(folder: Path) -> list[Path]:
-    """Remove the temp files of dead writers directly in `folder`; the paths removed."""
+def clean_stale_temps(folder: Path, owned: Callable[[str], bool] | None = None) -> list[Path]:
+    """Remove the temp files of dead writers directly in `folder`; the paths removed.
+
+    With `owned` (a folder the user owns, like `bench anonymize --out`), only this module's
+    temp names of files `owned(name)` says the caller writes: a user's own `*.part` or
+    `.*.tmp` is never touched.
+    """
     removed = []
     try:
         candidates = [p for p in folder.iterdir() if p.name.endswith((".tmp", ".part", ".npz"))]
     except OSError:
         return []
+    if owned is not None:
+        candidates = [
+            p for p in candidates if (m := _TEMP.match(p.name)) is not None and owned(m["name"])
+        ]
     now = time.time()
     for path in candidates:
         if path.is_file() and is_stale_temp(path, now):

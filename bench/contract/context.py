@@ -37,19 +37,39 @@ if TYPE_CHECKING:
     from bench.contract.dataset import PersonFinder
 
 
+DEVICES = "auto, cpu, cuda or cuda:N"
+
+
 def select_device(requested: str = "auto") -> torch.device:
-    """'auto' picks CUDA when available, else CPU; 'cpu' / 'cuda' / 'cuda:N' are checked."""
+    """'auto' picks CUDA when available, else CPU; 'cpu' / 'cuda' / 'cuda:N' are checked (the
+    GPU present). Anything else is a BenchError saying which devices privbench runs on (torch
+    knows more, e.g. mps and meta, where a command would fail half-way with a traceback)."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise BenchError(f"unknown device '{requested}'; use auto, cpu, cuda or cuda:N") from None
+    kind, sep, index = requested.partition(":")
+    if kind not in ("cpu", "cuda") or (sep and not (kind == "cuda" and index.isdigit())):
+        try:
+            torch.device(requested)
+        except (RuntimeError, ValueError):
+            raise BenchError(f"unknown device '{requested}'; use {DEVICES}") from None
+        if kind == "mps" and not torch.backends.mps.is_built():
+            raise BenchError(
+                f"device '{requested}' is not available: this PyTorch build has no MPS "
+                f"support; privbench runs on {DEVICES}"
+            )
+        raise BenchError(f"device '{requested}' is not supported; privbench runs on {DEVICES}")
+    device = torch.device(requested)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BenchError(
             f"device '{requested}' requested but CUDA is not available; use --device cpu"
         )
     if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise BenchError(
+                f"device '{requested}' requested but this machine has {count} GPU(s) "
+                f"(cuda:0 to cuda:{count - 1}); use --device cuda or one of those"
+            )
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
     return device
 

@@ -41,6 +41,7 @@ from bench.models.person_detector import (
     require_detector_weights,
 )
 
+MAX_MARGIN = 4096  # px: the largest `margin` a region baseline grows its people by
 # The detection parameters of every region baseline (blackening, blur --region person).
 DETECTION_PARAMS: dict[str, Param] = {
     "detector": Param(DEFAULT_DETECTOR, "person detector on real data (weights from a local file)",
