@@ -4,7 +4,8 @@
 
     rec = bench.run(method="penalty", B=0.3, protocol="known", seed=0)
     rec.metrics["privacy_cmap"]
-    runs = bench.records("results")
+    runs = bench.records(results_dir="results")
+    runs.to_frame().groupby("method")["privacy_cmap"].mean()  # pip install "privbench[frames]"
     print(bench.table(1, runs, format="latex"))
     bench.figure("pareto", runs).savefig("pareto.png")
     fa = bench.load_anonymizer(method="penalty", B=0.3)  # a stored fA*, as a torch module
@@ -106,7 +107,8 @@ def run(
 
 def records(results_dir: str | Path | None = None) -> RecordSet:
     """The readable records of a results dir (default $BENCH_RESULTS_DIR or ./results);
-    unreadable ones are listed in `.skipped`."""
+    unreadable ones are listed in `.skipped`. `.rows()` gives one flat dict per record (the
+    columns of `bench records`), `.to_frame()` a pandas DataFrame (`privbench[frames]`)."""
     return RecordSet.load(Path(results_dir) if results_dir else None)
 
 

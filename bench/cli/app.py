@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "fits": ("anonymizers", "fits", EXTRA),
     "anonymize": ("anonymizers", "anonymize", EXTRA),
     "export": ("anonymizers", "export", EXTRA),
+    "weights": ("weights", "weights_app", {}),
+    "records": ("records", "records_app", {}),
 }
 EPILOGS = {"run": ("run", "RUN_EPILOG")}  # command -> (module, constant) of its --help epilog
 

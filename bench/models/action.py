@@ -198,6 +198,16 @@ def action_checkpoint(arch: str, init: str) -> PretrainedWeights | None:
     return spec.kinetics400
 
 
+def action_checkpoint_uses() -> list[tuple[PretrainedWeights, str]]:
+    """Every published checkpoint of an action architecture, with the options that load it
+    (for `bench.models.weights.checkpoints`)."""
+    return [
+        (spec.kinetics400, f"{arch}: fT' --ft-init kinetics400, fT --set aux_ft_init=kinetics400")
+        for arch, spec in ARCHS.items()
+        if spec.kinetics400 is not None and spec.head is not None
+    ]
+
+
 def build_action_model(
     arch: str, num_classes: int, init: str = "scratch", cache_dir: Path | None = None
 ) -> nn.Module:

@@ -55,6 +55,17 @@ def privacy_checkpoint(arch: str, init: str) -> PretrainedWeights | None:
     return PretrainedWeights("imagenet", enum["IMAGENET1K_V1"].url)
 
 
+def privacy_checkpoint_uses() -> list[tuple[PretrainedWeights, str]]:
+    """Every ImageNet checkpoint of a privacy backbone, with the options that load it (for
+    `bench.models.weights.checkpoints`)."""
+    out = []
+    for arch in RESNETS:
+        weights = privacy_checkpoint(arch, "imagenet")
+        assert weights is not None
+        out.append((weights, f"{arch}: fB' --fb-init imagenet, fB --set aux_fb_init=imagenet"))
+    return out
+
+
 def build_backbone(
     arch: str, init: str = "scratch", cache_dir: Path | None = None
 ) -> tuple[nn.Module, int]:

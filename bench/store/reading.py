@@ -10,6 +10,8 @@ picks up the lambda ablation or the ResNet-152 column.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import math
 import statistics
 from collections import Counter
@@ -22,12 +24,14 @@ from bench.contract.config import (
     ANONYMIZER_TRAINING_KEYS,
     PRESETS,
     EvalModels,
+    Preset,
     upgrade_preset_values,
 )
 from bench.contract.dataset import DATASETS
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
-from bench.store.results import ResultsStore, default_results_dir
+from bench.store.index import read_indexed
+from bench.store.results import ResultsStore, default_results_dir, read_record
 
 # How the paper prints each metric: percent for top-1 and cMAP, a fraction for F1.
 METRIC_SCALE = {"action_top1": 100.0, "privacy_cmap": 100.0, "privacy_f1": 1.0}
@@ -61,22 +65,20 @@ class RunView:
         evaluation: Mapping[str, str | None],
     ) -> RunView:
         """A view from a run's parts; `preset` holds the values its config stores."""
-        preset = upgrade_preset_values(dict(preset))
         if method in METHODS.names():
             params = METHODS.get(method).upgrade_params(dict(params))
-        default = dataclasses.asdict(EvalModels(preset["aux_ft_arch"], preset["aux_fb_arch"]))
-        shared = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
+        label, shared, trains, default = _preset_view(json.dumps(preset, sort_keys=True))
         return cls(
             method,
             params,
             protocol,
             dataset,
-            preset_label(preset),
-            preset_label(shared),
-            len(shared) < len(preset),
+            label,
+            shared,
+            trains,
             seed,
             {k: evaluation.get(k) or v for k, v in default.items()},
-            default,
+            dict(default),
         )
 
     @classmethod
@@ -93,6 +95,17 @@ class RunView:
         )
 
 
+@functools.lru_cache(maxsize=1024)
+def _preset_view(stored: str) -> tuple[str, str, bool, dict[str, str]]:
+    """What a view takes from a stored preset (as JSON; the same for all runs at it, so
+    computed once): its label, the label without the anonymizer-training settings, whether
+    it has those, and the default evaluation models."""
+    preset = upgrade_preset_values(json.loads(stored))
+    default = dataclasses.asdict(EvalModels(preset["aux_ft_arch"], preset["aux_fb_arch"]))
+    shared = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
+    return preset_label(preset), preset_label(shared), len(shared) < len(preset), default
+
+
 def preset_label(values: Mapping[str, Any]) -> str:
     """'tiny' for the named preset as shipped, 'tiny[anon_epochs=1 frames=16]' with `--set`
     changes (written as `--set` takes them).
@@ -101,13 +114,16 @@ def preset_label(values: Mapping[str, Any]) -> str:
     config leaves out the anonymizer-training settings, so its label never lists them.
     """
     name = values["name"]
-    shipped = dataclasses.asdict(PRESETS[name]) if name in PRESETS else {}
-    changed = [
-        f"{k}={setting_text(v)}"
-        for k, v in sorted(values.items())
-        if k != "name" and (k not in shipped or setting_text(v) != setting_text(shipped[k]))
-    ]
+    shipped = _shipped_texts(PRESETS[name]) if name in PRESETS else {}
+    texts = {k: setting_text(v) for k, v in values.items() if k != "name"}
+    changed = [f"{k}={text}" for k, text in sorted(texts.items()) if shipped.get(k) != text]
     return f"{name}[{' '.join(changed)}]" if changed else name
+
+
+@functools.cache
+def _shipped_texts(preset: Preset) -> dict[str, str]:
+    """A shipped preset's values as `--set` takes them (computed once per preset)."""
+    return {k: setting_text(v) for k, v in dataclasses.asdict(preset).items()}
 
 
 def setting_text(value: Any) -> str:
@@ -139,6 +155,12 @@ class Selector:
         """Whether `run` is one of the runs this selector means at `preset`. A fixed method's
         run also matches when its preset is `shared`: `preset` without the anonymizer-training
         settings, which fixed methods never use."""
+        return self._matches(run, preset, shared, None)
+
+    def _matches(
+        self, run: RunView, preset: str, shared: str | None, wanted: dict[str, Any] | None
+    ) -> bool:
+        """`matches`, given `full_params` of this selector when already computed."""
         at_preset = run.preset == preset or (not run.trains and run.preset == (shared or preset))
         if not at_preset or (run.method, run.protocol, run.dataset) != (
             self.method,
@@ -146,9 +168,12 @@ class Selector:
             self.dataset,
         ):
             return False
-        return dict(run.params) == full_params(self.method, self.params, self.dataset) and dict(
-            run.evaluation
-        ) == {**run.default_evaluation, **self.evaluation}
+        if wanted is None:
+            wanted = full_params(self.method, self.params, self.dataset)
+        return dict(run.params) == wanted and dict(run.evaluation) == {
+            **run.default_evaluation,
+            **self.evaluation,
+        }
 
     def with_method(self, method: str, params: Mapping[str, Any]) -> Selector:
         """The same protocol, data and models with another method (e.g. the raw reference)."""
@@ -194,6 +219,8 @@ class RecordSet:
         )
         self._shared = {v.preset: v.shared_preset for v in self.views}
         self.notes: list[str] = []  # what a reader chose for the user (`preset_for`), to print
+        self._cells: dict[tuple[str, str, str], list[int]] | None = None
+        self._cells_of = 0
 
     @classmethod
     def load(cls, folder: Path | None) -> RecordSet:
@@ -206,16 +233,22 @@ class RecordSet:
         if not (root / "records").is_dir() and any(root.glob("*.json")):
             root = root.parent  # given the records folder itself
         store = ResultsStore(root)
-        records, views, skipped = [], [], []
+        records, views = [], []
+        entries, skipped = read_indexed(store.root, store.records_dir, read_record)
         stale: Counter[tuple[str, str, str]] = Counter()
-        for path in sorted(store.records_dir.glob("*.json")):
+        for entry in entries:
+            record = entry.record
+            if record is None:
+                skipped.append(str(entry.problem))
+                continue
             try:
-                record = store.load(path.stem)
                 view = RunView.of_record(record)
             except BenchError as exc:
                 skipped.append(str(exc))
             except (KeyError, TypeError):
-                skipped.append(f"record '{path}' predates this version's format; rerun its run")
+                skipped.append(
+                    f"record '{entry.path}' predates this version's format; rerun its run"
+                )
             else:
                 outdated = stale_data(record)
                 if outdated:
@@ -229,6 +262,16 @@ class RecordSet:
                 f"data is {new} now; rerun them (a sweep reruns exactly those cells)"
             )
         return cls(records, root, skipped, views)
+
+    def _cell(self, method: str, protocol: str, dataset: str) -> list[int]:
+        """The positions of the runs of `method` under `protocol` on `dataset` (grouped once,
+        so selecting a cell does not look at every record)."""
+        if self._cells is None or self._cells_of != len(self.views):
+            cells: dict[tuple[str, str, str], list[int]] = {}
+            for i, v in enumerate(self.views):
+                cells.setdefault((v.method, v.protocol, v.dataset), []).append(i)
+            self._cells, self._cells_of = cells, len(self.views)
+        return self._cells.get((method, protocol, dataset), [])
 
     def shared_of(self, preset: str) -> str:
         """`preset`'s label without the anonymizer-training settings."""
@@ -295,8 +338,10 @@ class RecordSet:
         """The records `selector` means, one per seed (the newest if a seed ran twice)."""
         by_seed: dict[int, Mapping[str, Any]] = {}
         shared = self.shared_of(preset)
-        for view, record in zip(self.views, self.records, strict=True):
-            if selector.matches(view, preset, shared):
+        wanted = full_params(selector.method, selector.params, selector.dataset)
+        for i in self._cell(selector.method, selector.protocol, selector.dataset):
+            view, record = self.views[i], self.records[i]
+            if selector._matches(view, preset, shared, wanted):
                 older = by_seed.get(view.seed)
                 if older is None or record.get("created", "") > older.get("created", ""):
                     by_seed[view.seed] = record
@@ -326,3 +371,91 @@ class RecordSet:
         return Stat(
             statistics.fmean(values), std if math.isfinite(std) else 0.0, len(values), seeds_used
         )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per record (see `record_row`), every row with the same columns in the
+        same order (a value the record lacks is None)."""
+        flat = [record_row(r, v) for r, v in zip(self.records, self.views, strict=True)]
+        columns = row_columns(flat)
+        return [{c: row.get(c) for c in columns} for row in flat]
+
+    def to_frame(self) -> Any:
+        """`rows()` as a pandas DataFrame; a BenchError naming the extra when pandas is not
+        installed."""
+        try:
+            import pandas
+        except ImportError:
+            raise BenchError(FRAMES_MISSING.format(what="a DataFrame", package="pandas")) from None
+        rows = self.rows()
+        return pandas.DataFrame(rows, columns=list(rows[0]) if rows else row_columns([]))
+
+
+FRAMES_MISSING = '{what} needs {package}, which is not installed: pip install "privbench[frames]"'
+# the first columns of a record's row, in order; then param.*, the metrics, ap.*, time.*, TAIL
+HEAD_COLUMNS = ("key", "method", "protocol", "dataset", "preset", "seed")
+EVALUATION_COLUMNS = ("ft_arch", "fb_arch", "ft_init", "fb_init")
+TAIL_COLUMNS = ("fit_key", "data_version", "created")
+
+
+def _flat(value: Any) -> Any:
+    """A cell: numbers, text, booleans and None as they are, anything else as JSON text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def record_row(record: Mapping[str, Any], view: RunView) -> dict[str, Any]:
+    """A record as one flat row: key, method, `param.NAME` per parameter, protocol, dataset,
+    preset (its label: `tiny[anon_epochs=1]` for `--set` changes), seed, the evaluation models
+    (ft_arch, fb_arch, ft_init, fb_init), each metric under its name, `ap.ATTRIBUTE` per
+    attribute's average precision (`details.privacy_ap`), `time.STAGE` per timing in seconds,
+    fit_key, data_version and created."""
+    details = record.get("details")
+    aps = details.get("privacy_ap") if isinstance(details, Mapping) else None
+    timings = record.get("timings")
+    row: dict[str, Any] = {
+        "key": record["key"],
+        "method": view.method,
+        **{f"param.{k}": _flat(v) for k, v in sorted(view.params.items())},
+        "protocol": view.protocol,
+        "dataset": view.dataset,
+        "preset": view.preset,
+        "seed": view.seed,
+        **{k: view.evaluation.get(k) for k in EVALUATION_COLUMNS},
+        **{k: _flat(v) for k, v in sorted(record["metrics"].items())},
+        **{f"ap.{k}": _flat(v) for k, v in sorted((aps or {}).items())},
+        **{f"time.{k}": _flat(v) for k, v in sorted((timings or {}).items())},
+        "fit_key": record.get("fit_key"),
+        "data_version": record.get("config", {}).get("data_version"),
+        "created": record.get("created"),
+    }
+    return row
+
+
+def row_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The columns of `rows` together: the fixed ones in order, each group's sorted."""
+    params: set[str] = set()
+    metrics: set[str] = set()
+    aps: set[str] = set()
+    times: set[str] = set()
+    fixed = {*HEAD_COLUMNS, *EVALUATION_COLUMNS, *TAIL_COLUMNS}
+    for row in rows:
+        for column in row:
+            if column.startswith("param."):
+                params.add(column)
+            elif column.startswith("ap."):
+                aps.add(column)
+            elif column.startswith("time."):
+                times.add(column)
+            elif column not in fixed:
+                metrics.add(column)
+    return [
+        *HEAD_COLUMNS[:2],
+        *sorted(params),
+        *HEAD_COLUMNS[2:],
+        *EVALUATION_COLUMNS,
+        *sorted(metrics),
+        *sorted(aps),
+        *sorted(times),
+        *TAIL_COLUMNS,
+    ]
