@@ -30,7 +30,7 @@ from bench.contract.plugins import load_plugin
 from bench.data.cache import default_cache_dir
 from bench.engine.deploy import PaddedAnonymizer
 from bench.engine.fit_catalog import StoredFit, address_anonymizer, stored_fits
-from bench.engine.runner import Record, build_config, execute
+from bench.engine.runner import Record, build_config, execute, settle_aux_inits
 from bench.reports.figure_specs import FigureRequest, make_figure
 from bench.reports.tables import build_table, check_format, render, table_spec
 from bench.store.reading import RecordSet, setting_text
@@ -91,6 +91,7 @@ def run(
     device: str = "auto",
     force: bool = False,
     quiet: bool = False,
+    allow_scratch: bool = False,
     **options: Any,
 ) -> Record:
     """Run one cell (or read its stored record) and return the record, as `bench run` does
@@ -98,10 +99,11 @@ def run(
 
     `options` are `config`'s keywords: protocol, dataset, preset, seed, settings,
     data_roots, ft_arch / fb_arch / ft_init / fb_init, plugins, and the method's parameters.
+    `allow_scratch` is `bench run --allow-scratch`.
     """
-    cfg = config(method, **options)
     store = ResultsStore(Path(results_dir) if results_dir else default_results_dir())
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cfg = settle_aux_inits(config(method, **options), cache, allow_scratch)
     return execute(cfg, store, cache, device, force=force, console=Console(quiet=quiet))
 
 

@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import bench
+from bench.contract.config import legacy_digest
 from tests.conftest import make_record, stored
 from tests.test_cli import bench as cli
 
@@ -53,6 +54,7 @@ def test_records_with_the_old_auxiliary_key_names_read_as_before(tmp_path: Path)
     old = make_record("penalty", {"B": 0.3}, seed=1)
     preset = old["config"]["preset"]
     preset["ft_arch"], preset["fb_arch"] = preset.pop("aux_ft_arch"), preset.pop("aux_fb_arch")
+    old["key"] = legacy_digest(old["config"])  # as the code of then keyed it
     views = {v.seed: v for v in stored(tmp_path, new, old).views}
     assert views[1].preset == views[0].preset == "tiny"
     assert views[1].evaluation == views[0].evaluation

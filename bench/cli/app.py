@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "data": ("data", "data_app", {}),
     "table": ("tables", "table", {}),
     "calibrate": ("tables", "calibrate", {}),
+    "claims": ("claims", "claims", {}),
     "figure": ("figures", "figure", {}),
     "report": ("figures", "report", {}),
     "fits": ("anonymizers", "fits", EXTRA),
