@@ -80,8 +80,10 @@ def extra_rows(spec: TableSpec, records: RecordSet) -> tuple[Row, ...]:
     protocols = {c.protocol for g in spec.groups for c in g.columns}
     found: dict[str, Row] = {}
     for view in records.views:
+        if view.method in in_spec:
+            continue
         defaults = full_params(view.method, {}, view.dataset)
-        if view.method in in_spec or defaults is None:
+        if defaults is None:
             continue
         if view.dataset in datasets and view.protocol in protocols:
             changed = {k: v for k, v in view.params.items() if defaults.get(k) != v}
