@@ -217,3 +217,15 @@ def test_a_missing_auxiliary_checkpoint_stops_the_run_or_is_in_the_key(
     assert settled.key() != cfg.key() and settled.fit_key() != cfg.fit_key()
     label = preset_label(settled.canonical()["preset"])
     assert "aux_ft_init=scratch" in label and "aux_fb_init=scratch" in label
+
+
+def test_one_cell_stored_under_two_keys_is_reported(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    record = raw_record(0, top1=0.5)
+    store.save(record)
+    older = {**record, "key": legacy_digest(record["config"]), "created": "2025-01-01T00:00:00"}
+    store.save(older)  # e.g. merged in from a machine that never adopted it
+    loaded = RecordSet.load(tmp_path)
+    [line] = loaded.skipped
+    assert "2 records of one cell (raw known synthetic seed 0)" in line
+    assert record["key"] in line and older["key"] in line

@@ -15,7 +15,7 @@ import json
 import math
 import statistics
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from bench.contract.config import (
     PRESETS,
     EvalModels,
     Preset,
+    config_digest,
     upgrade_preset_values,
 )
 from bench.contract.dataset import DATASETS
@@ -201,6 +202,21 @@ def stale_data(record: Mapping[str, Any]) -> tuple[str, str] | None:
     return (then or "v?", now) if now and then != now else None
 
 
+def _one_cell_twice(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A line per cell stored under two keys (a record of before the results schema beside
+    its adopted copy, or one merged in from another machine): tables read the newest."""
+    cells: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        cells.setdefault(config_digest(record["config"]), []).append(record)
+    return [
+        f"{len(found)} records of one cell ({found[0]['method']} {found[0]['protocol']} "
+        f"{found[0]['dataset']} seed {found[0]['seed']}): "
+        f"{', '.join(sorted(r['key'] for r in found))}; tables read the newest"
+        for found in cells.values()
+        if len(found) > 1
+    ]
+
+
 class RecordSet:
     """Every record of one results folder, with selection and seed averaging."""
 
@@ -261,6 +277,7 @@ class RecordSet:
                 f"{n} record{'s' if n > 1 else ''} of {dataset} data {old} left out: the "
                 f"data is {new} now; rerun them (a sweep reruns exactly those cells)"
             )
+        skipped += _one_cell_twice(records)
         return cls(records, root, skipped, views)
 
     def _cell(self, method: str, protocol: str, dataset: str) -> list[int]:
