@@ -229,3 +229,17 @@ def test_one_cell_stored_under_two_keys_is_reported(tmp_path: Path) -> None:
     [line] = loaded.skipped
     assert "2 records of one cell (raw known synthetic seed 0)" in line
     assert record["key"] in line and older["key"] in line
+
+
+def test_a_fit_with_a_damaged_log_is_still_found_by_its_key(
+    tmp_path: Path, penalty_run: tuple[Path, str]
+) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(penalty_run[0], results)
+    [fit] = [p for p in (results / "fits").iterdir() if p.is_dir()]
+    (fit / "fit.json").write_text("{not json")
+    code, out = bench("fits", fit.name[:6], "--results-dir", str(results))
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert f"fit {fit.name}" in flat and "penalty" in flat  # its config from the records
+    assert "training log is damaged" in flat and "no stored fit has this key" not in flat

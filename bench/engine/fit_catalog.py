@@ -39,6 +39,7 @@ class StoredFit:
     log: dict[str, Any]
     created: str
     records: tuple[dict[str, Any], ...] = ()
+    problem: str = ""  # what is wrong with its training log ('' when it reads)
 
     @property
     def method(self) -> str:
@@ -59,9 +60,14 @@ class StoredFit:
     def preset(self) -> Preset:
         """The preset it was trained at (its anonymizer architecture and frame size)."""
         if self.config is None:
+            why = (
+                f"its {self.problem}"
+                if self.problem
+                else "it was trained before fits kept their config"
+            )
             raise BenchError(
-                f"fit {self.key} has no stored config (trained before fits kept it, and no "
-                "record names it); address it with the `bench run` options that trained it"
+                f"fit {self.key} has no readable config ({why}, and no record names it); "
+                "address it with the `bench run` options that trained it"
             )
         return stored_preset(self.config["preset"])
 
@@ -110,8 +116,9 @@ def _number(value: Any) -> bool:
 
 
 def stored_fits(store: ResultsStore, warn: Callable[[str], None]) -> list[StoredFit]:
-    """Every complete fit under the store (both files present), oldest first; an unreadable
-    training log is skipped with a warning."""
+    """Every complete fit under the store (both files present), oldest first. A fit whose
+    training log is unreadable is kept (its checkpoint is what counts), with a warning and
+    its config from the records that name it."""
     if not store.fits_dir.is_dir():
         return []
     records = RecordSet.load(store.root).records if store.records_dir.is_dir() else []
@@ -124,15 +131,17 @@ def stored_fits(store: ResultsStore, warn: Callable[[str], None]) -> list[Stored
         if not ((folder / CHECKPOINT).is_file() and (folder / FIT_LOG).is_file()):
             continue  # being trained, or a fit that could not be stored
         try:
-            log = read_fit_log(folder)
+            log, problem = read_fit_log(folder), ""
         except ValueError as exc:
-            warn(f"fit {folder.name}: unreadable ({exc}); skipped")
-            continue
-        fits.append(_fit(folder, log, used.get(folder.name, [])))
+            log, problem = {"history": {}, "timings": {}}, f"training log is damaged ({exc})"
+            warn(f"fit {folder.name}: {problem}; its checkpoint is still used")
+        fits.append(_fit(folder, log, used.get(folder.name, []), problem))
     return sorted(fits, key=lambda f: (f.created, f.key))
 
 
-def _fit(folder: Path, log: dict[str, Any], records: list[dict[str, Any]]) -> StoredFit:
+def _fit(
+    folder: Path, log: dict[str, Any], records: list[dict[str, Any]], problem: str = ""
+) -> StoredFit:
     config = log.get("config") if isinstance(log.get("config"), dict) else None
     if config is None and records:
         config = fit_config_of_record(records[0])
@@ -141,7 +150,7 @@ def _fit(folder: Path, log: dict[str, Any], records: list[dict[str, Any]]) -> St
         mtime = (folder / CHECKPOINT).stat().st_mtime
         created = dt.datetime.fromtimestamp(mtime, dt.timezone.utc).isoformat(timespec="seconds")
     ordered = sorted(records, key=lambda r: (str(r.get("protocol")), str(r.get("created"))))
-    return StoredFit(folder.name, folder, config, log, created, tuple(ordered))
+    return StoredFit(folder.name, folder, config, log, created, tuple(ordered), problem)
 
 
 def fit_config_of_record(record: dict[str, Any]) -> dict[str, Any]:
