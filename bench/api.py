@@ -28,9 +28,9 @@ from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
 from bench.contract.plugins import load_plugin
 from bench.data.cache import default_cache_dir
-from bench.engine.deploy import PaddedAnonymizer
-from bench.engine.fit_catalog import StoredFit, address_anonymizer, stored_fits
-from bench.engine.runner import Record, build_config, execute, settle_aux_inits
+from bench.deployment.anonymizers import PaddedAnonymizer
+from bench.deployment.fit_catalog import StoredFit, address_anonymizer, stored_fits
+from bench.orchestration.runner import Record, build_config, execute, settle_aux_inits
 from bench.reports.figure_specs import FigureRequest, make_figure
 from bench.reports.tables import build_table, check_format, render, table_spec
 from bench.store.reading import RecordSet, setting_text

@@ -36,8 +36,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.datasets.vispr import vispr1_groups
-
 from bench.contract.dataset import DATASETS, PrivacyData, Splits
 from bench.contract.errors import BenchError
 from bench.data.catalog import (
@@ -53,6 +51,7 @@ from bench.data.catalog import (
     require_dir,
 )
 from bench.data.real_benchmark import RealBenchmark, Source, scan
+from bench.datasets.vispr import vispr1_groups
 
 EXPECTED = "<action>/<name>.avi and testTrainMulti_7030_splits/<action>_test_split1.txt"
 PA_ATTRIBUTES = ("gender", "face", "nudity", "skin_color", "relationship")

@@ -2,7 +2,7 @@
 three scales and whose private attributes are graded cues on the person and in the scene.
 
 Each sample is a small person (head, torso, legs, two hands) in a cluttered scene, rendered
-at 32x32. Version 4 of the generator (see the README's "embedded synthetic benchmark").
+at 32x32. Version 4 of the generator (see docs/synthetic.md).
 
 * **Action** is a coarse body motion (how the whole person moves over the frame) plus one
   articulation. Each coarse motion is shared by two classes, told apart by an
@@ -30,7 +30,7 @@ at 32x32. Version 4 of the generator (see the README's "embedded synthetic bench
   (top-1 5/6, 2/3, 1/2). Nuisance: a slow random sway of the body, a bystander in a third
   of the scenes, three props that the person passes in front of. (Coarse-level nuisance,
   overlapping motion ranges or a share of videos moving as another class, made the tiny
-  fT' fail to learn coarse motion at all, so raw stays near its ceiling; see the README.)
+  fT' fail to learn coarse motion at all, so raw stays near its ceiling; see docs/synthetic.md.)
   Positions wrap around the frame (a torus) and starts are uniform, so one frame says
   nothing about the action.
 * **Private attributes** are drawn independently of the action and of each other
@@ -88,9 +88,6 @@ from bench.contract.config import Preset
 from bench.contract.context import RunContext
 from bench.contract.dataset import (
     DATASETS,
-    REGION_ACTION,
-    REGION_BODY,
-    REGION_OTHER,
     ActionData,
     Benchmark,
     DatasetFamily,
@@ -100,6 +97,7 @@ from bench.contract.dataset import (
     VideoArray,
 )
 from bench.contract.errors import BenchError
+from bench.contract.frames import REGION_ACTION, REGION_BODY, REGION_OTHER
 from bench.contract.locks import Notify, exclusive, to_stderr
 from bench.data.cache import atomic_save_npz
 from bench.data.frame_store import TensorFrames

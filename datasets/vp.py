@@ -15,7 +15,7 @@ root under its published name (`ucf101_privacy_attribute_label.pickle`,
 
 Attribute order: skin_color, face, gender, nudity, relationship. STPrivacy's repository
 (README, code) and the paper text we could read do not name the columns, so the order comes
-from the published files themselves (README, "Real datasets"): on both pickles column 1
+from the published files themselves (docs/real-datasets.md): on both pickles column 1
 implies columns 0 and 2 (P = 0.98-0.99 / 0.97-0.98) but not the reverse (0.65-0.67), as a
 visible face implies visible skin and gender; column 0 is set in 95 % of UCF101 Typing,
 Knitting or Mixing clips (hands only) where column 2 is not (35-43 %), so 0 is skin colour and 2
@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench.datasets.vispr import PRIVACY_GROUPS, vispr1_groups
 
 from bench.contract.dataset import DATASETS, PrivacyData, Splits
 from bench.contract.errors import BenchError
 from bench.data.catalog import LAYOUTS, Catalog, ImageItem, Layout, ScanOptions
 from bench.data.real_benchmark import RealBenchmark, Source, scan
+from bench.datasets.vispr import PRIVACY_GROUPS, vispr1_groups
 
 VP_ATTRIBUTES = ("skin_color", "face", "gender", "nudity", "relationship")  # see above
 

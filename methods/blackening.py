@@ -5,7 +5,7 @@ original baseline, on real data the region is found by an off-the-shelf person d
 (`detector`, boxes scoring >= `min_score`, run once per split and stored); on the synthetic
 benchmark it is the renderer's person masks. Either is grown by `margin` pixels. The
 record's `notes.region` and `notes.person_regions` say which was used. See
-`bench.engine.person_region`.
+`bench.training.person_region`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 import torch
 
 from bench.contract.context import RunContext
-from bench.contract.dataset import Benchmark, PersonRegions
+from bench.contract.dataset import Benchmark
+from bench.contract.frames import PersonRegions
 from bench.contract.method import METHODS, Method, Param
-from bench.engine.person_region import (
+from bench.training.person_region import (
     DETECTION_PARAMS,
     MAX_MARGIN,
     log_region,

@@ -23,10 +23,11 @@ import torch
 
 from bench.contract.config import Preset
 from bench.contract.context import RunContext
-from bench.contract.dataset import Benchmark, PersonRegions, map_frames
+from bench.contract.dataset import Benchmark, map_frames
 from bench.contract.errors import BenchError
+from bench.contract.frames import PersonRegions
 from bench.contract.method import METHODS, Method, Param
-from bench.engine.person_region import (
+from bench.training.person_region import (
     DETECTION_PARAMS,
     MAX_MARGIN,
     log_region,

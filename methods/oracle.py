@@ -20,8 +20,9 @@ from typing import ClassVar
 import torch
 
 from bench.contract.context import RunContext
-from bench.contract.dataset import REGION_ACTION, REGION_BODY, Benchmark
+from bench.contract.dataset import Benchmark
 from bench.contract.errors import BenchError
+from bench.contract.frames import REGION_ACTION, REGION_BODY
 from bench.contract.method import METHODS, Method, Param
 
 BACKGROUND, SILHOUETTE = 0.5, 0.25

@@ -2,7 +2,7 @@
 
 fA (UNet++) minimises  L_T - L_B + lambda * max(0, RMS(X - fA(X)) - B)   (paper eqs. 3-4)
 with fT, fB frozen (step 1), then fT (cross-entropy) and fB (NT-Xent, eq. 6, temperature
-0.1) are updated with fA frozen (step 2); see `bench.engine.minimax`. It is SPAct's loop
+0.1) are updated with fA frozen (step 2); see `bench.training.game`. It is SPAct's loop
 (`methods/spact.py`) plus the penalty, reaching fA's gradient.
 * `rms=clip` (default) hinges each clip's RMS and averages; `rms=batch` hinges one RMS over
   the whole batch, as the released code does.
@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from bench.methods.spact import SPAct
 
 from bench.contract.method import METHODS, Param
-from bench.engine.losses import budget_penalty, rms_per_sample
-from bench.engine.minimax import ExtraLoss
+from bench.methods.spact import SPAct
+from bench.training.game import ExtraLoss
+from bench.training.losses import budget_penalty, rms_per_sample
 
 
 @METHODS.register("penalty")

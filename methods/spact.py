@@ -1,6 +1,6 @@
 """SPAct-style self-supervised anonymizer (Dave, Chen & Shah, CVPR 2022).
 
-The shared minimax loop of `bench.engine.minimax` with the self-supervised budget branch:
+The shared minimax loop of `bench.training.game` with the self-supervised budget branch:
 * fA minimises  L_T(fT(fA(X))) - w * L_B(fB(fA(X)))          (SPAct eq. 3, w = omega)
 * fT minimises the cross-entropy L_T; fB minimises NT-Xent L_B (SPAct eq. 2). As in SPAct's
   released code, the positive pair is two augmented views of one private image and the
@@ -14,7 +14,7 @@ Defaults: temperature 0.1 and w = 1 as in SPAct; fA's learning rate comes from t
 (SPAct used 1e-4 at 112-224 px; the tiny preset's 3e-3 plays that role at 32 px).
 `recipe=released` trains as SPAct's released code does: Adam without weight decay at 1e-4
 for fA, fT and fB, and batches that alternate between step 1 and step 2
-(`bench.engine.recipes` lists every difference with the file it comes from).
+(`bench.training.recipes` lists every difference with the file it comes from).
 """
 
 from __future__ import annotations
@@ -23,14 +23,9 @@ from typing import ClassVar
 
 from bench.contract.context import RunContext
 from bench.contract.method import METHODS, Param
-from bench.engine.minimax import (
-    BUDGET_WEIGHT_PARAM,
-    LR_PARAM,
-    AdversarialMethod,
-    BudgetBranch,
-    SelfSupervisedBudget,
-)
-from bench.engine.recipes import RECIPE_PARAM
+from bench.training.adversarial import BUDGET_WEIGHT_PARAM, LR_PARAM, AdversarialMethod
+from bench.training.budget import BudgetBranch, SelfSupervisedBudget
+from bench.training.recipes import RECIPE_PARAM
 
 
 @METHODS.register("spact")

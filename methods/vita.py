@@ -1,6 +1,6 @@
 """VITA-style adversarial anonymizer (Wu, Wang, Wang, Wang & Jin, TPAMI 2020).
 
-The shared minimax loop of `bench.engine.minimax` with a *supervised* budget branch: an ensemble of
+The shared minimax loop of `bench.training.game` with a *supervised* budget branch: an ensemble of
 M attribute classifiers f_b^1..f_b^M (the preset's fB architecture, multi-label heads),
 trained with multi-label BCE on fA(private training images) and their privacy labels.
 * fA minimises  L_T(fT(fA(X))) + gamma * mean_n max_i L_adv(f_b^i(fA(x_n)))
@@ -30,7 +30,7 @@ M = 1), restarting off, and 2 budget steps per fA step rather than 5 (each step 
 model of the ensemble; 5 would triple the run). `recipe=released` adds the released
 optimisers (Adam, no weight decay; fA 1e-4, fT 1e-5, fB 1e-4) and the 'ones' loss; under it,
 restarts restore the pretrained budget models instead of re-initialising them. Not
-reproduced, with the reasons in `bench.engine.recipes`: fT trained until 0.70 validation
+reproduced, with the reasons in `bench.training.recipes`: fT trained until 0.70 validation
 accuracy after each fA step, gradients accumulated over ~40 mini-batches per budget step,
 and the released fd (a residual net) in place of the UNet++.
 """
@@ -47,18 +47,12 @@ from torch import nn
 from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark
 from bench.contract.method import METHODS, Param
-from bench.engine.fresh_models import pixels_to_device, to_device
-from bench.engine.minimax import (
-    LR_PARAM,
-    AdversarialMethod,
-    BudgetBranch,
-    EndlessBatches,
-    aux_budget_init,
-    private_loader,
-)
-from bench.engine.recipes import RECIPE_PARAM
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.privacy import AttributeClassifier
+from bench.training.adversarial import LR_PARAM, AdversarialMethod
+from bench.training.batches import EndlessBatches, pixels_to_device, private_loader, to_device
+from bench.training.budget import BudgetBranch, aux_budget_init
+from bench.training.recipes import RECIPE_PARAM
 
 
 def adversary_per_sample(logits: torch.Tensor, kind: str) -> torch.Tensor:

@@ -3,7 +3,7 @@
 fA* is learned on the action train split (and, for supervised methods, the private train
 split) of the dataset's known setting. Then, with fA* frozen, fresh fT' and fB' are trained on
 fA*(train), selected on fA*(val) and scored on fA*(test) of the same sets
-(`bench.engine.scoring`).
+(`bench.training.scoring`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from bench.contract.context import RunContext
 from bench.contract.dataset import DatasetFamily
 from bench.contract.method import Method
 from bench.contract.protocol import PROTOCOLS, Protocol
-from bench.engine.fits import fit_or_reuse
-from bench.engine.scoring import evaluate_on
+from bench.training.fits import fit_or_reuse
+from bench.training.scoring import evaluate_on
 
 
 @PROTOCOLS.register("known")

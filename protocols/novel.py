@@ -11,8 +11,8 @@ from bench.contract.context import RunContext
 from bench.contract.dataset import DatasetFamily
 from bench.contract.method import Method
 from bench.contract.protocol import PROTOCOLS, Protocol
-from bench.engine.fits import fit_or_reuse
-from bench.engine.scoring import evaluate_on
+from bench.training.fits import fit_or_reuse
+from bench.training.scoring import evaluate_on
 
 
 @PROTOCOLS.register("novel")

@@ -17,8 +17,8 @@ from bench.contract.context import RunContext
 from bench.contract.dataset import DatasetFamily
 from bench.contract.method import Method
 from bench.contract.protocol import PROTOCOLS, Protocol
-from bench.engine.fits import fit_or_reuse
-from bench.engine.scoring import pretrained_attack
+from bench.training.fits import fit_or_reuse
+from bench.training.scoring import pretrained_attack
 
 ATTACK_METRICS = ("privacy_cmap", "privacy_f1", "raw_privacy_cmap", "raw_privacy_f1")
 

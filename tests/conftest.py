@@ -16,7 +16,7 @@ import torch
 os.environ.pop("COLUMNS", None)
 
 import bench  # noqa: E402
-from bench.engine.runner import new_record  # noqa: E402
+from bench.orchestration.runner import new_record  # noqa: E402
 from bench.store.reading import RecordSet  # noqa: E402
 from bench.store.results import ResultsStore  # noqa: E402
 

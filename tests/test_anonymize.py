@@ -18,9 +18,9 @@ import bench as bench_api
 from bench.cli import app
 from bench.contract.context import autocast
 from bench.data.sample_trees import synthetic_frames
-from bench.engine.deploy import PaddedAnonymizer
-from bench.engine.fit_catalog import stored_fits
-from bench.engine.video_files import has_encoder
+from bench.deployment.anonymizers import PaddedAnonymizer
+from bench.deployment.fit_catalog import stored_fits
+from bench.deployment.video_files import has_encoder
 from bench.store.results import ResultsStore
 from tests.conftest import PENALTY_RUN
 
@@ -169,7 +169,7 @@ def test_export_round_trip_equals_torch(trained: Path, tmp_path: Path, fmt: str)
     model = bench_api.load_anonymizer(key[:6], results_dir=trained)  # the Python API's
     x = torch.from_numpy(synthetic_frames(9, 3, 37, 29)).permute(0, 3, 1, 2).float() / 255
     if fmt == "onnx":
-        from bench.engine.export import onnx_runner
+        from bench.deployment.export import onnx_runner
 
         got = onnx_runner(target)(x)
     else:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench.datasets.synthetic import P1
 
 from bench.contract.dataset import ImageArray
 from bench.data.frame_store import TensorFrames
+from bench.datasets.synthetic import P1
 from bench.reports.calibration import (
     calibration_checks,
     mean_colour_ap,

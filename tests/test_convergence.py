@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench.contract.dataset import ImageArray
-from bench.engine.probe import PrivacyProbe, game_convergence, plateaued
+from bench.training.probe import PrivacyProbe, game_convergence, plateaued
 from tests.conftest import FAST
 from tests.test_cli import bench, records
 

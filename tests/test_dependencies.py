@@ -36,10 +36,16 @@ USED_WITHOUT_IMPORT = {
     "mypy": "the type check in .ci/run",
     "setuptools": "tests/test_packaging.py builds the wheel without build isolation",
     "tensorboard": "torch.utils.tensorboard writes through it (bench run --logger tensorboard)",
+    "mkdocs": "the documentation site: mkdocs build --strict in .ci/run (extra [docs])",
+    "mkdocs-material": "the documentation site's theme (mkdocs.yml)",
+    "mkdocstrings": "the documentation site's Python API page (mkdocs.yml)",
 }
 # extras the test extra need not carry, and why
 NOT_IN_TEST_EXTRA = {
     "torchcodec": "needs FFmpeg 4-7 shared libraries; the suite tests the PyAV decoder",
+    "mkdocs": "extra [docs]: .ci/run installs it after the tests, for the site build",
+    "mkdocs-material": "extra [docs], as mkdocs",
+    "mkdocstrings": "extra [docs], as mkdocs",
 }
 
 

@@ -19,9 +19,9 @@ from bench.contract.context import RunContext, make_progress
 from bench.contract.dataset import DATASETS
 from bench.contract.distributed import gather_in_order, my_share, per_process_batch
 from bench.contract.errors import BenchError
-from bench.engine.fresh_models import action_top1, privacy_scores
 from bench.models.action import build_action_model
 from bench.models.privacy import AttributeClassifier
+from bench.training.fresh_models import action_top1, privacy_scores
 from tests.conftest import FAST
 from tests.test_faults import bench_one_thread
 

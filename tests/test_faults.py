@@ -34,8 +34,8 @@ from bench.contract.locks import exclusive, lock_path
 from bench.data import sample_trees as fx
 from bench.data.catalog import LAYOUTS, ScanOptions
 from bench.data.prepare import pack_path
-from bench.engine.fits import CHECKPOINT, FIT_LOG, fit_or_reuse
 from bench.store.results import ResultsStore
+from bench.training.fits import CHECKPOINT, FIT_LOG, fit_or_reuse
 from tests.conftest import FAST, PENALTY_RUN, make_record, one_torch_thread
 
 runner = CliRunner()
@@ -792,8 +792,8 @@ def test_ctrl_c_says_where_the_same_command_resumes(
 def test_a_damaged_checkpoint_restarts_its_stage_with_a_warning(
     tmp_path: Path, known_cache: Path, uninterrupted: dict
 ) -> None:
-    from bench.engine.resume import checkpoint_name
-    from bench.engine.runner import build_config
+    from bench.orchestration.runner import build_config
+    from bench.training.checkpointing import checkpoint_name
 
     results = tmp_path / "r"
     settings = dict(a.split("=", 1) for a in (*FAST, *RESUMABLE)[1::2])

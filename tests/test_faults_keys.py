@@ -27,7 +27,7 @@ from bench.cli.app import app
 from bench.contract.config import legacy_digest
 from bench.contract.locks import exclusive, lock_path
 from bench.data import sample_trees as fx
-from bench.engine.runner import settle_aux_inits
+from bench.orchestration.runner import settle_aux_inits
 from bench.store.merge import merge_stores
 from bench.store.reading import RecordSet, preset_label
 from bench.store.results import ResultsStore

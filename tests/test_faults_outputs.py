@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from bench.cli import app
 from bench.contract.atomic import HOST, temp_path
 from bench.data.sample_trees import synthetic_frames
-from bench.engine.fit_catalog import stored_fits
+from bench.deployment.fit_catalog import stored_fits
 from bench.store.results import ResultsStore
 
 runner = CliRunner()

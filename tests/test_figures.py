@@ -18,13 +18,13 @@ from torch import nn
 from bench.contract.config import PRESETS
 from bench.contract.dataset import DATASETS, to_float_clip, to_uint8
 from bench.contract.errors import BenchError
-from bench.engine.fits import CHECKPOINT
 from bench.models.anonymizer import FrameAnonymizer
 from bench.reports.figure_kit import save_figure
 from bench.reports.figures import ablation_figure, curves_figure, pareto_figure, pareto_front
 from bench.reports.frames_figure import frames_figure
 from bench.store.reading import RecordSet
 from bench.store.results import ResultsStore
+from bench.training.fits import CHECKPOINT
 
 
 def history(start: float, epochs: int = 4) -> list[dict[str, float]]:

@@ -9,22 +9,40 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WINGS = ("contract", "models", "data", "engine", "store", "perf", "reports", "cli")
+WINGS = (
+    "contract",
+    "models",
+    "data",
+    "store",
+    "training",
+    "orchestration",
+    "deployment",
+    "perf",
+    "reports",
+    "cli",
+)
 PLUGIN_DIRS = {"methods": "methods", "protocols": "protocols", "datasets": "datasets"}
 ALLOWED: dict[str, set[str]] = {
     "contract": {"contract"},
     "models": {"contract", "models"},
     "data": {"contract", "data"},
     "store": {"contract", "store"},
-    "engine": {"contract", "models", "data", "store", "engine"},
-    "perf": {"contract", "models", "data", "engine", "store", "perf"},  # it times models' steps
-    "reports": {"contract", "models", "data", "engine", "store", "reports"},
+    # the toolkit plug-ins import; it never reads the results store
+    "training": {"contract", "models", "data", "training"},
+    "orchestration": {"contract", "models", "data", "store", "training", "orchestration"},
+    "deployment": {
+        *("contract", "models", "data", "store", "training", "orchestration", "deployment"),
+    },
+    # it times models' steps, runs and anonymizers
+    "perf": {"contract", "models", "data", "store", "training", "orchestration", "deployment"}
+    | {"perf"},
+    "reports": {"contract", "models", "data", "store", "training", "orchestration", "reports"},
     "cli": {*WINGS, "api"},
-    "api": {"contract", "data", "engine", "store", "reports"},
-    # plug-ins: the contract and what runs a cell; never results, reports or the CLI
-    "methods": {"contract", "models", "data", "engine", "methods"},
-    "protocols": {"contract", "models", "data", "engine", "protocols"},
-    "datasets": {"contract", "models", "data", "engine", "datasets"},
+    "api": {"contract", "data", "store", "orchestration", "deployment", "reports"},
+    # plug-ins: the contract and the toolkit; never results, runs, reports or the CLI
+    "methods": {"contract", "models", "data", "training", "methods"},
+    "protocols": {"contract", "models", "data", "training", "protocols"},
+    "datasets": {"contract", "models", "data", "training", "datasets"},
 }
 
 
@@ -85,3 +103,45 @@ def test_nothing_but_the_cli_reads_the_cli_and_reports_are_read_only_above_them(
 def test_bench_has_only_wings_the_api_and_shipped_data_at_its_top() -> None:
     top = {p.name for p in (REPO / "bench").iterdir() if p.name != "__pycache__"}
     assert top == {"__init__.py", "api.py", "sweeps", *WINGS}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(REPO).with_suffix("")
+    parts = rel.parts if rel.parts[0] == "bench" else ("bench", *rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The bench modules `path` imports, anywhere in it (type-only imports too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:  # `from bench.training import recipes` names a module
+                full = f"{node.module}.{alias.name}"
+                found.add(full if full in known else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No import circle between modules: each module can be read after the ones it imports."""
+    graph = {module_name(p): p for p in MODULES}
+    known = set(graph)
+    edges = {name: imported_modules(path, known) - {name} for name, path in graph.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    circles: list[list[str]] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for nxt in sorted(edges[name]):
+            if state.get(nxt) == 1:
+                circles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not circles, "import circles: " + "; ".join(" -> ".join(c) for c in circles)

@@ -2,10 +2,10 @@ import math
 
 import pytest
 import torch
-from bench.methods.penalty import Penalty
 
-from bench.engine.losses import budget_penalty, nt_xent, rms_per_sample
+from bench.methods.penalty import Penalty
 from bench.models.anonymizer import FrameAnonymizer
+from bench.training.losses import budget_penalty, nt_xent, rms_per_sample
 
 
 def test_nt_xent_hand_computed_for_two_pairs() -> None:

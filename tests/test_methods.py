@@ -11,26 +11,23 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.methods.vita import SupervisedEnsembleBudget, adversary_per_sample
 from rich.console import Console
 from torch import nn
 
 from bench import api
 from bench.contract.config import PRESETS, resolve_preset
 from bench.contract.context import RunContext, make_progress
-from bench.contract.dataset import DATASETS, REGION_ACTION, REGION_BODY, to_float_clip
+from bench.contract.dataset import DATASETS, to_float_clip
 from bench.contract.errors import BenchError
+from bench.contract.frames import REGION_ACTION, REGION_BODY
 from bench.contract.method import METHODS
-from bench.engine.anonymize import anonymize_images, mask_clips
-from bench.engine.fresh_models import make_optimizer
-from bench.engine.minimax import (
-    MinimaxTrainer,
-    SelfSupervisedBudget,
-    Utility,
-    build_anonymizer,
-    build_aux_action_model,
-)
+from bench.methods.vita import SupervisedEnsembleBudget, adversary_per_sample
 from bench.models.action import build_action_model
+from bench.training.anonymize_splits import anonymize_images, mask_clips
+from bench.training.budget import SelfSupervisedBudget
+from bench.training.game import MinimaxTrainer, Utility, build_aux_action_model
+from bench.training.identity import build_anonymizer
+from bench.training.recipes import make_optimizer
 from tests.conftest import FAST
 from tests.test_cli import bench, records
 
@@ -371,7 +368,7 @@ def test_bad_plugin_is_one_line(tmp_path: Path) -> None:
 
 def test_released_recipes_name_their_optimisers_rates_and_schedule() -> None:
     from bench.contract.config import PRESETS
-    from bench.engine.recipes import recipe_of
+    from bench.training.recipes import recipe_of
 
     tiny, net = PRESETS["tiny"], torch.nn.Linear(2, 2)
     paper = recipe_of("penalty", "paper")
@@ -403,7 +400,7 @@ def test_vita_ones_loss_pushes_every_attribute_score_up() -> None:
 
 def test_unbounded_fa_starts_as_the_identity_and_is_clamped_where_stored() -> None:
     from bench.contract.config import PRESETS
-    from bench.engine.minimax import build_anonymizer
+    from bench.training.identity import build_anonymizer
 
     p = dataclasses.replace(PRESETS["tiny"], anon_output="none")
     fa = build_anonymizer(p).eval()
@@ -442,8 +439,7 @@ def test_vita_restart_reinitialises_or_restores_the_pretrained_ensemble(
     tmp_path: Path, cache_dir: Path, recipe: str
 ) -> None:
     from bench.methods.vita import SupervisedEnsembleBudget
-
-    from bench.engine.recipes import recipe_of
+    from bench.training.recipes import recipe_of
 
     data = DATASETS.get("synthetic")().load_cached("known", cache_dir)
     ctx = tiny_context(tmp_path, cache_dir)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from bench.contract.errors import BenchError
-from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
+from bench.training.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
 
 
 def test_video_top1_averages_clip_softmax_per_video() -> None:

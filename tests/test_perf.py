@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.perf.cold_runs import FIXED_BASELINES, Timed, baseline_checks, issue_checks
+from bench.perf.cold_runs import FIXED_BASELINES, Timed, baseline_checks, main_job_checks
 
 
 def _timed(seconds: float, top1: float, cmap: float) -> Timed:
@@ -10,12 +10,12 @@ def _timed(seconds: float, top1: float, cmap: float) -> Timed:
     return Timed(("--method", "x"), seconds, {"metrics": metrics})
 
 
-def test_issue_checks_compare_penalty_with_raw() -> None:
+def test_main_job_checks_compare_penalty_with_raw() -> None:
     raw = _timed(50.0, top1=0.98, cmap=0.99)  # raw alone: <= 60 s
-    met = {name: ok for name, _, _, ok in issue_checks(raw, _timed(200.0, 0.80, 0.80))}
+    met = {name: ok for name, _, _, ok in main_job_checks(raw, _timed(200.0, 0.80, 0.80))}
     assert all(met.values())
     # top-1 ratio 0.7 / 0.98 < 0.8; drop 0.99 - 0.90 < 0.15; 301 s over the budget
-    missed = {name: ok for name, _, _, ok in issue_checks(raw, _timed(301.0, 0.70, 0.90))}
+    missed = {name: ok for name, _, _, ok in main_job_checks(raw, _timed(301.0, 0.70, 0.90))}
     assert not missed["penalty action top-1 / raw"]
     assert not missed["raw cMAP - penalty cMAP"]
     assert not missed["wall: bench run --method penalty --B 0.3"]

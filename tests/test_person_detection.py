@@ -16,13 +16,13 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.contract.dataset import PersonRegions
+from bench.contract.frames import PersonRegions
 from bench.data import sample_trees as fx
 from bench.data.catalog import LAYOUTS, ScanOptions
 from bench.data.frame_store import PackedFrames
 from bench.data.prepare import prepare_split
-from bench.engine.person_region import BoxMasks, DetectedPeople
 from bench.models.person_detector import DETECTORS, SCORE_FLOOR, person_boxes, untrained_detector
+from bench.training.person_region import BoxMasks, DetectedPeople
 from tests.conftest import FAST
 
 runner = CliRunner()
@@ -190,7 +190,7 @@ def test_blackening_where_nobody_is_detected_leaves_the_frames_as_they_are(
 def test_detector_settings_enter_the_key_only_where_a_detector_runs(
     small: dict[str, Path],
 ) -> None:
-    from bench.engine.runner import build_config
+    from bench.orchestration.runner import build_config
 
     roots = {"ucf101": str(small["ucf101"]), "vispr": str(small["vispr"])}
     real = build_config("blackening", {}, "known", "ucf101-vispr1", "tiny", {}, 0, roots)

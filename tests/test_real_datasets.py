@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bench.datasets.vp import VP_ATTRIBUTES
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -22,6 +21,7 @@ from bench.data.catalog import LAYOUTS, ScanOptions, carve_val
 from bench.data.decoding import CorruptVideo, PyAVDecoder
 from bench.data.frame_store import PackedFrames, to_working_size
 from bench.data.prepare import prepare_split
+from bench.datasets.vp import VP_ATTRIBUTES
 from tests.conftest import FAST
 
 runner = CliRunner()
@@ -101,7 +101,7 @@ def test_loader_items_are_uint8_and_become_float_model_input_batch_wise() -> Non
     gives the per-item float conversion models were always given: exactly at the stored
     size, within float rounding where it resizes."""
     from bench.contract.dataset import ImageArray, VideoArray, as_float, to_float_clip
-    from bench.engine.clips import EvalClips, Images, TrainClips
+    from bench.training.clips import EvalClips, Images, TrainClips
 
     g = torch.Generator().manual_seed(0)
     array = torch.randint(0, 256, (3 * 20, 24, 24, 3), dtype=torch.uint8, generator=g).numpy()
@@ -124,7 +124,7 @@ def test_loader_items_are_uint8_and_become_float_model_input_batch_wise() -> Non
 
 
 def test_clip_augmentation_is_drawn_once_per_clip() -> None:
-    from bench.engine.augment import clip_augmentation
+    from bench.training.augment import clip_augmentation
 
     torch.manual_seed(0)
     still = torch.rand(6, 3, 1, 16, 16).expand(6, 3, 8, 16, 16).contiguous()

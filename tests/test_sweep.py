@@ -13,7 +13,7 @@ import pytest
 
 from bench.contract.errors import BenchError
 from bench.data import sample_trees as fx
-from bench.engine.sweep import find_sweep, in_shard, parse_shard, parse_sweep, shipped_sweeps
+from bench.orchestration.sweep import find_sweep, in_shard, parse_shard, parse_sweep, shipped_sweeps
 from tests.test_cli import bench
 
 FAST_SET = """
@@ -193,7 +193,7 @@ def test_local_launcher_runs_cells_as_jobs_and_status_shows_each(
     """`--launcher local --workers 2`: each cell without a record becomes a submitit job (a
     process of its own, with the plug-in loaded); `--status` then shows done, failed with
     the error and the job log's last lines, running for a held cell, and to run."""
-    from bench.engine.runner import build_config
+    from bench.orchestration.runner import build_config
     from bench.store.results import ResultsStore
 
     plugin = write(tmp_path / "failing.py", FAILING)

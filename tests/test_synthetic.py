@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bench.datasets import synthetic
 
 from bench.contract.config import PRESETS
 from bench.contract.context import quiet_cpu_context
-from bench.contract.dataset import DATASETS, REGION_ACTION, REGION_BODY, REGION_OTHER
+from bench.contract.dataset import DATASETS
+from bench.contract.frames import REGION_ACTION, REGION_BODY, REGION_OTHER
 from bench.contract.method import METHODS
+from bench.datasets import synthetic
 from bench.reports.calibration import colour_giveaways
 
 CHI2_5DOF_P001 = 20.515  # chi-square critical value, 5 degrees of freedom, p = 0.001

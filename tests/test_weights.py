@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.models.action import ARCHS
+from bench.models.checkpoint_catalog import checkpoints
 from bench.models.person_detector import DEFAULT_DETECTOR, DETECTORS
-from bench.models.weights import checkpoints
 
 
 def weights(tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -90,7 +90,8 @@ def test_a_plugins_checkpoint_with_the_right_sha256_is_present_and_verified(
     prefix = hashlib.sha256(content).hexdigest()[:8]
     plugin = tmp_path / "fake_model.py"
     plugin.write_text(
-        "from bench.models.weights import PretrainedWeights, register_checkpoint\n"
+        "from bench.models.weights import PretrainedWeights\n"
+        "from bench.models.checkpoint_catalog import register_checkpoint\n"
         f"register_checkpoint(PretrainedWeights('test', 'https://example.invalid/fake-{prefix}.pth'),"
         " 'a plug-in model')\n"
     )

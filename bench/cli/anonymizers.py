@@ -35,8 +35,8 @@ from bench.contract.context import make_progress, select_device
 from bench.contract.errors import BenchError
 from bench.contract.method import params_text
 from bench.data.cache import default_cache_dir
-from bench.engine.deploy import check_resolution, transform_of
-from bench.engine.export import (
+from bench.deployment.anonymizers import check_resolution, transform_of
+from bench.deployment.export import (
     FORMATS,
     TOLERANCE,
     card_path,
@@ -44,8 +44,8 @@ from bench.engine.export import (
     export_fit,
     verification_frames,
 )
-from bench.engine.fit_catalog import Anonymizer, StoredFit, address_anonymizer, stored_fits
-from bench.engine.video_files import (
+from bench.deployment.fit_catalog import Anonymizer, StoredFit, address_anonymizer, stored_fits
+from bench.deployment.video_files import (
     anonymize_file,
     check_output_folder,
     check_regular_file,

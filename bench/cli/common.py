@@ -53,7 +53,9 @@ def user_errors(func: F) -> F:
 
 def interrupted_text() -> str:
     """What Ctrl-C leaves: finished records and videos, and a training checkpoint to resume."""
-    from bench.engine.resume import last_checkpoint  # imported here: keeps the CLI start light
+    from bench.training.checkpointing import (
+        last_checkpoint,  # imported here: keeps the CLI start light
+    )
 
     kept = "what was finished (records, videos) is kept"
     saved = last_checkpoint()

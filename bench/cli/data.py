@@ -18,8 +18,8 @@ from bench.data.catalog import LAYOUTS, ScanOptions
 from bench.data.prepare import pack_path, prepare_split
 from bench.data.real_benchmark import progress_report_for
 from bench.data.tree_check import check_tree
-from bench.engine.person_region import DETECTION_PARAMS, DetectedPeople, regions_from
 from bench.models.person_detector import DEFAULT_DETECTOR, DETECTORS
+from bench.training.person_region import DETECTION_PARAMS, DetectedPeople, regions_from
 
 data_app = typer.Typer(help="Real datasets on your disk: check their trees, pre-decode them.")
 

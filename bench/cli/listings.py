@@ -28,7 +28,7 @@ def methods(
         doc = inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or ""
         console.print(Markdown(doc))
         if "recipe" in cls.params:  # a learned method: what each recipe does, and whence
-            from bench.engine import recipes
+            from bench.training import recipes
 
             console.print(Markdown(inspect.getdoc(recipes) or ""))
         return

@@ -11,7 +11,7 @@ from bench.cli.common import DeviceOption, SetOption, console, parse_pairs, user
 from bench.contract.config import Preset, resolve_preset
 from bench.contract.context import select_device
 from bench.perf.anonymize_speed import REAL_TIME_FPS, measure_anonymize
-from bench.perf.cold_runs import FIXED_BASELINES, baseline_checks, issue_checks, timed_cold_run
+from bench.perf.cold_runs import FIXED_BASELINES, baseline_checks, main_job_checks, timed_cold_run
 from bench.perf.gpu_steps import measure_steps
 from bench.perf.loader_speed import measure_loading
 
@@ -89,7 +89,7 @@ def perf(
     else:
         raw = timed_cold_run(["--method", "raw"], extra)
         pen = timed_cold_run(["--method", "penalty", "--B", "0.3", "--protocol", "known"], extra)
-        checks = issue_checks(raw, pen)
+        checks = main_job_checks(raw, pen)
         title = "bench perf (tiny preset, synthetic, known protocol)"
         console.print(f"penalty run stage timings (s): {pen.record['timings']}")
     table = Table(title=title)
@@ -105,7 +105,7 @@ def profile_report(overrides: dict[str, str], device: str) -> None:
     import torch
 
     from bench.data.cache import default_cache_dir
-    from bench.engine.runner import build_config
+    from bench.orchestration.runner import build_config
     from bench.perf.stage_profile import PEAK_SIZE, profile_cell
 
     cache = default_cache_dir()

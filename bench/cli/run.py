@@ -31,10 +31,15 @@ from bench.contract.errors import BenchError
 from bench.contract.method import params_text
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import default_cache_dir
-from bench.engine.cluster import CellJob, cell_status, launcher_settings, submit, sweep_folder
-from bench.engine.loggers import check_loggers
-from bench.engine.resume import Preempted
-from bench.engine.runner import (
+from bench.orchestration.cluster import (
+    CellJob,
+    cell_status,
+    launcher_settings,
+    submit,
+    sweep_folder,
+)
+from bench.orchestration.loggers import check_loggers
+from bench.orchestration.runner import (
     Record,
     build_config,
     check_local_files,
@@ -42,7 +47,7 @@ from bench.engine.runner import (
     reference_config,
     settle_aux_inits,
 )
-from bench.engine.sweep import (
+from bench.orchestration.sweep import (
     LARGE_SWEEP,
     PlannedCell,
     Sweep,
@@ -54,6 +59,7 @@ from bench.engine.sweep import (
 )
 from bench.store.reading import preset_label
 from bench.store.results import ResultsStore, default_results_dir
+from bench.training.checkpointing import Preempted
 
 
 def cell_header(cfg: RunConfig, count: str = "") -> str:

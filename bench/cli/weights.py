@@ -19,14 +19,14 @@ from bench.cli.common import (
     load_plugins,
     user_errors,
 )
-from bench.models.weights import (
+from bench.models.checkpoint_catalog import (
     Check,
     Checkpoint,
     check_checkpoint,
     checkpoints,
     expected_sizes,
-    weight_dirs,
 )
+from bench.models.weights import weight_dirs
 
 weights_app = typer.Typer(
     help="Pretrained checkpoints: where each is looked for, whether it is there and intact.",

@@ -60,7 +60,7 @@ class Preset:
     budget_pretrain_epochs: int  # the budget model(s) alone on fA0's output, own data
     warmup_epochs: int
     anon_epochs: int  # the game's maximum; it stops earlier once it has converged:
-    anon_patience: int  # window of the stopping rule (`bench.engine.probe`; 0: run them all)
+    anon_patience: int  # window of the stopping rule (`bench.training.probe`; 0: run them all)
     anon_tolerance: float  # how little probe cMAP and fT's loss may move over that window
     anon_batch: int
     anon_augment: bool  # random erase / crop / flip / colour jitter on anonymizer-training clips
@@ -103,12 +103,12 @@ PRESETS: dict[str, Preset] = {
         anon_output="sigmoid",
         identity_epochs=0,  # the residual fA starts as the exact identity
         budget_pretrain_epochs=5,  # SPAct: SSL pretraining; VITA: supervised pretraining
-        warmup_epochs=10,  # fT from scratch to a trained model before the game (README)
+        warmup_epochs=10,  # fT from scratch to a trained model before the game (docs/runs.md, presets)
         anon_epochs=30,  # the maximum: the game stops once it has settled (below)
         anon_patience=3,
         anon_tolerance=0.02,
         anon_batch=16,
-        anon_augment=False,  # the synthetic attributes are pixel patterns; see the README
+        anon_augment=False,  # the synthetic attributes are pixel patterns; see docs/runs.md, presets
         lr_anon=3e-3,
         lr_budget=1e-3,
         lr_utility=1e-3,
@@ -119,7 +119,7 @@ PRESETS: dict[str, Preset] = {
         privacy_epochs=30,
         privacy_batch=32,
         lr_privacy=2e-3,
-        eval_patience=0,  # 8 cut downsample-4x top-1 from 0.608 to 0.467 (README)
+        eval_patience=0,  # 8 cut downsample-4x top-1 from 0.608 to 0.467 (docs/runs.md, presets)
         weight_decay=1e-4,
         precision="bf16",
     ),

@@ -34,7 +34,7 @@ from bench.contract.distributed import is_main, world, wrap
 from bench.contract.errors import BenchError
 
 if TYPE_CHECKING:
-    from bench.contract.dataset import PersonFinder
+    from bench.contract.frames import PersonFinder
 
 
 DEVICES = "auto, cpu, cuda or cuda:N"
@@ -195,7 +195,7 @@ class RunContext:
     # finds people for a region baseline on data without person masks; None otherwise
     persons: PersonFinder | None = None
     loops: int = 0  # checkpointing training loops started so far (`next_loop`)
-    # experiment loggers fed every row `log` records (`bench.engine.loggers`)
+    # experiment loggers fed every row `log` records (`bench.orchestration.loggers`)
     sinks: list[Callable[[str, dict[str, float]], None]] = field(default_factory=list)
     compile: bool = False  # --compile: trained models go through torch.compile
     # progress bars the run expects to open (`plan_stages`) and has opened: 'stage k/n'

@@ -11,8 +11,9 @@ import torch
 
 from bench.contract.config import BOOL_TEXT, Preset, parse_bool
 from bench.contract.context import RunContext
-from bench.contract.dataset import DATASETS, Benchmark, PersonRegions
+from bench.contract.dataset import DATASETS, Benchmark
 from bench.contract.errors import BenchError, did_you_mean
+from bench.contract.frames import PersonRegions
 from bench.contract.registry import Registry
 
 NONE_WORDS = frozenset({"none", "null", "auto", "preset", ""})

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.contract.atomic import atomic_write_text, commit, temp_path
-from bench.contract.dataset import FrameSource
 from bench.contract.errors import BenchError
+from bench.contract.frames import FrameSource
 
 CROP_FRACTION = 0.8  # paper section 4.2: crop to 0.8 of the frame, then resize
 

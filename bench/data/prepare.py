@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from bench.contract.atomic import clean_stale_temps
-from bench.contract.dataset import Report
 from bench.contract.errors import BenchError
+from bench.contract.frames import Report
 from bench.contract.locks import Notify, exclusive, to_stderr
 from bench.data.catalog import Catalog, ImageItem, VideoItem
 from bench.data.decoding import CorruptVideo, VideoDecoder, get_decoder

@@ -21,14 +21,13 @@ from bench.contract.dataset import (
     ActionData,
     Benchmark,
     DatasetFamily,
-    FrameSource,
     ImageArray,
     PrivacyData,
-    Report,
     Splits,
     VideoArray,
 )
 from bench.contract.errors import BenchError
+from bench.contract.frames import FrameSource, Report
 from bench.data.catalog import LAYOUTS, SPLITS, Catalog, ScanOptions
 from bench.data.prepare import PreparedSplit, prepare_split
 

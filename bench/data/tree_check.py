@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.contract.dataset import Report
+from bench.contract.frames import Report
 from bench.data.catalog import LAYOUTS, Catalog, ScanOptions
 from bench.data.prepare import probe_items
 

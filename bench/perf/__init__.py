@@ -2,6 +2,6 @@
 training steps' speed and FLOPs (`--gpu`), frames/s of `bench anonymize` (`--anonymize`),
 and a cell's stage-by-stage profile against the machine's peak (`--profile`).
 
-May import: `bench.contract`, `bench.models`, `bench.data`, `bench.engine`, `bench.store`,
-`bench.perf`.
+May import: `bench.contract`, `bench.models`, `bench.data`, `bench.store`, `bench.training`,
+`bench.orchestration`, `bench.deployment`, `bench.perf`.
 """

@@ -20,10 +20,15 @@ import torch
 from bench.contract.config import PRESETS
 from bench.contract.method import METHODS
 from bench.data.sample_trees import synthetic_frames, write_avi
-from bench.engine.deploy import FrameTransform, PaddedAnonymizer, fixed_transform, learned_transform
-from bench.engine.export import export_onnx, onnx_runner, require_onnx
-from bench.engine.minimax import build_anonymizer
-from bench.engine.video_files import anonymize_file
+from bench.deployment.anonymizers import (
+    FrameTransform,
+    PaddedAnonymizer,
+    fixed_transform,
+    learned_transform,
+)
+from bench.deployment.export import export_onnx, onnx_runner, require_onnx
+from bench.deployment.video_files import anonymize_file
+from bench.training.identity import build_anonymizer
 
 SIZES = ((320, 240), (1280, 720))
 MODELS = ("tiny", "paper")  # the presets whose UNet++ is timed

@@ -32,11 +32,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.contract.config import EvalModels, Preset
 from bench.contract.context import RunContext, make_progress
-from bench.engine.fresh_models import make_optimizer
-from bench.engine.losses import nt_xent
-from bench.engine.minimax import build_anonymizer
 from bench.models.action import build_action_model
 from bench.models.privacy import AttributeClassifier, BudgetModel
+from bench.training.identity import build_anonymizer
+from bench.training.losses import nt_xent
+from bench.training.recipes import make_optimizer
 
 # bf16 dense tensor-core peaks (TFLOP/s, without sparsity) from the vendors' data sheets, by a
 # part of the name torch.cuda.get_device_name gives

@@ -38,12 +38,12 @@ from bench.data.decoding import VideoFiles
 from bench.data.frame_store import CROP_FRACTION
 from bench.data.prepare import pack_path, prepare_split
 from bench.data.sample_trees import make_ucf101
-from bench.engine.clips import TrainClips
+from bench.training.clips import TrainClips
 
 FRAMES, SKIP, SIZE, FPS = 16, 4, 112, 25
 
 
-DECODE_TARGET, PACK_TARGET = 100.0, 1500.0  # clips/s on 2 cores (issue 17)
+DECODE_TARGET, PACK_TARGET = 100.0, 1500.0  # clips/s on 2 cores: the clip loader's targets
 PACK_CLIPS = 8  # prepared-pack loaders time this many times `clips`
 
 

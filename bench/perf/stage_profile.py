@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.contract.config import RunConfig
 from bench.contract.context import autocast, counting_flops
-from bench.engine.runner import execute, reference_config
+from bench.orchestration.runner import execute, reference_config
 from bench.store.results import ResultsStore
 
 PEAK_SIZE = 2048  # side of the square matrices of the peak measurement

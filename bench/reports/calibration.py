@@ -30,10 +30,10 @@ import numpy as np
 from bench.contract.context import RunContext
 from bench.contract.dataset import Benchmark, ImageArray
 from bench.contract.method import METHODS
-from bench.engine.anonymize import anonymize_images
 from bench.reports.published import PaperKey, paper_table, params_key
 from bench.reports.table_specs import FIXED, RAW, Row
 from bench.store.reading import RecordSet, Stat
+from bench.training.anonymize_splits import anonymize_images
 
 TOP1, CMAP = "action_top1", "privacy_cmap"
 ROWS: tuple[Row, ...] = (RAW, *FIXED)

@@ -17,12 +17,12 @@ from bench.contract.dataset import DATASETS, Benchmark, to_float_clip, to_uint8
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.data.cache import default_cache_dir, ensure_cache_dir
-from bench.engine.anonymize import checked_anonymize
-from bench.engine.fits import CHECKPOINT, load_state
 from bench.reports.figure_kit import FALLBACK_PRESET, budget_rows, fitted_title, nothing_to_draw
 from bench.reports.table_specs import Row
 from bench.store.reading import RecordSet
 from bench.store.results import ResultsStore
+from bench.training.anonymize_splits import checked_anonymize
+from bench.training.fits import CHECKPOINT, load_state
 
 FRAME_ROWS = budget_rows(0.3, 0.5, 0.7, 0.9)
 

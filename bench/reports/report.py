@@ -14,7 +14,7 @@ from bench.contract.atomic import atomic_write_text
 from bench.contract.config import ANONYMIZER_TRAINING_KEYS, resolve_preset
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
-from bench.engine.sweep import find_sweep, parse_sweep
+from bench.orchestration.sweep import find_sweep, parse_sweep
 from bench.reports.figure_kit import save_figure
 from bench.reports.figure_specs import FIGURES, FigureRequest, FigureSpec
 from bench.reports.published import PAPER_DIR

@@ -11,9 +11,9 @@ from bench.contract.context import RunContext
 from bench.contract.dataset import DatasetFamily
 from bench.contract.method import Method
 from bench.contract.protocol import PROTOCOLS, Protocol
-from bench.engine.anonymize import anonymized_splits
-from bench.engine.fits import fit_or_reuse
-from bench.engine.scoring import evaluate_privacy
+from bench.training.anonymize_splits import anonymized_splits
+from bench.training.fits import fit_or_reuse
+from bench.training.scoring import evaluate_privacy
 
 
 @PROTOCOLS.register("privacy-only")

@@ -1,7 +1,7 @@
 """Resuming training after a kill or a preemption: per-epoch checkpoints and stop signals.
 
-A training loop that checkpoints (`fresh_models.fit_and_select`, which trains fT' and fB')
-saves, at the end of every epoch, its model, optimizer, scheduler, best-so-far weights, the
+Every training loop (fA's identity pretraining, the game, the fresh fT' and fB') runs its
+epochs through `Checkpointed.epochs`, which saves, at the end of every epoch, its model, optimizer, scheduler, best-so-far weights, the
 loader's shuffling generator and every RNG state, atomically, to
 `<run dir>/checkpoints/<n>-<stage>.pt` (`n`: the loop's place in the run, so two loops of one
 stage name never share a file). The same command run again finds it and continues after
@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import random
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,12 +32,11 @@ from bench.contract.atomic import WriteError
 from bench.contract.context import RunContext
 from bench.contract.distributed import is_main
 from bench.contract.errors import BenchError
-from bench.engine.fits import load_state, save_state
+from bench.training.batches import shuffled
+from bench.training.fits import load_state, save_state
 
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader
-
-    from bench.engine.minimax import BudgetBranch
 
 REQUEUE_EXIT = 75  # EX_TEMPFAIL: stopped on purpose, resumable; run it again
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
@@ -193,14 +192,16 @@ def load_checkpoint(path: Path, ctx: RunContext, expected: dict[str, Any]) -> di
 
 
 class Checkpointed:
-    """The per-epoch checkpoint of one training loop.
+    """The per-epoch checkpoint of one training loop, and the loop itself (`epochs`).
 
-    `resume(parts, loader)` restores the loop's models, optimizers and schedulers (`parts`),
-    the loader's shuffling generator, the budget branch, every RNG state and the history
-    rows it had logged, and returns how many epochs are done (0 without a checkpoint).
-    `save(epoch, label, parts, loader)` writes all of that after an epoch. `identity` (the
-    loop's epochs, steps, learning rate) must match, or the checkpoint is of another setting
-    and is dropped. `extra` carries a loop's own values (e.g. the best weights so far).
+    `parts` are the loop's models, optimizers and schedulers, `loader` its shuffling loader,
+    `extra_state` anything else with `state_dict` / `load_state_dict` (e.g. the game's budget
+    branch). `resume()` restores all of that, every RNG state and the history rows the loop
+    had logged, and returns how many epochs are done (0 without a checkpoint); `save(epoch,
+    label)` writes it after an epoch. `identity` (the loop's epochs, steps, learning rate)
+    must match, or the checkpoint is of another setting and is dropped. `extra` carries a
+    loop's own values (e.g. the best weights so far); `info` is the progress bar's text for
+    the epoch just run.
     """
 
     def __init__(
@@ -209,25 +210,29 @@ class Checkpointed:
         path: Path,
         stage: str,
         identity: dict[str, Any],
-        budget: BudgetBranch | None = None,
+        parts: dict[str, Stateful],
+        loader: DataLoader[Any],
+        extra_state: Stateful | None = None,
     ) -> None:
-        self.ctx, self.path, self.budget = ctx, path, budget
+        self.ctx, self.path, self.parts, self.loader = ctx, path, parts, loader
+        self.extra_state = extra_state
         self.identity = {"stage": stage, **identity}
         self.first_rows = {name: len(rows) for name, rows in ctx.history.items()}
         self.base = 0  # epochs of the loop's earlier phases (a loop of several phases)
         self.extra: dict[str, Any] = {}
+        self.info = ""
 
-    def resume(self, parts: dict[str, Stateful], loader: DataLoader[Any]) -> int:
+    def resume(self) -> int:
         """Restore the last checkpoint, if any; the number of epochs it had finished."""
         saved = load_checkpoint(self.path, self.ctx, self.identity)
         if saved is None:
             return 0
-        for name, part in parts.items():
+        for name, part in self.parts.items():
             part.load_state_dict(saved["parts"][name])
-        if loader.generator is not None and saved["loader_rng"] is not None:
-            loader.generator.set_state(saved["loader_rng"])
-        if self.budget is not None:
-            self.budget.load_state_dict(saved["budget"])
+        if self.loader.generator is not None and saved["loader_rng"] is not None:
+            self.loader.generator.set_state(saved["loader_rng"])
+        if self.extra_state is not None:
+            self.extra_state.load_state_dict(saved["extra_state"])
         set_rng_state(saved["rng"])
         for stage, rows in saved["history"].items():
             for row in rows:
@@ -236,9 +241,7 @@ class Checkpointed:
         self.ctx.warn(f"resuming after {saved['label']} (checkpoint {self.path})")
         return int(saved["epoch"]) + 1
 
-    def save(
-        self, epoch: int, label: str, parts: dict[str, Stateful], loader: DataLoader[Any]
-    ) -> None:
+    def save(self, epoch: int, label: str) -> None:
         """Checkpoint the loop after `epoch` (counted over all its phases)."""
         history = {
             name: rows[self.first_rows.get(name, 0) :]
@@ -249,10 +252,35 @@ class Checkpointed:
             **self.identity,
             "epoch": epoch,
             "label": label,
-            "parts": {name: part.state_dict() for name, part in parts.items()},
-            "loader_rng": None if loader.generator is None else loader.generator.get_state(),
-            "budget": None if self.budget is None else self.budget.state_dict(),
+            "parts": {name: part.state_dict() for name, part in self.parts.items()},
+            "loader_rng": None if self.loader.generator is None else self.loader.generator.get_state(),
+            "extra_state": None if self.extra_state is None else self.extra_state.state_dict(),
             "rng": rng_state(),
             "history": history,
             "extra": self.extra,
         })  # fmt: skip
+
+    def epochs(
+        self, title: str, total: int, start: int = 0, until: Callable[[int], bool] | None = None
+    ) -> Iterator[int]:
+        """Epochs `start` .. `total` - 1 of one phase, each set to its own shuffle; after the
+        body of each: a checkpoint, the progress bar's step (with `info`) and, if a stop
+        signal came, `Preempted`. `until(epoch)`, asked before each epoch, ends the phase
+        early (a stopping rule); the bar then shows the epochs that ran. The next phase of
+        the same loop counts its epochs after this one's (`base`)."""
+        bar = self.ctx.task(title, total)
+        self.ctx.progress.update(bar, advance=start)
+        finished = start
+        with checkpointing_loop():
+            for epoch in range(start, total):
+                if until is not None and until(epoch):
+                    break
+                shuffled(self.loader, self.base + epoch)
+                yield epoch
+                self.save(self.base + epoch, f"{title} epoch {epoch + 1}/{total}")
+                self.ctx.progress.update(bar, advance=1, info=self.info)
+                stop_if_asked(title, epoch)
+                finished = epoch + 1
+        if finished < total:
+            self.ctx.progress.update(bar, total=finished)
+        self.base += total

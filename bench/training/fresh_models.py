@@ -10,70 +10,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from bench.contract.context import RunContext
-from bench.contract.dataset import ImageArray, VideoArray, as_float
-from bench.contract.distributed import (
-    gather_in_order,
-    my_share,
-    per_process_batch,
-    train_sampler,
-)
-from bench.engine.clips import EvalClips, Images, TrainClips
-from bench.engine.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
-from bench.engine.resume import (
-    Checkpointed,
-    Stateful,
-    checkpoint_path,
-    checkpointing_loop,
-    stop_if_asked,
-)
-
-
-def train_loader(
-    ds: Dataset[Any],
-    batch: int,
-    seed: int,
-    what: str,
-    drop_last: bool = False,
-) -> DataLoader[Any]:
-    """Shuffled batches of `ds` for training: each epoch a permutation seeded by seed + epoch
-    (`distributed.train_sampler`; call `shuffled(loader, epoch)` before each pass), split
-    over the processes when there are several (`batch`, the preset's `what`, is global)."""
-    share = per_process_batch(batch, what)
-    return DataLoader(
-        ds,
-        batch_size=share,
-        sampler=train_sampler(ds, seed, drop_last=False),  # type: ignore[arg-type]
-        generator=torch.Generator().manual_seed(seed),  # the loader's own draws: not global
-        drop_last=drop_last,
-        pin_memory=torch.cuda.is_available(),
-    )
-
-
-def to_device(batch: torch.Tensor, ctx: RunContext) -> torch.Tensor:
-    """A batch on the run's device (a non-blocking copy from pinned memory on a GPU)."""
-    return batch.to(ctx.device, non_blocking=True)
-
-
-def pixels_to_device(batch: torch.Tensor, ctx: RunContext) -> torch.Tensor:
-    """A loader's uint8 clips or images as model input: copied to the run's device, then
-    float in [0, 1] at the preset's frame size there (`bench.contract.dataset.as_float`)."""
-    return as_float(to_device(batch, ctx), ctx.preset.frame_size)
-
-
-def shuffled(loader: DataLoader[Any], epoch: int) -> DataLoader[Any]:
-    """`loader` set to epoch `epoch`'s shuffle."""
-    sampler = loader.sampler
-    if isinstance(sampler, DistributedSampler):
-        sampler.set_epoch(epoch)
-    return loader
-
-
-def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW, as used by every loop of the benchmark."""
-    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+from bench.contract.dataset import ImageArray, VideoArray
+from bench.contract.distributed import gather_in_order, my_share
+from bench.training.batches import pixels_to_device, to_device, train_loader
+from bench.training.checkpointing import Checkpointed, Stateful, checkpoint_path
+from bench.training.clips import EvalClips, Images, TrainClips
+from bench.training.metrics import attribute_ap, class_mean_ap, macro_f1, video_top1
+from bench.training.recipes import make_optimizer
 
 
 def supervised_loss(
@@ -104,7 +50,7 @@ def fit_and_select(
     improved on the best score (noted in the record); the learning-rate schedule spans
     `epochs` either way, so a run that never stalls is the same as one without patience.
 
-    Every epoch ends with a checkpoint (`bench.engine.resume`): the same run started again
+    Every epoch ends with a checkpoint (`bench.training.checkpointing`): the same run started again
     continues after the last finished epoch, with the same result.
     """
     model.to(ctx.device)
@@ -117,49 +63,40 @@ def fit_and_select(
     )
     parts: dict[str, Stateful] = {"model": model, "optimizer": opt, "scheduler": sched}
     identity = {"epochs": epochs, "steps": len(loader), "lr": lr, "patience": patience}
-    loop = Checkpointed(ctx, checkpoint_path(ctx, stage), stage, identity)
-    start = loop.resume(parts, loader)
+    loop = Checkpointed(ctx, checkpoint_path(ctx, stage), stage, identity, parts, loader)
+    start = loop.resume()
     best_score = loop.extra.get("best_score", -np.inf)
     best_epoch = int(loop.extra.get("best_epoch", -1))
     best_state = loop.extra.get("best_model") or copy.deepcopy(model.state_dict())
-    bar = ctx.task(stage, epochs)
-    ctx.progress.update(bar, advance=start)
 
-    def stalled(last: int) -> bool:  # `patience` epochs in a row without a better score
-        return patience > 0 and last - best_epoch >= patience
+    def stalled(epoch: int) -> bool:  # `patience` epochs in a row before it without a better score
+        return patience > 0 and epoch > 0 and epoch - 1 - best_epoch >= patience
 
     finished = start  # epochs done
-    first = epochs if start and stalled(start - 1) else start  # resumed after it had stopped
-    with checkpointing_loop():
-        for epoch in range(first, epochs):
-            model.train()
-            losses = []
-            for batch in shuffled(loader, epoch):
-                with ctx.autocast():
-                    loss = loss_fn(trained, batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(loss.item())
-            score = validate(model)
-            if score > best_score:
-                best_score, best_epoch = score, epoch
-                best_state = copy.deepcopy(model.state_dict())
-            ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
-            loop.extra = {
-                "best_score": float(best_score),
-                "best_epoch": best_epoch,
-                "best_model": best_state,
-            }
-            loop.save(epoch, f"{stage} epoch {epoch + 1}/{epochs}", parts, loader)
-            ctx.progress.update(bar, advance=1, info=f"loss {np.mean(losses):.3f} val {score:.3f}")
-            stop_if_asked(stage, epoch)
-            finished = epoch + 1
-            if stalled(epoch):
-                break
+    for epoch in loop.epochs(stage, epochs, start, until=stalled):
+        model.train()
+        losses = []
+        for batch in loader:
+            with ctx.autocast():
+                loss = loss_fn(trained, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        score = validate(model)
+        if score > best_score:
+            best_score, best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        ctx.log(stage, epoch=epoch, loss=float(np.mean(losses)), val=score)
+        loop.extra = {
+            "best_score": float(best_score),
+            "best_epoch": best_epoch,
+            "best_model": best_state,
+        }
+        loop.info = f"loss {np.mean(losses):.3f} val {score:.3f}"
+        finished = epoch + 1
     if finished < epochs:
-        ctx.progress.update(bar, total=finished)
         ctx.note(
             f"stopped_early:{stage}",
             f"stopped after {finished} of at most {epochs} epochs: no better validation score "

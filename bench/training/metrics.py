@@ -1,6 +1,6 @@
 """Evaluation metrics: video-level top-1, class-mean average precision, macro F1.
 
-One definition each, used by every protocol (the README compares them with the official
+One definition each, used by every protocol (docs/differences.md compares them with the official
 code's):
 * top-1: clip softmax scores averaged per video, argmax against the label.
 * cMAP: the mean over attributes of average precision, ranking the classifier's *logits*

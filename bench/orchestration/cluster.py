@@ -26,8 +26,8 @@ from typing import Any
 from bench.contract.atomic import atomic_write_text
 from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
-from bench.engine.resume import Preempted
 from bench.store.results import ResultsStore
+from bench.training.checkpointing import Preempted
 
 LAUNCHERS = ("slurm", "local")
 LAUNCHER_KEYS = {"partition", "gpus_per_job", "time", "array_parallelism", "sbatch", "workers"}
@@ -104,7 +104,7 @@ class CellJob:
     def __call__(self) -> dict[str, float]:
         """Run the cell; its metrics. A failure leaves a note for `--status`, then fails the job."""
         from bench.contract.plugins import load_plugin
-        from bench.engine.runner import execute  # the job's process imports what it runs
+        from bench.orchestration.runner import execute  # the job's process imports what it runs
 
         for plugin in self.plugins:
             load_plugin(plugin)

@@ -28,14 +28,15 @@ from torch import nn
 
 from bench.contract.config import Preset
 from bench.contract.context import autocast
-from bench.contract.dataset import PersonRegions, to_uint8
+from bench.contract.dataset import to_uint8
 from bench.contract.errors import BenchError
+from bench.contract.frames import PersonRegions
 from bench.contract.method import Method, params_text
-from bench.engine.anonymize import checked_anonymize
-from bench.engine.fit_catalog import Anonymizer
-from bench.engine.person_region import DETECT_BATCH, fill_boxes
+from bench.deployment.fit_catalog import Anonymizer
 from bench.models.anonymizer import FrameAnonymizer
 from bench.models.person_detector import load_detector, person_boxes, require_detector_weights
+from bench.training.anonymize_splits import checked_anonymize
+from bench.training.person_region import DETECT_BATCH, fill_boxes
 
 RESOLUTIONS = ("auto", "trained", "native")
 

@@ -21,16 +21,16 @@ from bench.contract.config import EvalModels
 from bench.contract.context import RunContext, seed_everything
 from bench.contract.dataset import Benchmark, ImageArray, PrivacyData, Splits
 from bench.contract.method import Method
-from bench.engine.anonymize import anonymize_images, anonymized_splits
-from bench.engine.fresh_models import (
+from bench.models.action import action_checkpoint, build_action_model
+from bench.models.privacy import AttributeClassifier, privacy_checkpoint
+from bench.models.weights import require_weights
+from bench.training.anonymize_splits import anonymize_images, anonymized_splits
+from bench.training.fresh_models import (
     action_top1,
     privacy_scores,
     train_action_model,
     train_privacy_model,
 )
-from bench.models.action import action_checkpoint, build_action_model
-from bench.models.privacy import AttributeClassifier, privacy_checkpoint
-from bench.models.weights import require_weights
 
 
 def check_checkpoints(models: EvalModels, cache_dir: Path) -> None:

@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from bench.contract.context import RunContext
-from bench.contract.dataset import Benchmark, FrameSource, PersonRegions, Report
+from bench.contract.dataset import Benchmark
 from bench.contract.errors import BenchError
+from bench.contract.frames import FrameSource, PersonRegions, Report
 from bench.contract.locks import Notify, exclusive, to_stderr
 from bench.contract.method import Param
 from bench.data.cache import atomic_save_npz

@@ -10,16 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from bench.contract.context import RunContext
-from bench.contract.dataset import (
-    FrameSource,
-    ImageArray,
-    PersonMasks,
-    Splits,
-    VideoArray,
-    to_float_clip,
-    to_uint8,
-)
+from bench.contract.dataset import ImageArray, Splits, VideoArray, to_float_clip, to_uint8
 from bench.contract.errors import BenchError
+from bench.contract.frames import FrameSource, PersonMasks
 from bench.contract.method import Method
 from bench.data.frame_store import PackedFrames
 

@@ -31,7 +31,6 @@ from torch import nn
 
 from bench.contract.config import Preset
 from bench.contract.method import Param
-from bench.engine.fresh_models import make_optimizer
 
 RECIPES = ("paper", "released")
 RECIPE_PARAM = Param(
@@ -98,3 +97,8 @@ RELEASED: dict[str, Recipe] = {
 def recipe_of(method: str, name: str) -> Recipe:
     """The recipe `name` of `method` (a method without a released recipe gets the default)."""
     return RELEASED.get(method, PAPER) if name == "released" else PAPER
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW, as used by every loop of the benchmark."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.contract.dataset import ImageArray, as_float
-from bench.engine.metrics import class_mean_ap
+from bench.training.metrics import class_mean_ap
 
 PROBE_TRAIN = 1000  # at most this many private train images fit the probe
 PROBE_VAL = 500  # at most this many held-out val images score it

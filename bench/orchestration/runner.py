@@ -30,17 +30,17 @@ from bench.contract.method import METHODS
 from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
-from bench.engine.loggers import check_loggers, open_loggers
-from bench.engine.person_region import DetectedPeople
-from bench.engine.probe import game_convergence
-from bench.engine.resume import forget_checkpoints, stop_signals
-from bench.engine.scoring import check_checkpoints
 from bench.models.action import action_checkpoint, check_action_arch
 from bench.models.anonymizer import check_encoder
 from bench.models.privacy import privacy_checkpoint
 from bench.models.weights import find_weights, require_weights
+from bench.orchestration.loggers import check_loggers, open_loggers
 from bench.store.provenance import provenance
 from bench.store.results import ResultsStore
+from bench.training.checkpointing import forget_checkpoints, stop_signals
+from bench.training.person_region import DetectedPeople
+from bench.training.probe import game_convergence
+from bench.training.scoring import check_checkpoints
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from typing import Any
 from bench.contract.config import Preset, RunConfig, stored_preset
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, Method, params_text
-from bench.engine.fits import CHECKPOINT, FIT_LOG, load_state, read_fit_log
-from bench.engine.minimax import AdversarialMethod, restored_anonymizer
-from bench.engine.runner import build_config
 from bench.models.anonymizer import FrameAnonymizer
+from bench.orchestration.runner import build_config
 from bench.store.reading import RecordSet
 from bench.store.results import ResultsStore
+from bench.training.adversarial import AdversarialMethod
+from bench.training.fits import CHECKPOINT, FIT_LOG, load_state, read_fit_log
+from bench.training.identity import restored_anonymizer
 
 KEY_CHARS = frozenset("0123456789abcdef")
 

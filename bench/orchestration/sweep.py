@@ -51,7 +51,7 @@ from typing import Any
 from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
 from bench.contract.method import params_text
-from bench.engine.runner import build_config
+from bench.orchestration.runner import build_config
 from bench.store.results import ResultsStore
 
 if sys.version_info >= (3, 11):

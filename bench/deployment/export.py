@@ -29,8 +29,8 @@ from bench.contract.atomic import atomic_path, atomic_write_text
 from bench.contract.errors import BenchError
 from bench.data.decoding import CorruptVideo, PyAVDecoder
 from bench.data.sample_trees import synthetic_frames
-from bench.engine.deploy import PaddedAnonymizer, pad_to, working_size
-from bench.engine.fit_catalog import StoredFit
+from bench.deployment.anonymizers import PaddedAnonymizer, pad_to, working_size
+from bench.deployment.fit_catalog import StoredFit
 from bench.models.anonymizer import frame_output
 
 FORMATS = ("onnx", "torchscript")

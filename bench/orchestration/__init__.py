@@ -1,0 +1,6 @@
+"""Running cells: one cell (`runner`: reuse its record, or train, evaluate and store it),
+sweep files (`sweep`), sweeps as cluster jobs (`cluster`) and experiment loggers (`loggers`).
+
+May import: `bench.contract`, `bench.models`, `bench.data`, `bench.store`, `bench.training`,
+`bench.orchestration`.
+"""
