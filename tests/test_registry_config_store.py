@@ -6,7 +6,14 @@ import pytest
 import torch
 
 import bench
-from bench.contract.config import PRESETS, config_digest, resolve_preset, stored_preset
+from bench.contract.config import (
+    ANONYMIZER_TRAINING_KEYS,
+    EVALUATION_KEYS,
+    PRESETS,
+    config_digest,
+    resolve_preset,
+    stored_preset,
+)
 from bench.contract.context import autocast
 from bench.contract.dataset import DATASETS
 from bench.contract.errors import BenchError
@@ -35,6 +42,20 @@ def test_config_key_is_stable_and_sensitive_to_what_matters() -> None:
     assert key() != key(B=0.5)
     assert key() != key(seed=1)
     assert key() != key(settings={"anon_epochs": "3"})
+
+
+def test_preset_settings_keep_their_part_of_the_key() -> None:
+    """Each setting declares its part once; the parts decide every record's and fit's key."""
+    assert set(ANONYMIZER_TRAINING_KEYS) == {
+        "ssl_frame_gap", "anon_encoder", "anon_depth", "anon_decoder", "anon_residual",
+        "anon_output", "identity_epochs", "aux_ft_init", "aux_fb_init", "budget_pretrain_epochs",
+        "warmup_epochs", "anon_epochs", "anon_patience", "anon_tolerance", "anon_batch",
+        "anon_augment", "lr_anon", "lr_budget", "lr_utility", "temperature",
+    }  # fmt: skip
+    assert set(EVALUATION_KEYS) == {
+        "eval_clips", "action_epochs", "action_batch", "lr_action", "privacy_epochs",
+        "privacy_batch", "lr_privacy", "eval_patience",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -7,8 +7,8 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
 
 from bench.contract.architectures import ACTION_ARCHS, ACTION_INITS, PRIVACY_ARCHS, PRIVACY_INITS
 from bench.contract.errors import BenchError, did_you_mean
@@ -31,57 +31,127 @@ ANON_OUTPUTS = ("sigmoid", "none")  # fA's output activation (`anon_output`)
 PRECISIONS = ("bf16", "fp32", "auto")
 
 
+# Which part of a cell's keys a preset setting belongs to: read by fA's training and the
+# evaluation alike ("shared"), only by a learned method's anonymizer training ("anonymizer":
+# left out of a fixed method's key, so `--set anon_epochs=24` does not recompute raw or blur
+# records), or only by the fresh evaluation models fT' / fB' ("evaluation": left out of a
+# learned fA*'s key, so every protocol and evaluation setting reuses one fitted anonymizer).
+SettingPart = Literal["shared", "anonymizer", "evaluation"]
+
+
+@dataclass(frozen=True)
+class PresetSetting:
+    """One preset setting, declared once on its `Preset` field (as a method parameter is
+    with `Param`): the part of the key it belongs to and, for a number, its valid range.
+
+    The bounds catch typos (1e30), not taste; a number must also be finite, and a `positive`
+    one (a learning rate, the temperature) > 0.
+    """
+
+    part: SettingPart = "shared"
+    low: float | None = None
+    high: float | None = None
+    positive: bool = False
+
+    def parse(self, key: str, raw: str, current: Any) -> Any:
+        """A `--set KEY=VALUE` text as a value of the type of the preset's `current` value."""
+        try:
+            if isinstance(current, bool):
+                return parse_bool(raw)
+            if isinstance(current, int):
+                return int(raw)
+            if isinstance(current, float):
+                return float(raw)
+            if isinstance(current, tuple):
+                return tuple(int(v) for v in raw.split(","))
+        except ValueError:
+            kind = {bool: BOOL_TEXT, tuple: "comma-separated integers"}.get(
+                type(current), type(current).__name__
+            )
+            raise BenchError(f"--set {key}={raw}: expected {kind}") from None
+        return raw
+
+    def check(self, key: str, value: Any) -> None:
+        """A BenchError when a numeric setting's value is not finite or out of its range."""
+        if self.low is None or self.high is None:
+            return
+        if not math.isfinite(value):
+            raise BenchError(f"--set {key}={value}: must be a finite number")
+        if self.positive and value <= 0:
+            raise BenchError(f"--set {key}={value}: must be > 0 (and <= {self.high:g})")
+        if not self.low <= value <= self.high:
+            raise BenchError(f"--set {key}={value}: must be between {self.low:g} and {self.high:g}")
+
+
+def setting(
+    part: SettingPart = "shared",
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    positive: bool = False,
+) -> Any:
+    """A `Preset` field declared with its `PresetSetting` (read back by `PRESET_SETTINGS`)."""
+    return field(metadata={"setting": PresetSetting(part, low, high, positive)})
+
+
 @dataclass(frozen=True)
 class Preset:
-    """Sizes, schedules and architectures shared by every method and protocol at one scale."""
+    """Sizes, schedules and architectures shared by every method and protocol at one scale.
+
+    Each setting is declared once, on its field (`setting`): the part of the key it belongs
+    to and its valid range; `PRESET_SETTINGS` reads the declarations back.
+    """
 
     name: str
     # clips
-    frame_size: int
-    frames: int
-    skip: int
-    eval_clips: int
-    ssl_frame_gap: int
+    frame_size: int = setting("shared", 8, 1024)
+    frames: int = setting("shared", 1, 512)
+    skip: int = setting("shared", 1, 64)
+    eval_clips: int = setting("evaluation", 1, 100)
+    ssl_frame_gap: int = setting("anonymizer", 1, 511)
     # architectures of the auxiliary fT / fB that train fA in the minimax game (and, unless
     # --ft-arch / --fb-arch choose others, of the fresh evaluation models fT' / fB')
-    aux_ft_arch: str
-    aux_fb_arch: str
+    aux_ft_arch: str = setting("shared")
+    aux_fb_arch: str = setting("shared")
     # their initialisation (Algorithm 1: Kinetics-400 fT, pretrained fB); a checkpoint that is
     # not on disk falls back to scratch plus the warm-up below, noted in the record
-    aux_ft_init: str
-    aux_fb_init: str
-    anon_encoder: str
-    anon_depth: int
-    anon_decoder: tuple[int, ...]
-    anon_residual: bool
-    anon_output: str  # fA's output activation: sigmoid (bounded) or none (the released fA)
+    aux_ft_init: str = setting("anonymizer")
+    aux_fb_init: str = setting("anonymizer")
+    anon_encoder: str = setting("anonymizer")
+    anon_depth: int = setting("anonymizer", 1, 5)
+    anon_decoder: tuple[int, ...] = setting("anonymizer")
+    anon_residual: bool = setting("anonymizer")
+    anon_output: str = setting("anonymizer")  # sigmoid (bounded) or none (the released fA)
     # anonymizer training (Algorithm 1)
-    identity_epochs: int
-    budget_pretrain_epochs: int  # the budget model(s) alone on fA0's output, own data
-    warmup_epochs: int
-    anon_epochs: int  # the game's maximum; it stops earlier once it has converged:
-    anon_patience: int  # window of the stopping rule (`bench.training.probe`; 0: run them all)
-    anon_tolerance: float  # how little probe cMAP and fT's loss may move over that window
-    anon_batch: int
-    anon_augment: bool  # random erase / crop / flip / colour jitter on anonymizer-training clips
-    lr_anon: float
-    lr_budget: float
-    lr_utility: float
-    temperature: float
+    identity_epochs: int = setting("anonymizer", 0, 10_000)
+    budget_pretrain_epochs: int = setting("anonymizer", 0, 10_000)  # the budget model(s) alone
+    warmup_epochs: int = setting("anonymizer", 0, 10_000)
+    # the game's maximum epochs; it stops earlier once it has converged: the window of the
+    # stopping rule (`bench.training.probe`; 0: run them all) and how little probe cMAP and
+    # fT's loss may move over it
+    anon_epochs: int = setting("anonymizer", 0, 10_000)
+    anon_patience: int = setting("anonymizer", 0, 10_000)
+    anon_tolerance: float = setting("anonymizer", 0, 1)
+    anon_batch: int = setting("anonymizer", 1, 4096)
+    anon_augment: bool = setting("anonymizer")  # random erase / crop / flip / colour jitter
+    lr_anon: float = setting("anonymizer", 0, 10, positive=True)
+    lr_budget: float = setting("anonymizer", 0, 10, positive=True)
+    lr_utility: float = setting("anonymizer", 0, 10, positive=True)
+    temperature: float = setting("anonymizer", 0, 100, positive=True)
     # evaluation: fresh fT' and fB'
-    action_epochs: int
-    action_batch: int
-    lr_action: float
-    privacy_epochs: int
-    privacy_batch: int
-    lr_privacy: float
+    action_epochs: int = setting("evaluation", 1, 10_000)
+    action_batch: int = setting("evaluation", 1, 4096)
+    lr_action: float = setting("evaluation", 0, 10, positive=True)
+    privacy_epochs: int = setting("evaluation", 1, 10_000)
+    privacy_batch: int = setting("evaluation", 1, 4096)
+    lr_privacy: float = setting("evaluation", 0, 10, positive=True)
     # fT' / fB' stop once validation has not improved for this many epochs (0: never; the
     # epochs above are the maximum); the best validation epoch is kept either way
-    eval_patience: int
-    weight_decay: float
+    eval_patience: int = setting("evaluation", 0, 10_000)
+    weight_decay: float = setting("shared", 0, 1)
     # bf16 autocast everywhere (CPUs with AVX512-BF16 or AMX run it 1.4-2x faster than fp32),
     # fp32, or auto (bf16 on CUDA only); see PRECISIONS
-    precision: str
+    precision: str = setting("shared")
 
 
 PRESETS: dict[str, Preset] = {
@@ -163,7 +233,25 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-PRESET_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Preset) if f.name != "name")
+# Every preset setting's declaration, in field order, and the views read elsewhere
+PRESET_SETTINGS: dict[str, PresetSetting] = {
+    f.name: f.metadata["setting"] for f in fields(Preset) if f.name != "name"
+}
+PRESET_KEYS: tuple[str, ...] = tuple(PRESET_SETTINGS)
+# read only by the learned methods: left out of a fixed method's key
+ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = tuple(
+    k for k, s in PRESET_SETTINGS.items() if s.part == "anonymizer"
+)
+# read only by the fresh fT' / fB': left out of a learned fA*'s key
+EVALUATION_KEYS: tuple[str, ...] = tuple(
+    k for k, s in PRESET_SETTINGS.items() if s.part == "evaluation"
+)
+# (lowest, highest) of every numeric setting
+PRESET_RANGES: dict[str, tuple[float, float]] = {
+    k: (s.low, s.high)
+    for k, s in PRESET_SETTINGS.items()
+    if s.low is not None and s.high is not None
+}
 
 # Preset keys renamed so that the auxiliary models are not mistaken for the evaluation ones
 # (--ft-arch / --fb-arch): old spelling -> new one. Records written before keep the old.
@@ -204,46 +292,6 @@ def stored_preset(values: Mapping[str, Any]) -> Preset:
     return replace(PRESETS[str(values["name"])], **stored)
 
 
-# Preset fields only the learned methods read: left out of a fixed method's cache key, so
-# changing them (e.g. `--set anon_epochs=24`) does not recompute raw or blur records.
-ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = (
-    "ssl_frame_gap",
-    "anon_encoder",
-    "anon_depth",
-    "anon_decoder",
-    "anon_residual",
-    "anon_output",
-    "identity_epochs",
-    "aux_ft_init",
-    "aux_fb_init",
-    "budget_pretrain_epochs",
-    "warmup_epochs",
-    "anon_epochs",
-    "anon_patience",
-    "anon_tolerance",
-    "anon_batch",
-    "anon_augment",
-    "lr_anon",
-    "lr_budget",
-    "lr_utility",
-    "temperature",
-)
-
-
-# Preset fields only the fresh evaluation models fT' / fB' read: left out of the key of a
-# learned fA*, so every protocol and evaluation setting reuses one fitted anonymizer.
-EVALUATION_KEYS: tuple[str, ...] = (
-    "eval_clips",
-    "action_epochs",
-    "action_batch",
-    "lr_action",
-    "privacy_epochs",
-    "privacy_batch",
-    "lr_privacy",
-    "eval_patience",
-)
-
-
 TRUE_WORDS = frozenset({"true", "1", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "no"})
 BOOL_TEXT = "true / false, 1 / 0 or yes / no"
@@ -255,59 +303,6 @@ def parse_bool(raw: str) -> bool:
     if word in TRUE_WORDS or word in FALSE_WORDS:
         return word in TRUE_WORDS
     raise ValueError(raw)
-
-
-def _coerce(key: str, raw: str, current: Any) -> Any:
-    """Parse a `--set` value to the type of the preset field it overrides."""
-    try:
-        if isinstance(current, bool):
-            return parse_bool(raw)
-        if isinstance(current, int):
-            return int(raw)
-        if isinstance(current, float):
-            return float(raw)
-        if isinstance(current, tuple):
-            return tuple(int(v) for v in raw.split(","))
-    except ValueError:
-        kind = {bool: BOOL_TEXT, tuple: "comma-separated integers"}.get(
-            type(current), type(current).__name__
-        )
-        raise BenchError(f"--set {key}={raw}: expected {kind}") from None
-    return raw
-
-
-# (lowest, highest) of every numeric preset setting; a float must also be finite and a
-# learning rate or temperature > 0. The bounds catch typos (1e30), not taste.
-PRESET_RANGES: dict[str, tuple[float, float]] = {
-    "frame_size": (8, 1024),
-    "frames": (1, 512),
-    "skip": (1, 64),
-    "eval_clips": (1, 100),
-    "ssl_frame_gap": (1, 511),
-    "anon_depth": (1, 5),
-    "identity_epochs": (0, 10_000),
-    "budget_pretrain_epochs": (0, 10_000),
-    "warmup_epochs": (0, 10_000),
-    "anon_epochs": (0, 10_000),
-    "anon_patience": (0, 10_000),
-    "anon_tolerance": (0, 1),
-    "anon_batch": (1, 4096),
-    "lr_anon": (0, 10),
-    "lr_budget": (0, 10),
-    "lr_utility": (0, 10),
-    "temperature": (0, 100),
-    "action_epochs": (1, 10_000),
-    "action_batch": (1, 4096),
-    "lr_action": (0, 10),
-    "privacy_epochs": (1, 10_000),
-    "privacy_batch": (1, 4096),
-    "lr_privacy": (0, 10),
-    "eval_patience": (0, 10_000),
-    "weight_decay": (0, 1),
-}
-POSITIVE_KEYS = frozenset(
-    {"lr_anon", "lr_budget", "lr_utility", "temperature", "lr_action", "lr_privacy"}
-)
 
 
 def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
@@ -331,7 +326,7 @@ def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
                 f"--set {key}: unknown setting{did_you_mean(key, PRESET_KEYS)}; "
                 f"known settings: {', '.join(PRESET_KEYS)}"
             )
-        changes[key] = _coerce(key, raw, getattr(preset, key))
+        changes[key] = PRESET_SETTINGS[key].parse(key, raw, getattr(preset, key))
     preset = replace(preset, **changes)
     _validate_preset(preset)
     return preset
@@ -359,14 +354,8 @@ def _validate_preset(p: Preset) -> None:
                 f"--set {key}={value}: unknown {'initialisation' if key.endswith('init') else 'architecture'}; "
                 f"known: {', '.join(known)}"
             )
-    for key, (low, high) in PRESET_RANGES.items():
-        value = getattr(p, key)
-        if not math.isfinite(value):
-            raise BenchError(f"--set {key}={value}: must be a finite number")
-        if key in POSITIVE_KEYS and value <= 0:
-            raise BenchError(f"--set {key}={value}: must be > 0 (and <= {high:g})")
-        if not low <= value <= high:
-            raise BenchError(f"--set {key}={value}: must be between {low:g} and {high:g}")
+    for key, declared in PRESET_SETTINGS.items():
+        declared.check(key, getattr(p, key))
     if any(width < 1 for width in p.anon_decoder):
         raise BenchError(f"--set anon_decoder={p.anon_decoder}: every width must be >= 1")
     if p.ssl_frame_gap >= p.frames:
