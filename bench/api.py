@@ -27,14 +27,14 @@ from rich.console import Console
 from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
 from bench.contract.plugins import load_plugin
-from bench.data.cache import default_cache_dir
+from bench.data.cache import resolve_cache_dir
 from bench.deployment.anonymizers import PaddedAnonymizer
 from bench.deployment.fit_catalog import StoredFit, address_anonymizer, stored_fits
 from bench.orchestration.runner import Record, build_config, execute, settle_aux_inits
 from bench.reports.figure_specs import FigureRequest, make_figure
 from bench.reports.tables import build_table, check_format, render, table_spec
 from bench.store.reading import RecordSet, setting_text
-from bench.store.results import ResultsStore, default_results_dir
+from bench.store.results import open_store
 
 __all__ = [
     "BenchError",
@@ -101,8 +101,8 @@ def run(
     data_roots, ft_arch / fb_arch / ft_init / fb_init, plugins, and the method's parameters.
     `allow_scratch` is `bench run --allow-scratch`.
     """
-    store = ResultsStore(Path(results_dir) if results_dir else default_results_dir())
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    store = open_store(results_dir)
+    cache = resolve_cache_dir(cache_dir)
     cfg = settle_aux_inits(config(method, **options), cache, allow_scratch)
     return execute(cfg, store, cache, device, force=force, console=Console(quiet=quiet))
 
@@ -111,7 +111,7 @@ def records(results_dir: str | Path | None = None) -> RecordSet:
     """The readable records of a results dir (default $BENCH_RESULTS_DIR or ./results);
     unreadable ones are listed in `.skipped`. `.rows()` gives one flat dict per record (the
     columns of `bench records`), `.to_frame()` a pandas DataFrame (`privbench[frames]`)."""
-    return RecordSet.load(Path(results_dir) if results_dir else None)
+    return RecordSet.load(results_dir)
 
 
 def table(
@@ -147,7 +147,7 @@ def figure(
 
 def fits(results_dir: str | Path | None = None) -> list[StoredFit]:
     """The stored anonymizers fA* of a results dir, oldest first, as `bench fits` lists them."""
-    store = ResultsStore(Path(results_dir) if results_dir else default_results_dir())
+    store = open_store(results_dir)
     return stored_fits(store, lambda text: Console(stderr=True).print(f"warning: {text}"))
 
 

@@ -34,7 +34,7 @@ from bench.contract.config import PRESETS
 from bench.contract.context import make_progress, select_device
 from bench.contract.errors import BenchError
 from bench.contract.method import params_text
-from bench.data.cache import default_cache_dir
+from bench.data.cache import resolve_cache_dir
 from bench.deployment.anonymizers import check_resolution, transform_of
 from bench.deployment.export import (
     FORMATS,
@@ -270,7 +270,7 @@ def anonymize(
     chosen = _address(
         stored_fits(store, warn), fit, method, extra, dataset, preset, set_, seed, data_root
     )
-    transform = transform_of(chosen, cache_dir or default_cache_dir(), select_device(device))
+    transform = transform_of(chosen, resolve_cache_dir(cache_dir), select_device(device))
     check_output_folder(folder)
     removed = clean_stale_temps(folder, is_output_name)
     if removed:

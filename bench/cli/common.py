@@ -20,7 +20,7 @@ from bench.contract import distributed
 from bench.contract.config import PRESET_KEYS
 from bench.contract.errors import BenchError
 from bench.contract.plugins import load_plugin
-from bench.store.results import default_results_dir
+from bench.store.results import resolve_results_dir
 
 console = Console()
 warnings = Console(stderr=True)  # notes that must not mix into a table printed to stdout
@@ -96,7 +96,7 @@ def results_root(results_dir: Path | None) -> Path:
     """The results dir a command reads (`--results-dir`, else $BENCH_RESULTS_DIR, else
     ./results); a BenchError when it, or one of its store folders, exists and is no folder
     (its records would otherwise read as none, silently)."""
-    root = results_dir if results_dir is not None else default_results_dir()
+    root = resolve_results_dir(results_dir)
     if root.exists() and not root.is_dir():
         raise BenchError(
             f"results dir '{root}' is a file, not a folder; pass --results-dir (or set "

@@ -13,7 +13,7 @@ from rich.table import Table
 from bench.cli.common import CacheDirOption, console, user_errors, warn
 from bench.contract.context import make_progress, select_device
 from bench.contract.errors import BenchError
-from bench.data.cache import default_cache_dir, ensure_cache_dir
+from bench.data.cache import ensure_cache_dir, resolve_cache_dir
 from bench.data.catalog import LAYOUTS, ScanOptions
 from bench.data.prepare import pack_path, prepare_split
 from bench.data.real_benchmark import progress_report_for
@@ -134,7 +134,7 @@ def data_prepare(
     if size <= 0 or stride <= 0 or workers < 0:
         raise BenchError("--size and --stride must be > 0 and --workers >= 0")
     catalog = LAYOUTS.get(name)().scan(root, scan_options(split, annotations, attribute_order))
-    cache = ensure_cache_dir(cache_dir or default_cache_dir())
+    cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
     persons = None
     if detect_people:
         values = {"detector": detector, "min_score": 0.5, "detect_size": detect_size}

@@ -108,11 +108,9 @@ def merge(
     """Bring another results dir's records and fits in; a key both hold with another result
     is a conflict: reported, never overwritten (exit 1)."""
     from bench.store.merge import merge_stores
-    from bench.store.results import ResultsStore, default_results_dir
+    from bench.store.results import ResultsStore, open_store
 
-    report = merge_stores(
-        ResultsStore(other), ResultsStore(results_dir or default_results_dir()), dry_run
-    )
+    report = merge_stores(ResultsStore(other), open_store(results_dir), dry_run)
     for line in report.lines():
         console.print(escape(line), soft_wrap=True)
     if report.conflicts:

@@ -30,7 +30,7 @@ from bench.contract.config import PRESETS, RunConfig
 from bench.contract.errors import BenchError
 from bench.contract.method import params_text
 from bench.contract.protocol import PROTOCOLS
-from bench.data.cache import default_cache_dir
+from bench.data.cache import resolve_cache_dir
 from bench.orchestration.cluster import (
     CellJob,
     cell_status,
@@ -58,7 +58,7 @@ from bench.orchestration.sweep import (
     sweep_plan,
 )
 from bench.store.reading import preset_label
-from bench.store.results import ResultsStore, default_results_dir
+from bench.store.results import ResultsStore, open_store
 from bench.training.checkpointing import Preempted
 
 
@@ -233,8 +233,8 @@ def _run(
         parse_pairs(data_root or [], "--data-root"),
         {"ft_arch": ft_arch, "fb_arch": fb_arch, "ft_init": ft_init, "fb_init": fb_init},
     )
-    store = ResultsStore(results_dir or default_results_dir())
-    cache = cache_dir or default_cache_dir()
+    store = open_store(results_dir)
+    cache = resolve_cache_dir(cache_dir)
     cfg = settle_aux_inits(cfg, cache, allow_scratch)
     ref_cfg = reference_config(cfg) if reference and method != "raw" else None
     if not store.exists(cfg.key(), cfg.legacy_keys()):
@@ -344,7 +344,7 @@ def sweep(
         if dry_run:
             console.print(sweep_table(cells))
             return
-        cache = cache_dir or default_cache_dir()
+        cache = resolve_cache_dir(cache_dir)
         todo = runnable(todo, cache, allow_scratch)
         failed = _run_cells(todo, store, cache, device)
         console.print(
@@ -370,7 +370,7 @@ def _plan(
         parse_pairs(data_root or [], "--data-root"),
         max_cells=None if yes else LARGE_SWEEP,
     )
-    store = ResultsStore(results_dir or default_results_dir())
+    store = open_store(results_dir)
     return plan, store, sweep_plan(plan.cells, parse_shard(shard), store)
 
 
@@ -395,7 +395,7 @@ def _cluster_sweep(
         console.print(status_table(plan.name, cells, store, folder))
         return
     settings = launcher_settings(launcher or "local", plan.launcher, flags)
-    cache = cache_dir or default_cache_dir()
+    cache = resolve_cache_dir(cache_dir)
     todo = runnable([c for c in cells if c.mine and not c.done], cache, allow_scratch)
     store.ensure_writable()
     jobs = [

@@ -40,9 +40,9 @@ WgetOption = Annotated[
 
 
 def _cache(cache_dir: Path | None) -> Path:
-    from bench.data.cache import default_cache_dir  # imported here: keeps `--help` light
+    from bench.data.cache import resolve_cache_dir  # imported here: keeps `--help` light
 
-    return cache_dir or default_cache_dir()
+    return resolve_cache_dir(cache_dir)
 
 
 def _size(size: int | None) -> str:

@@ -21,6 +21,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "privbench"
 
 
+def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
+    """The cache dir a command or API call names (`--cache-dir`, `cache_dir=`), else
+    `default_cache_dir()`: the one place the default is applied."""
+    return Path(cache_dir) if cache_dir else default_cache_dir()
+
+
 def ensure_cache_dir(path: Path) -> Path:
     """Create the cache dir or fail with a message naming the fix."""
     try:

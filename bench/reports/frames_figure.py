@@ -16,7 +16,7 @@ from bench.contract.context import RunContext, quiet_cpu_context
 from bench.contract.dataset import DATASETS, Benchmark, to_float_clip, to_uint8
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
-from bench.data.cache import default_cache_dir, ensure_cache_dir
+from bench.data.cache import ensure_cache_dir, resolve_cache_dir
 from bench.reports.figure_kit import FALLBACK_PRESET, budget_rows, fitted_title, nothing_to_draw
 from bench.reports.table_specs import Row
 from bench.store.reading import RecordSet
@@ -52,7 +52,7 @@ def frames_figure(
     config = fitted[0][1]["config"]
     run_preset = stored_preset(config["preset"])
     with tempfile.TemporaryDirectory() as run_dir:
-        cache = ensure_cache_dir(cache_dir or default_cache_dir())
+        cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
         ctx = quiet_cpu_context(run_preset, cache, Path(run_dir))
         roots = {name: Path(folder) for name, folder in config.get("data_roots", {}).items()}
         data = DATASETS.get(dataset)(roots).load("known", ctx)

@@ -32,7 +32,7 @@ from bench.contract.dataset import DATASETS
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.store.index import read_indexed
-from bench.store.results import ResultsStore, default_results_dir, read_record
+from bench.store.results import ResultsStore, read_record, resolve_results_dir
 
 # How the paper prints each metric: percent for top-1 and cMAP, a fraction for F1.
 METRIC_SCALE = {"action_top1": 100.0, "privacy_cmap": 100.0, "privacy_f1": 1.0}
@@ -239,10 +239,10 @@ class RecordSet:
         self._cells_of = 0
 
     @classmethod
-    def load(cls, folder: Path | None) -> RecordSet:
+    def load(cls, folder: str | Path | None) -> RecordSet:
         """The records under `folder` (a results dir holding records/, or the records dir);
         unreadable ones are skipped and listed in `skipped`."""
-        root = Path(folder) if folder is not None else default_results_dir()
+        root = resolve_results_dir(folder)
         if not root.is_dir():
             what = "is a file, not a folder" if root.exists() else "no such folder"
             raise BenchError(f"--results-dir {root}: {what}; pass the results dir of your runs")

@@ -31,6 +31,17 @@ def default_results_dir() -> Path:
     return Path(value)
 
 
+def resolve_results_dir(results_dir: str | Path | None) -> Path:
+    """The results dir a command or API call names (`--results-dir`, `results_dir=`), else
+    `$BENCH_RESULTS_DIR`, else `./results`: the one place the default is applied."""
+    return Path(results_dir) if results_dir else default_results_dir()
+
+
+def open_store(results_dir: str | Path | None) -> ResultsStore:
+    """The results store of `resolve_results_dir(results_dir)`."""
+    return ResultsStore(resolve_results_dir(results_dir))
+
+
 RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
     "key": str,
     "method": str,
