@@ -347,3 +347,47 @@ def test_records_made_before_newer_settings_keep_their_cells(tmp_path: Path) -> 
     assert make_record("vita")["params"]["adversary_loss"] == "entropy"
     released = make_record("vita", {"recipe": "released"})["params"]
     assert released["adversary_loss"] == "ones"
+
+
+def test_chance_normalised_cmap_is_per_seed_against_raw_and_chance(results: Path) -> None:
+    from bench.reports.tables import build_table, render, table_spec
+    from bench.store.reading import RecordSet
+
+    built = build_table(table_spec(1), RecordSet.load(results), chance=lambda d, p, s: 40.0)
+    text = render(built, "md")
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("|")}
+    # B = 0.3: seed 0 (52 - 40) / (80 - 40) = 30.0 %, seed 1 (56 - 40) / (84 - 40) = 36.4 %
+    assert "(↓ 28.00) [c 33.2 ± 4.5]" in rows["Ours (B = 0.3)"]
+    assert "[c 100.0 ± 0.0]" in rows["Raw data"]
+    # SPAct's seed 2 has no raw run to normalise against: seed 0 alone, (50 - 40) / 40
+    assert "[c 25.0]" in rows["SPAct"]
+    assert "[c x]: chance-normalised cMAP" in text
+    assert "[c " not in render(build_table(table_spec(1), RecordSet.load(results)), "md")
+    long = {
+        (r["row"], r["metric"]): r
+        for r in csv.DictReader(io.StringIO(render(built, "csv")))
+        if r["source"] == "ours"
+    }
+    assert float(long["Ours (B = 0.3)", "privacy_cmap"]["chance_normalised"]) == pytest.approx(
+        33.18, abs=0.01
+    )
+    assert long["Ours (B = 0.3)", "action_top1"]["chance_normalised"] == ""
+
+
+def test_table_chance_reads_the_chance_level_from_the_seeds_data(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    from bench.contract.dataset import DATASETS
+    from bench.reports.chance import chance_cmap
+
+    root = tmp_path / "results"
+    store_record(root, "raw", (0.90, 0.80, 0.70), seed=0)
+    store_record(root, "downsample", (0.50, 0.60, 0.30), params={"factor": 2}, seed=0)
+    chance = chance_cmap(DATASETS.get("synthetic")().load_cached("known", cache_dir, run_seed=0))
+    assert 0 < chance < 60
+    code, out = bench(
+        "table", "1", "--chance", "--results-dir", str(root), "--cache-dir", str(cache_dir)
+    )
+    assert code == 0, out
+    expected = 100 * (60 - chance) / (80 - chance)
+    assert f"(↓ 20.00) [c {expected:.1f}]" in out

@@ -87,13 +87,31 @@ def table(
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
     plugin: PluginOption = None,
+    chance: Annotated[
+        bool,
+        typer.Option(
+            "--chance",
+            help="Beside each cMAP, its chance-normalised value [c x]: (cMAP - chance) / (raw - "
+            "chance) in %, chance read from each seed's private test split (synthetic data is "
+            "rendered or read from the cache).",
+        ),
+    ] = False,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Rebuild one of the paper's tables from the records, in the paper's layout (a method
     the paper lacks gets its own rows)."""
     check_format(format_)
     load_plugins(plugin)
     loaded = load_records(results_dir, preset)
-    built = build_table(table_spec(number), loaded, paper, preset)
+    levels = None
+    if chance:
+        from bench.contract.config import PRESETS
+        from bench.data.cache import default_cache_dir, ensure_cache_dir
+        from bench.reports.chance import ChanceLevels
+
+        cache = ensure_cache_dir(cache_dir or default_cache_dir())
+        levels = ChanceLevels(PRESETS.get((preset or "tiny").split("[")[0], PRESETS["tiny"]), cache)
+    built = build_table(table_spec(number), loaded, paper, preset, levels)
     print_notes(loaded)
     write_text(render(built, format_, fragment), out)
 
@@ -115,10 +133,10 @@ def calibrate(
     from bench.data.cache import default_cache_dir, ensure_cache_dir
     from bench.reports.calibration import (
         calibration_checks,
-        chance_ap,
         colour_giveaways,
         render_calibration,
     )
+    from bench.reports.chance import chance_ap
 
     loaded = load_records(results_dir, preset)
     chosen = loaded.preset_for("synthetic", preset, "tiny", ("known",))

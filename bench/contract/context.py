@@ -308,9 +308,9 @@ class RunContext:
                 self.warn(f"run log {self.run_dir / 'log.jsonl'} not written ({exc.strerror})")
 
 
-def quiet_cpu_context(preset: Preset, cache_dir: Path, run_dir: Path) -> RunContext:
-    """A RunContext for work outside `bench run` (figures, calibration): on the CPU, seed
-    0, printing nothing."""
+def quiet_cpu_context(preset: Preset, cache_dir: Path, run_dir: Path, seed: int = 0) -> RunContext:
+    """A RunContext for work outside `bench run` (figures, calibration, chance levels): on
+    the CPU, at `seed` (0 unless given), printing nothing."""
     console = Console(quiet=True)
     device = torch.device("cpu")
-    return RunContext(preset, device, 0, cache_dir, run_dir, console, make_progress(console))
+    return RunContext(preset, device, seed, cache_dir, run_dir, console, make_progress(console))

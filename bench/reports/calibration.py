@@ -240,12 +240,6 @@ def colour_giveaways(data: Benchmark, ctx: RunContext) -> dict[str, dict[str, fl
     return out
 
 
-def chance_ap(data: Benchmark) -> dict[str, float]:
-    """Each attribute's chance AP on the private test split: its prevalence there."""
-    prevalence = data.privacy.splits.test.targets.float().mean(0).tolist()
-    return dict(zip(data.privacy.attributes, prevalence, strict=True))
-
-
 def render_calibration(
     checks: Sequence[Check], stats: Mapping[str, Mapping[str, Stat]], preset: str
 ) -> str:

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from tabulate import tabulate
 
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, params_text
+from bench.reports.chance import normalised
 from bench.reports.published import PaperCell, PaperKey, paper_table, params_key
 from bench.reports.table_specs import TABLES, Column, Group, Row, TableSpec
 from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
 
 FORMATS = ("md", "latex", "csv")
 MISSING = "–"
+# (dataset, protocol, seed) -> the chance cMAP in percent, None where unknown (`reports.chance`)
+Chance = Callable[[str, str, int], float | None]
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,9 @@ class BuiltCell:
     drop: float | None  # raw mean minus ours (positive: lower than raw), as the paper prints
     paper: PaperCell | None
     paired: bool = True  # whether `drop` compares with raw over the same seeds
+    normalised: Stat | None = (
+        None  # chance-normalised cMAP (%), with `chance` (bench table --chance)
+    )
 
 
 @dataclass(frozen=True)
@@ -96,12 +104,17 @@ def extra_rows(spec: TableSpec, records: RecordSet) -> tuple[Row, ...]:
 
 
 def build_table(
-    spec: TableSpec, records: RecordSet, with_paper: bool = False, preset: str | None = None
+    spec: TableSpec,
+    records: RecordSet,
+    with_paper: bool = False,
+    preset: str | None = None,
+    chance: Chance | None = None,
 ) -> BuiltTable:
     """Fill `spec` from `records`. Shown: the groups that records feed (when none is fed, the
     real-data groups under `with_paper`, else the synthetic ones); the rows of methods
     privbench has, plus published-only rows under `with_paper`; and a row per setting of any
-    other method (a new baseline, a plug-in) with records under the table's protocols."""
+    other method (a new baseline, a plug-in) with records under the table's protocols. With
+    `chance`, every cMAP cell also gets its chance-normalised value (`reports.chance`)."""
     published = paper_table(spec.number) if with_paper else {}
     rows = (*spec.rows, *extra_rows(spec, records))
     protocols = {c.protocol for g in spec.groups for c in g.columns}
@@ -118,6 +131,11 @@ def build_table(
         for r in range(len(rows))
         for s, slot in enumerate(all_slots)
     }
+    if chance is not None:
+        for (r, s), cell in cells.items():
+            if cell.ours is not None and all_slots[s].column.metric == "privacy_cmap":
+                found = _normalised(rows[r], all_slots[s], records, chance)
+                cells[r, s] = replace(cell, normalised=found)
     fed = {slot.group.title for (_, s), c in cells.items() if c.ours for slot in [all_slots[s]]}
     if not fed:  # nothing recorded: the paper's own datasets with --paper, else the synthetic
         fed = {g.title for g in spec.groups if (g.dataset != "synthetic") == with_paper}
@@ -164,6 +182,28 @@ def _cell(
     return BuiltCell(ours, drop, paper, paired or raw is None)
 
 
+def _normalised(row: Row, slot: Slot, records: RecordSet, chance: Chance) -> Stat | None:
+    """Chance-normalised cMAP (%) of the cell, per seed against raw's run of that seed."""
+    chosen = selector(row, slot.group, slot.column)
+    raw = {
+        int(r["seed"]): float(r["metrics"]["privacy_cmap"]) * 100
+        for r in records.select(chosen.with_method("raw", {}), slot.preset)
+    }
+    values: dict[int, float] = {}
+    for record in records.select(chosen, slot.preset):
+        seed = int(record["seed"])
+        level = chance(slot.group.dataset, slot.column.protocol, seed)
+        if seed in raw and level is not None:
+            value = normalised(float(record["metrics"]["privacy_cmap"]) * 100, raw[seed], level)
+            if value is not None:
+                values[seed] = value
+    if not values:
+        return None
+    found = list(values.values())
+    std = statistics.stdev(found) if len(found) > 1 else 0.0
+    return Stat(statistics.fmean(found), std, len(found), tuple(sorted(values)))
+
+
 def format_ours(cell: BuiltCell, metric: str) -> str:
     """'97.50 ± 1.20 (↓ 1.67)': mean, std over seeds when several, drop from raw."""
     if cell.ours is None:
@@ -175,6 +215,9 @@ def format_ours(cell: BuiltCell, metric: str) -> str:
     if cell.drop is not None:
         arrow = "↑" if round(cell.drop, digits) < 0 else "↓"  # 0.00 prints as a drop
         text += f" ({arrow} {abs(cell.drop):.{digits}f}{'' if cell.paired else '*'})"
+    if cell.normalised is not None:
+        norm = cell.normalised
+        text += f" [c {norm.mean:.1f}" + (f" ± {norm.std:.1f}]" if norm.n > 1 else "]")
     return text
 
 
@@ -211,6 +254,12 @@ def footnotes(table: BuiltTable) -> list[str]:
         "seeds (raw minus value, as the paper prints it); "
         f"{MISSING} marks a cell with no record.",
     ]
+    if any(c.normalised is not None for c in table.cells.values()):
+        notes.append(
+            "[c x]: chance-normalised cMAP, (cMAP - chance) / (raw cMAP - chance) in %, per seed "
+            "against raw's run of that seed (100: raw, 0: chance); chance is the mean "
+            "prevalence of the attributes in that seed's private test split."
+        )
     if any(not c.paired for c in table.cells.values()):
         notes.append(
             "A starred drop (x*): raw has no run of some of the cell's seeds, so the drop is "
@@ -319,7 +368,7 @@ def render_latex(table: BuiltTable, fragment: bool = False) -> str:
 
 CSV_FIELDS = (
     "table", "row", "method", "params", "group", "dataset", "preset", "protocol", "column",
-    "metric", "source", "mean", "std", "n", "drop", "note",
+    "metric", "source", "mean", "std", "n", "drop", "chance_normalised", "note",
 )  # fmt: skip
 
 
@@ -351,6 +400,9 @@ def render_csv(table: BuiltTable) -> str:
                     "std": f"{cell.ours.std:.6g}",
                     "n": cell.ours.n,
                     "drop": "" if cell.drop is None else f"{cell.drop:.6g}",
+                    "chance_normalised": ""
+                    if cell.normalised is None
+                    else f"{cell.normalised.mean:.6g}",
                 }
             )
         if table.with_paper and cell.paper is not None:
