@@ -106,10 +106,10 @@ def table(
     levels = None
     if chance:
         from bench.contract.config import PRESETS
-        from bench.data.cache import default_cache_dir, ensure_cache_dir
+        from bench.data.cache import ensure_cache_dir, resolve_cache_dir
         from bench.reports.chance import ChanceLevels
 
-        cache = ensure_cache_dir(cache_dir or default_cache_dir())
+        cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
         levels = ChanceLevels(PRESETS.get((preset or "tiny").split("[")[0], PRESETS["tiny"]), cache)
     built = build_table(table_spec(number), loaded, paper, preset, levels)
     print_notes(loaded)
@@ -130,7 +130,7 @@ def calibrate(
     from bench.contract.config import PRESETS
     from bench.contract.context import quiet_cpu_context
     from bench.contract.dataset import DATASETS
-    from bench.data.cache import default_cache_dir, ensure_cache_dir
+    from bench.data.cache import ensure_cache_dir, resolve_cache_dir
     from bench.reports.calibration import (
         calibration_checks,
         colour_giveaways,
@@ -141,7 +141,7 @@ def calibrate(
     loaded = load_records(results_dir, preset)
     chosen = loaded.preset_for("synthetic", preset, "tiny", ("known",))
     print_notes(loaded)
-    cache = ensure_cache_dir(cache_dir or default_cache_dir())
+    cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
     with tempfile.TemporaryDirectory() as run_dir:
         ctx = quiet_cpu_context(
             PRESETS.get(chosen.split("[")[0], PRESETS["tiny"]), cache, Path(run_dir)
