@@ -102,7 +102,7 @@ def test_nothing_but_the_cli_reads_the_cli_and_reports_are_read_only_above_them(
 
 def test_bench_has_only_wings_the_api_and_shipped_data_at_its_top() -> None:
     top = {p.name for p in (REPO / "bench").iterdir() if p.name != "__pycache__"}
-    assert top == {"__init__.py", "api.py", "sweeps", *WINGS}
+    assert top == {"__init__.py", "api.py", "py.typed", "sweeps", *WINGS}
 
 
 def module_name(path: Path) -> str:
