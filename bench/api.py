@@ -30,7 +30,8 @@ from bench.contract.plugins import load_plugin
 from bench.data.cache import resolve_cache_dir
 from bench.deployment.anonymizers import PaddedAnonymizer
 from bench.deployment.fit_catalog import StoredFit, address_anonymizer, stored_fits
-from bench.orchestration.runner import Record, build_config, execute, settle_aux_inits
+from bench.orchestration.cell import Cell
+from bench.orchestration.runner import Record, execute, settle_aux_inits
 from bench.reports.figure_specs import FigureRequest, make_figure
 from bench.reports.tables import build_table, check_format, render, table_spec
 from bench.store.reading import RecordSet, setting_text
@@ -52,39 +53,52 @@ __all__ = [
 
 
 def config(
-    method: str = "penalty",
+    method: str = Cell.method,
     *,
-    protocol: str = "known",
-    dataset: str = "synthetic",
-    preset: str = "tiny",
-    seed: int = 0,
+    protocol: str = Cell.protocol,
+    dataset: str = Cell.dataset,
+    preset: str = Cell.preset,
+    seed: int = Cell.seed,
     settings: Mapping[str, Any] | None = None,
     data_roots: Mapping[str, str | Path] | None = None,
-    ft_arch: str | None = None,
-    fb_arch: str | None = None,
-    ft_init: str | None = None,
-    fb_init: str | None = None,
+    ft_arch: str | None = Cell.ft_arch,
+    fb_arch: str | None = Cell.fb_arch,
+    ft_init: str = Cell.ft_init,
+    fb_init: str = Cell.fb_init,
     plugins: Sequence[str | Path] = (),
     **params: Any,
 ) -> RunConfig:
     """The validated config of one cell, as `bench run` with the same options builds it."""
     for plugin in plugins:
         load_plugin(Path(plugin))
-    return build_config(
-        method,
-        params,
-        protocol,
-        dataset,
-        preset,
-        {k: setting_text(v) for k, v in (settings or {}).items()},
-        seed,
-        {k: str(v) for k, v in (data_roots or {}).items()},
-        {"ft_arch": ft_arch, "fb_arch": fb_arch, "ft_init": ft_init, "fb_init": fb_init},
-    )
+    return Cell(
+        method=method,
+        params=params,
+        protocol=protocol,
+        dataset=dataset,
+        preset=preset,
+        overrides=_settings(settings),
+        seed=seed,
+        data_roots=_roots(data_roots),
+        ft_arch=ft_arch,
+        fb_arch=fb_arch,
+        ft_init=ft_init,
+        fb_init=fb_init,
+    ).config()
+
+
+def _settings(settings: Mapping[str, Any] | None) -> dict[str, str]:
+    """`settings` as `--set` takes them (`anon_decoder=(32, 16, 8)`: '32,16,8')."""
+    return {k: setting_text(v) for k, v in (settings or {}).items()}
+
+
+def _roots(data_roots: Mapping[str, str | Path] | None) -> dict[str, str]:
+    """`data_roots` as `--data-root NAME=DIR` gives them."""
+    return {k: str(v) for k, v in (data_roots or {}).items()}
 
 
 def run(
-    method: str = "penalty",
+    method: str = Cell.method,
     *,
     results_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
@@ -134,8 +148,8 @@ def figure(
     name: str,
     runs: RecordSet | None = None,
     *,
-    dataset: str = "synthetic",
-    protocol: str = "known",
+    dataset: str = Cell.dataset,
+    protocol: str = Cell.protocol,
     preset: str | None = None,
     cache_dir: str | Path | None = None,
 ) -> Figure:
@@ -156,9 +170,9 @@ def load_anonymizer(
     *,
     method: str | None = None,
     results_dir: str | Path | None = None,
-    dataset: str = "synthetic",
-    preset: str = "tiny",
-    seed: int = 0,
+    dataset: str = Cell.dataset,
+    preset: str = Cell.preset,
+    seed: int = Cell.seed,
     settings: Mapping[str, Any] | None = None,
     data_roots: Mapping[str, str | Path] | None = None,
     **params: Any,
@@ -167,9 +181,15 @@ def load_anonymizer(
     any size, to the same. Named by its key (or a unique prefix) or by the options of the
     `bench run` that trained it (`method="penalty", B=0.3`); BenchError if it is not stored."""
     found = fits(results_dir)
-    overrides = {k: setting_text(v) for k, v in (settings or {}).items()}
-    roots = {k: str(v) for k, v in (data_roots or {}).items()}
-    chosen = address_anonymizer(found, fit, method, params, dataset, preset, overrides, seed, roots)
+    trained = Cell(
+        params=params,
+        dataset=dataset,
+        preset=preset,
+        overrides=_settings(settings),
+        seed=seed,
+        data_roots=_roots(data_roots),
+    )
+    chosen = address_anonymizer(found, fit, method, trained)
     if chosen.fit is None:
         raise BenchError(f"method '{method}' learns nothing: there is no fA* to load")
     return PaddedAnonymizer(chosen.fit.anonymizer()).eval()

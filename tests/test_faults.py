@@ -792,12 +792,12 @@ def test_ctrl_c_says_where_the_same_command_resumes(
 def test_a_damaged_checkpoint_restarts_its_stage_with_a_warning(
     tmp_path: Path, known_cache: Path, uninterrupted: dict
 ) -> None:
-    from bench.orchestration.runner import build_config
+    from bench.orchestration.cell import Cell
     from bench.training.checkpointing import checkpoint_name
 
     results = tmp_path / "r"
     settings = dict(a.split("=", 1) for a in (*FAST, *RESUMABLE)[1::2])
-    key = build_config("raw", {}, "known", "synthetic", "tiny", settings, 0).key()
+    key = Cell(method="raw", overrides=settings).config().key()
     damaged = (
         ResultsStore(results).run_dir(key) / "checkpoints" / checkpoint_name(0, "fT' (action eval)")
     )

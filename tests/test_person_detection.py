@@ -190,23 +190,21 @@ def test_blackening_where_nobody_is_detected_leaves_the_frames_as_they_are(
 def test_detector_settings_enter_the_key_only_where_a_detector_runs(
     small: dict[str, Path],
 ) -> None:
-    from bench.orchestration.runner import build_config
+    from bench.orchestration.cell import Cell
 
     roots = {"ucf101": str(small["ucf101"]), "vispr": str(small["vispr"])}
-    real = build_config("blackening", {}, "known", "ucf101-vispr1", "tiny", {}, 0, roots)
+    real = Cell(method="blackening", dataset="ucf101-vispr1", data_roots=roots).config()
     assert real.param_dict["detector"] == "fasterrcnn" and real.param_dict["min_score"] == 0.5
-    other = build_config(
-        "blackening", {"min_score": "0.7"}, "known", "ucf101-vispr1", "tiny", {}, 0, roots
-    )
+    other = Cell(
+        method="blackening", params={"min_score": "0.7"}, dataset="ucf101-vispr1", data_roots=roots
+    ).config()
     assert other.key() != real.key()
     # rendered masks, or a blur of whole frames: the settings do nothing, so they are left out
-    synthetic = build_config(
-        "blackening", {"min_score": "0.7"}, "known", "synthetic", "tiny", {}, 0
-    )
+    synthetic = Cell(method="blackening", params={"min_score": "0.7"}).config()
     assert synthetic.param_dict == {"margin": 1}
-    frame = build_config(
-        "blur", {"region": "frame"}, "known", "ucf101-vispr1", "tiny", {}, 0, roots
-    )
+    frame = Cell(
+        method="blur", params={"region": "frame"}, dataset="ucf101-vispr1", data_roots=roots
+    ).config()
     assert "detector" not in frame.param_dict
 
 

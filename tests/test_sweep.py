@@ -193,7 +193,7 @@ def test_local_launcher_runs_cells_as_jobs_and_status_shows_each(
     """`--launcher local --workers 2`: each cell without a record becomes a submitit job (a
     process of its own, with the plug-in loaded); `--status` then shows done, failed with
     the error and the job log's last lines, running for a held cell, and to run."""
-    from bench.orchestration.runner import build_config
+    from bench.orchestration.cell import Cell
     from bench.store.results import ResultsStore
 
     plugin = write(tmp_path / "failing.py", FAILING)
@@ -213,8 +213,9 @@ def test_local_launcher_runs_cells_as_jobs_and_status_shows_each(
     assert "done 1" in flat and "failed 1" in flat and "to run 0" in flat, out
     assert "this method always fails" in flat and "about to fail in the job" in flat, out
     # a cell someone is computing (its lock held) is running, and says who
-    key = build_config("sweep-fails", {}, "known", "synthetic", "tiny",
-                       {"frame_size": "16", **FAST_OVERRIDES}, 0).key()  # fmt: skip
+    key = (
+        Cell(method="sweep-fails", overrides={"frame_size": "16", **FAST_OVERRIDES}).config().key()
+    )
     with ResultsStore(results).cell_lock(key):
         code, out = bench("sweep", str(sweep), "--status", *common)
     flat = " ".join(out.split())

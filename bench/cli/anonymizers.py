@@ -55,6 +55,7 @@ from bench.deployment.video_files import (
     output_paths,
     preview_path,
 )
+from bench.orchestration.cell import Cell
 from bench.store.reading import preset_label
 from bench.store.results import ResultsStore
 
@@ -99,10 +100,15 @@ def _address(
     data_root: list[str] | None,
 ) -> Anonymizer:
     """The anonymizer the command's options name (`--fit`, or `bench run`'s options)."""
-    return address_anonymizer(
-        found, key, method, method_options(extra), dataset, preset,
-        parse_pairs(set_ or [], "--set"), seed, parse_pairs(data_root or [], "--data-root"),
-    )  # fmt: skip
+    trained = Cell(
+        params=method_options(extra),
+        dataset=dataset,
+        preset=preset,
+        overrides=parse_pairs(set_ or [], "--set"),
+        seed=seed,
+        data_roots=parse_pairs(data_root or [], "--data-root"),
+    )
+    return address_anonymizer(found, key, method, trained)
 
 
 def _metrics_text(fit: StoredFit) -> str:
@@ -172,10 +178,10 @@ def fits(
     ctx: typer.Context,
     key: Annotated[str | None, typer.Argument(help="Show one fit (its key or a prefix).")] = None,
     method: MethodOption = None,
-    dataset: DatasetOption = "synthetic",
-    preset: PresetOption = "tiny",
+    dataset: DatasetOption = Cell.dataset,
+    preset: PresetOption = Cell.preset,
     set_: SetOption = None,
-    seed: SeedOption = 0,
+    seed: SeedOption = Cell.seed,
     data_root: DataRootOption = None,
     plugin: PluginOption = None,
     results_dir: ResultsDirOption = None,
@@ -217,10 +223,10 @@ def anonymize(
     ],
     fit: FitOption = None,
     method: MethodOption = None,
-    dataset: DatasetOption = "synthetic",
-    preset: PresetOption = "tiny",
+    dataset: DatasetOption = Cell.dataset,
+    preset: PresetOption = Cell.preset,
     set_: SetOption = None,
-    seed: SeedOption = 0,
+    seed: SeedOption = Cell.seed,
     data_root: DataRootOption = None,
     resolution: Annotated[
         str,
@@ -323,10 +329,10 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "onnx",
     fit: FitOption = None,
     method: MethodOption = None,
-    dataset: DatasetOption = "synthetic",
-    preset: PresetOption = "tiny",
+    dataset: DatasetOption = Cell.dataset,
+    preset: PresetOption = Cell.preset,
     set_: SetOption = None,
-    seed: SeedOption = 0,
+    seed: SeedOption = Cell.seed,
     data_root: DataRootOption = None,
     frames: Annotated[
         Path | None,

@@ -17,6 +17,7 @@ from bench.cli.common import (
 )
 from bench.cli.tables import FramesCacheOption, PresetOption, load_records, print_notes
 from bench.contract.dataset import DATASETS
+from bench.orchestration.cell import Cell
 from bench.reports.figure_kit import save_figure
 from bench.reports.figure_specs import FIGURES, FigureRequest, figure_spec
 from bench.reports.report import check_folder, report_figures, write_report
@@ -40,10 +41,10 @@ FIGURE_HELP = "; ".join(f"{name}: {spec.help}" for name, spec in FIGURES.items()
 def figure(
     name: Annotated[str, typer.Argument(metavar="NAME", help=f"The figure. {FIGURE_HELP}.")],
     results_dir: ResultsDirOption = None,
-    dataset: Annotated[str, typer.Option(help="Whose records to draw.")] = "synthetic",
+    dataset: Annotated[str, typer.Option(help="Whose records to draw.")] = Cell.dataset,
     protocol: Annotated[
         str, typer.Option(help="pareto / curves / ablation: which protocol's records.")
-    ] = "known",
+    ] = Cell.protocol,
     preset: PresetOption = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder for the files; default <results dir>/figures.")

@@ -105,14 +105,15 @@ def profile_report(overrides: dict[str, str], device: str) -> None:
     import torch
 
     from bench.data.cache import default_cache_dir
-    from bench.orchestration.runner import build_config
+    from bench.orchestration.cell import Cell
     from bench.perf.stage_profile import PEAK_SIZE, profile_cell
 
     cache = default_cache_dir()
     for method, params in (("raw", {}), ("penalty", {"B": 0.3})):
-        cfg = build_config(method, params, "known", "synthetic", "tiny", overrides, 0)
+        cfg = Cell(method=method, params=params, overrides=overrides).config()
         stages = profile_cell(cfg, cache, device, console)
-        table = Table(title=f"bench perf --profile: {method} (tiny, synthetic, known)")
+        where = f"{cfg.preset.name}, {cfg.dataset}, {cfg.protocol}"
+        table = Table(title=f"bench perf --profile: {method} ({where})")
         for column in ("stage", "wall s", "GFLOP", "GFLOP/s", "% of peak"):
             table.add_column(column, justify="right")
         for s in stages:

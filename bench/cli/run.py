@@ -31,6 +31,7 @@ from bench.contract.errors import BenchError
 from bench.contract.method import params_text
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import resolve_cache_dir
+from bench.orchestration.cell import Cell
 from bench.orchestration.cluster import (
     CellJob,
     cell_status,
@@ -41,7 +42,6 @@ from bench.orchestration.cluster import (
 from bench.orchestration.loggers import check_loggers
 from bench.orchestration.runner import (
     Record,
-    build_config,
     check_local_files,
     execute,
     reference_config,
@@ -157,14 +157,14 @@ def run(
     ctx: typer.Context,
     method: Annotated[
         str, typer.Option(help="Anonymization method (see `bench methods`).")
-    ] = "penalty",
+    ] = Cell.method,
     protocol: Annotated[
         str, typer.Option(help="Evaluation protocol (see `bench protocols`).")
-    ] = "known",
-    dataset: Annotated[str, typer.Option(help="Dataset family.")] = "synthetic",
-    preset: Annotated[str, typer.Option(help=f"Scale preset: {', '.join(PRESETS)}.")] = "tiny",
+    ] = Cell.protocol,
+    dataset: Annotated[str, typer.Option(help="Dataset family.")] = Cell.dataset,
+    preset: Annotated[str, typer.Option(help=f"Scale preset: {', '.join(PRESETS)}.")] = Cell.preset,
     set_: SetOption = None,
-    seed: Annotated[int, typer.Option(help="Seed for every random choice of the run.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice of the run.")] = Cell.seed,
     device: DeviceOption = "auto",
     results_dir: ResultsDirOption = None,
     cache_dir: CacheDirOption = None,
@@ -178,8 +178,8 @@ def run(
     data_root: DataRootOption = None,
     ft_arch: FtArchOption = None,
     fb_arch: FbArchOption = None,
-    ft_init: FtInitOption = "scratch",
-    fb_init: FbInitOption = "scratch",
+    ft_init: FtInitOption = Cell.ft_init,
+    fb_init: FbInitOption = Cell.fb_init,
     logger: LoggerOption = None,
     compile_models: Annotated[
         bool,
@@ -222,17 +222,20 @@ def _run(
 ) -> None:
     load_plugins(plugin)
     params: dict[str, Any] = method_options(ctx.args)
-    cfg = build_config(
-        method,
-        params,
-        protocol,
-        dataset,
-        preset,
-        parse_pairs(set_ or [], "--set"),
-        seed,
-        parse_pairs(data_root or [], "--data-root"),
-        {"ft_arch": ft_arch, "fb_arch": fb_arch, "ft_init": ft_init, "fb_init": fb_init},
-    )
+    cfg = Cell(
+        method=method,
+        params=params,
+        protocol=protocol,
+        dataset=dataset,
+        preset=preset,
+        overrides=parse_pairs(set_ or [], "--set"),
+        seed=seed,
+        data_roots=parse_pairs(data_root or [], "--data-root"),
+        ft_arch=ft_arch,
+        fb_arch=fb_arch,
+        ft_init=ft_init,
+        fb_init=fb_init,
+    ).config()
     store = open_store(results_dir)
     cache = resolve_cache_dir(cache_dir)
     cfg = settle_aux_inits(cfg, cache, allow_scratch)

@@ -305,7 +305,7 @@ def parse_bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
-def resolve_preset(name: str, overrides: dict[str, str]) -> Preset:
+def resolve_preset(name: str, overrides: Mapping[str, str]) -> Preset:
     """The named preset with `--set KEY=VALUE` overrides applied and validated."""
     if name not in PRESETS:
         raise BenchError(
@@ -400,8 +400,8 @@ class EvalModels:
         models = cls(
             ft_arch or preset.aux_ft_arch,
             fb_arch or preset.aux_fb_arch,
-            ft_init or "scratch",
-            fb_init or "scratch",
+            ft_init or cls.ft_init,
+            fb_init or cls.fb_init,
         )
         for option, value, known in (
             ("--ft-arch", models.ft_arch, ACTION_ARCHS),

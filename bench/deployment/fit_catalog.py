@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from bench.contract.config import Preset, RunConfig, stored_preset
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, Method, params_text
 from bench.models.anonymizer import FrameAnonymizer
-from bench.orchestration.runner import build_config
+from bench.orchestration.cell import Cell
 from bench.store.reading import RecordSet
 from bench.store.results import ResultsStore
 from bench.training.adversarial import AdversarialMethod
@@ -215,25 +215,19 @@ class Anonymizer:
 
 
 def address_anonymizer(
-    fits: list[StoredFit],
-    key: str | None,
-    method: str | None,
-    params: dict[str, Any],
-    dataset: str,
-    preset: str,
-    overrides: dict[str, str],
-    seed: int,
-    data_roots: dict[str, str],
+    fits: list[StoredFit], key: str | None, method: str | None, trained: Cell
 ) -> Anonymizer:
-    """The anonymizer `--fit KEY` or the `bench run` options (`--method ...`) name."""
-    if key is not None and (method is not None or params):
+    """The anonymizer `--fit KEY` names, or else the one `bench run --method METHOD` with the
+    other options of `trained` (parameters, dataset, preset, settings, seed, data roots)
+    trained; `trained.method` is replaced by `method`."""
+    if key is not None and (method is not None or trained.params):
         raise BenchError("name the anonymizer once: --fit KEY, or --method and its parameters")
     if key is not None:
         return Anonymizer(find_fit(fits, key), None, None)
     if method is None:
         raise BenchError("which anonymizer? give --fit KEY (see `bench fits`) or --method NAME")
-    cfg = build_config(method, params, "known", dataset, preset, overrides, seed, data_roots)
+    cfg = replace(trained, method=method).config()
     if cfg.trains_anonymizer:
         return Anonymizer(fit_of_config(fits, cfg), None, cfg)
     # the options as given: a region baseline's detector settings count on footage
-    return Anonymizer(None, METHODS.get(method)(**params), cfg)
+    return Anonymizer(None, METHODS.get(method)(**trained.params), cfg)

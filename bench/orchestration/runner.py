@@ -15,7 +15,7 @@ import torch
 from rich.console import Console
 from rich.markup import escape
 
-from bench.contract.config import EvalModels, RunConfig, resolve_preset
+from bench.contract.config import RunConfig
 from bench.contract.context import (
     RunContext,
     make_progress,
@@ -27,11 +27,9 @@ from bench.contract.dataset import DATASETS
 from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
-from bench.contract.plugins import plugin_digest
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
-from bench.models.action import action_checkpoint, check_action_arch
-from bench.models.anonymizer import check_encoder
+from bench.models.action import action_checkpoint
 from bench.models.privacy import privacy_checkpoint
 from bench.models.weights import find_weights, require_weights
 from bench.orchestration.loggers import check_loggers, open_loggers
@@ -61,71 +59,6 @@ class Record:
     def metrics(self) -> dict[str, float]:
         """The protocol's metrics, as fractions in [0, 1]."""
         return dict(self.data["metrics"])
-
-
-def build_config(
-    method: str,
-    params: dict[str, Any],
-    protocol: str,
-    dataset: str,
-    preset: str,
-    overrides: dict[str, str],
-    seed: int,
-    data_roots: dict[str, str] | None = None,
-    evaluation: dict[str, str | None] | None = None,
-) -> RunConfig:
-    """A validated RunConfig: names checked, parameters resolved to their full set of values.
-
-    `evaluation` holds ft_arch / fb_arch / ft_init / fb_init of the fresh fT' and fB'.
-    """
-    if not 0 <= seed < 2**32:
-        raise BenchError(f"--seed {seed}: must be between 0 and {2**32 - 1}")
-    cls = METHODS.get(method)
-    values = cls.cell_params(params, dataset)
-    roots = resolve_roots(data_roots or {})
-    protocol_cls = PROTOCOLS.get(protocol)
-    parts = (cls, protocol_cls, DATASETS.get(dataset))
-    # checks that the dataset gets the roots it reads, and no others, and has the settings
-    parts[2](roots).check_roles(protocol_cls.roles, protocol)
-    resolved = resolve_preset(preset, overrides)
-    cls.check_preset(values, resolved)
-    parts[2].check_preset(resolved)
-    if cls.trainable:
-        check_encoder(resolved.anon_encoder)
-    models = EvalModels.resolve(resolved, **(evaluation or {}))
-    check_action_arch(models.ft_arch)  # its package is installed
-    if cls.trainable:
-        check_action_arch(resolved.aux_ft_arch)
-    action_checkpoint(models.ft_arch, models.ft_init)  # the pair has a published checkpoint
-    privacy_checkpoint(models.fb_arch, models.fb_init)
-    return RunConfig(
-        method=method,
-        protocol=protocol,
-        dataset=dataset,
-        preset=resolved,
-        params=tuple(sorted(values.items())),
-        seed=seed,
-        trains_anonymizer=cls.trainable,
-        plugin_source=plugin_digest(parts),
-        data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
-        evaluation=models,
-        data_version=parts[2].version,
-        data_identity=tuple(
-            (role, tuple(sorted(sets.items())))
-            for role, sets in sorted(parts[2](roots).identity(protocol_cls.roles).items())
-        ),
-    )
-
-
-def resolve_roots(raw: dict[str, str]) -> dict[str, Path]:
-    """`--data-root NAME=DIR` values as absolute folders; a missing folder is a user error."""
-    roots = {}
-    for name, folder in raw.items():
-        path = Path(folder).expanduser().resolve()
-        if not path.is_dir():
-            raise BenchError(f"--data-root {name}={folder}: no such folder")
-        roots[name] = path
-    return roots
 
 
 def reference_config(cfg: RunConfig) -> RunConfig:

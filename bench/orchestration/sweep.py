@@ -50,8 +50,7 @@ from typing import Any
 
 from bench.contract.config import RunConfig
 from bench.contract.errors import BenchError
-from bench.contract.method import params_text
-from bench.orchestration.runner import build_config
+from bench.orchestration.cell import CELL_DEFAULTS, Cell
 from bench.store.results import ResultsStore
 
 if sys.version_info >= (3, 11):
@@ -59,58 +58,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+# the `Cell` fields a sweep file (or one of its grids) may give, a value or a list each;
+# an axis it leaves out is the Cell's default
 AXES = ("protocol", "dataset", "preset", "seed", "ft_arch", "fb_arch", "ft_init", "fb_init")
 TOP_KEYS = {"description", "method", "set", "data_root", "grid", "launcher", *AXES}
 GRID_KEYS = {"method", *AXES}
-DEFAULTS: dict[str, Any] = {
-    "protocol": "known",
-    "dataset": "synthetic",
-    "preset": "tiny",
-    "seed": 0,
-    "ft_arch": None,
-    "fb_arch": None,
-    "ft_init": "scratch",
-    "fb_init": "scratch",
-}
-EVALUATION_AXES = ("ft_arch", "fb_arch", "ft_init", "fb_init")
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One run of a sweep: everything `bench run` would be given."""
-
-    method: str
-    params: dict[str, Any]
-    protocol: str
-    dataset: str
-    preset: str
-    seed: int
-    evaluation: dict[str, Any]
-    overrides: dict[str, str] = field(default_factory=dict)
-    data_roots: dict[str, str] = field(default_factory=dict)
-
-    def config(self) -> RunConfig:
-        """The validated RunConfig (BenchError names the problem)."""
-        return build_config(
-            self.method,
-            self.params,
-            self.protocol,
-            self.dataset,
-            self.preset,
-            self.overrides,
-            self.seed,
-            self.data_roots,
-            self.evaluation,
-        )
-
-    def label(self) -> str:
-        """A short human-readable name."""
-        params = params_text(self.params)
-        models = " ".join(
-            f"{k}={v}" for k, v in self.evaluation.items() if v not in (None, "scratch")
-        )
-        parts = [self.method, params, self.protocol, self.dataset, self.preset, f"seed={self.seed}"]
-        return " ".join(p for p in [*parts, models] if p)
 
 
 @dataclass(frozen=True)
@@ -211,7 +163,7 @@ def parse_sweep(
         for entry in methods:
             if not isinstance(entry, dict) or "name" not in entry:
                 raise BenchError(f"sweep file '{path}': every [[method]] needs a name = \"...\"")
-        grids.append((methods, {k: grid.get(k, doc.get(k, DEFAULTS[k])) for k in AXES}))
+        grids.append((methods, {k: grid.get(k, doc.get(k, CELL_DEFAULTS[k])) for k in AXES}))
     count = sum(_count(methods, axes) for methods, axes in grids)
     if max_cells is not None and count > max_cells:
         raise TooManyCells(
@@ -247,13 +199,9 @@ def _grid_cells(
                     Cell(
                         method=str(entry["name"]),
                         params=method_params,
-                        protocol=combo["protocol"],
-                        dataset=combo["dataset"],
-                        preset=combo["preset"],
-                        seed=_seed(path, combo["seed"]),
-                        evaluation={k: combo[k] for k in EVALUATION_AXES},
                         overrides=overrides,
                         data_roots=roots,
+                        **combo | {"seed": _seed(path, combo["seed"])},
                     )
                 )
     return cells

@@ -11,11 +11,12 @@ from matplotlib.figure import Figure
 
 from bench.contract.atomic import atomic_write
 from bench.contract.errors import BenchError
+from bench.orchestration.cell import Cell
 from bench.reports.table_specs import Row
 
 TOP1_AXIS = "action top-1 (%)"
 CMAP_AXIS = "privacy cMAP (%)"
-FALLBACK_PRESET = "tiny"
+FALLBACK_PRESET = Cell.preset  # the preset to draw where records were run at several
 
 
 def budget_rows(*budgets: float) -> tuple[Row, ...]:

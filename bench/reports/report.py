@@ -48,7 +48,7 @@ def sweep_views(name: str) -> tuple[RunView, ...]:
         preset = dataclasses.asdict(resolve_preset(cell.preset, cell.overrides))
         if not method.trainable:  # as RunConfig.canonical stores it
             preset = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
-        params = method.cell_params(cell.params, cell.dataset)
+        params = method.cell_params(dict(cell.params), cell.dataset)
         views.append(
             RunView.of(
                 cell.method, params, cell.protocol, cell.dataset, preset, cell.seed, cell.evaluation
