@@ -10,6 +10,7 @@ import typer
 from bench.cli.common import ResultsDirOption, user_errors
 from bench.cli.tables import PresetOption, load_records, print_notes, write_text
 from bench.contract.errors import BenchError
+from bench.orchestration.cell import Cell
 from bench.reports.claims import claims as decide_claims
 from bench.reports.claims import render_claims
 
@@ -28,6 +29,6 @@ def claims(
     if format_ not in ("markdown", "text"):
         raise BenchError(f"--format {format_}: must be markdown or text")
     loaded = load_records(results_dir, preset)
-    chosen = loaded.preset_for("synthetic", preset, "tiny", ("known",))
+    chosen = loaded.preset_for("synthetic", preset, Cell.preset, ("known",))
     print_notes(loaded)
     write_text(render_claims(decide_claims(loaded, chosen), chosen, format_), out)

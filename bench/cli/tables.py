@@ -21,6 +21,7 @@ from bench.cli.common import (
     warnings,
 )
 from bench.contract.atomic import atomic_write_text
+from bench.orchestration.cell import Cell
 from bench.reports.tables import build_table, check_format, render, table_spec
 from bench.store.reading import RecordSet
 
@@ -110,7 +111,8 @@ def table(
         from bench.reports.chance import ChanceLevels
 
         cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
-        levels = ChanceLevels(PRESETS.get((preset or "tiny").split("[")[0], PRESETS["tiny"]), cache)
+        name = (preset or Cell.preset).split("[")[0]
+        levels = ChanceLevels(PRESETS.get(name, PRESETS[Cell.preset]), cache)
     built = build_table(table_spec(number), loaded, paper, preset, levels)
     print_notes(loaded)
     write_text(render(built, format_, fragment), out)
@@ -139,12 +141,12 @@ def calibrate(
     from bench.reports.chance import chance_ap
 
     loaded = load_records(results_dir, preset)
-    chosen = loaded.preset_for("synthetic", preset, "tiny", ("known",))
+    chosen = loaded.preset_for("synthetic", preset, Cell.preset, ("known",))
     print_notes(loaded)
     cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
     with tempfile.TemporaryDirectory() as run_dir:
         ctx = quiet_cpu_context(
-            PRESETS.get(chosen.split("[")[0], PRESETS["tiny"]), cache, Path(run_dir)
+            PRESETS.get(chosen.split("[")[0], PRESETS[Cell.preset]), cache, Path(run_dir)
         )
         data = DATASETS.get("synthetic")().load("known", ctx)
         colours = colour_giveaways(data, ctx)
