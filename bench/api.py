@@ -136,12 +136,15 @@ def table(
     paper: bool = False,
     preset: str | None = None,
     fragment: bool = False,
+    cost: bool = False,
 ) -> str:
-    """The paper's Table `number` from `runs` (default: `records()`), as `bench table` prints it."""
+    """The paper's Table `number` from `runs` (default: `records()`), as `bench table` prints it
+    (`cost`: with the practicality columns of `bench table --cost`)."""
     check_format(format)
     found = records() if runs is None else runs
     found.check_preset(preset)
-    return render(build_table(table_spec(number), found, paper, preset), format, fragment)
+    built = build_table(table_spec(number), found, paper, preset, cost=cost)
+    return render(built, format, fragment)
 
 
 def figure(

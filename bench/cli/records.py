@@ -12,7 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from bench.cli.common import PluginOption, ResultsDirOption, console, load_plugins, user_errors
+from bench.cli.common import (
+    DeviceOption,
+    PluginOption,
+    ResultsDirOption,
+    console,
+    load_plugins,
+    user_errors,
+)
 from bench.cli.common import warnings as stderr
 from bench.cli.tables import write_text
 from bench.contract.atomic import atomic_write
@@ -115,3 +122,31 @@ def merge(
         console.print(escape(line), soft_wrap=True)
     if report.conflicts:
         raise typer.Exit(1)
+
+
+@records_app.command("cost")
+@user_errors
+def cost(
+    results_dir: ResultsDirOption = None,
+    device: DeviceOption = "auto",
+    plugin: PluginOption = None,
+) -> None:
+    """Measure and store the cost (parameters, FLOPs per frame, frames/s of anonymize()) of
+    every record that has none, on this machine's device; a learned method's stored fA* is
+    the network measured."""
+    from bench.contract.context import select_device
+    from bench.orchestration.costing import add_costs
+    from bench.store.results import open_store
+
+    load_plugins(plugin)
+    store = open_store(results_dir)
+    store.ensure_writable()
+    report = add_costs(
+        store, select_device(device), lambda what: console.print(f"measuring {what}")
+    )
+    for line in report.skipped:
+        stderr.print(f"[yellow]skipped:[/] {escape(line)}", soft_wrap=True)
+    console.print(
+        f"cost added to {len(report.added)} record(s); {report.had} had one; "
+        f"{len(report.skipped)} skipped"
+    )

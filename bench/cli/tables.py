@@ -98,6 +98,14 @@ def table(
         ),
     ] = False,
     cache_dir: CacheDirOption = None,
+    cost: Annotated[
+        bool,
+        typer.Option(
+            "--cost",
+            help="Add the practicality columns: the anonymizer's parameters, GFLOP per frame and "
+            "frames/s at the working size and at 320x240, from the records' measured cost.",
+        ),
+    ] = False,
 ) -> None:
     """Rebuild one of the paper's tables from the records, in the paper's layout (a method
     the paper lacks gets its own rows)."""
@@ -113,7 +121,7 @@ def table(
         cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
         name = (preset or Cell.preset).split("[")[0]
         levels = ChanceLevels(PRESETS.get(name, PRESETS[Cell.preset]), cache)
-    built = build_table(table_spec(number), loaded, paper, preset, levels)
+    built = build_table(table_spec(number), loaded, paper, preset, levels, cost)
     print_notes(loaded)
     write_text(render(built, format_, fragment), out)
 

@@ -26,7 +26,7 @@ from bench.contract.context import (
 from bench.contract.dataset import DATASETS
 from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.errors import BenchError
-from bench.contract.method import METHODS
+from bench.contract.method import METHODS, Method
 from bench.contract.protocol import PROTOCOLS
 from bench.data.cache import ensure_cache_dir
 from bench.models.action import action_checkpoint
@@ -36,6 +36,7 @@ from bench.orchestration.loggers import check_loggers, open_loggers
 from bench.store.provenance import provenance
 from bench.store.results import ResultsStore
 from bench.training.checkpointing import forget_checkpoints, stop_signals
+from bench.training.cost import measure_cost
 from bench.training.person_region import DetectedPeople
 from bench.training.probe import game_convergence
 from bench.training.scoring import check_checkpoints
@@ -265,6 +266,7 @@ def _compute(
             ) from None
         finally:
             shutil.rmtree(ctx.scratch_dir, ignore_errors=True)
+        cost = _cost(method, ctx)
     ctx.timings["total"] = round(time.perf_counter() - started, 3)
     return new_record(
         cfg,
@@ -275,7 +277,19 @@ def _compute(
         details=ctx.details,
         environment=provenance(device),
         run_dir=str(run_dir),
+        cost=cost,
     )
+
+
+def _cost(method: Method, ctx: RunContext) -> dict[str, Any] | None:
+    """The fitted method's cost (`bench.training.cost`); None, with a note, where it cannot be
+    measured (a plug-in whose anonymize() fails on the probe clips): the run is not lost."""
+    with ctx.stage("cost"):
+        try:
+            return measure_cost(method, ctx).as_dict()
+        except Exception as exc:  # a plug-in's anonymize() may fail on any input
+            ctx.note("cost", f"not measured: {type(exc).__name__}: {exc}")
+            return None
 
 
 def _drop_if_empty(run_dir: Path) -> None:
@@ -298,6 +312,7 @@ def new_record(
     environment: dict[str, Any] | None = None,
     run_dir: str = "",
     created: str | None = None,
+    cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of a finished run of `cfg`: what the store keeps and the tables read."""
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -322,6 +337,8 @@ def new_record(
         "notes": notes or {},
         "details": details or {},
         "provenance": environment or {},
+        # parameters, FLOPs per frame, frames/s of anonymize() (`bench.training.cost`)
+        "cost": cost,
         "run_dir": run_dir,
         "created": created or now,
     }

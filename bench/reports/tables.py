@@ -14,6 +14,9 @@ from tabulate import tabulate
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, params_text
 from bench.reports.chance import normalised
+from bench.reports.costs import FOOTNOTE as COST_FOOTNOTE
+from bench.reports.costs import HEADERS as COST_HEADERS
+from bench.reports.costs import RowCost, row_cost
 from bench.reports.published import PaperCell, PaperKey, paper_table, params_key
 from bench.reports.table_specs import TABLES, Column, Group, Row, TableSpec
 from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
@@ -55,6 +58,8 @@ class BuiltTable:
     slots: tuple[Slot, ...]
     cells: dict[tuple[int, int], BuiltCell]  # (row index, slot index)
     with_paper: bool
+    # with `cost` (bench table --cost): each row's anonymizer cost, None where unmeasured
+    costs: tuple[RowCost | None, ...] | None = None
 
     def groups(self) -> list[tuple[Group, int]]:
         """The shown groups in order, each with how many columns it spans."""
@@ -109,12 +114,14 @@ def build_table(
     with_paper: bool = False,
     preset: str | None = None,
     chance: Chance | None = None,
+    cost: bool = False,
 ) -> BuiltTable:
     """Fill `spec` from `records`. Shown: the groups that records feed (when none is fed, the
     real-data groups under `with_paper`, else the synthetic ones); the rows of methods
     privbench has, plus published-only rows under `with_paper`; and a row per setting of any
     other method (a new baseline, a plug-in) with records under the table's protocols. With
-    `chance`, every cMAP cell also gets its chance-normalised value (`reports.chance`)."""
+    `chance`, every cMAP cell also gets its chance-normalised value (`reports.chance`); with
+    `cost`, every row its anonymizer's cost (`reports.costs`)."""
     published = paper_table(spec.number) if with_paper else {}
     rows = (*spec.rows, *extra_rows(spec, records))
     protocols = {c.protocol for g in spec.groups for c in g.columns}
@@ -145,12 +152,15 @@ def build_table(
         for r, row in enumerate(rows)
         if row.method in METHODS.names() or any(cells[r, s].paper for s in shown_slots)
     ]
+    slots = [all_slots[s] for s in shown_slots]
+    costs = tuple(_row_cost(rows[r], slots, records) for r in shown_rows) if cost else None
     return BuiltTable(
         spec,
         tuple(rows[r] for r in shown_rows),
         tuple(all_slots[s] for s in shown_slots),
         {(i, j): cells[r, s] for i, r in enumerate(shown_rows) for j, s in enumerate(shown_slots)},
         with_paper,
+        costs,
     )
 
 
@@ -180,6 +190,16 @@ def _cell(
         raw = records.stat(reference, column.metric, slot.preset)
     drop = None if raw is None else raw.mean - ours.mean
     return BuiltCell(ours, drop, paper, paired or raw is None)
+
+
+def _row_cost(row: Row, slots: list[Slot], records: RecordSet) -> RowCost | None:
+    """The cost of `row`'s anonymizer over its records in the shown columns."""
+    return row_cost(
+        record
+        for slot in slots
+        if slot.group.dataset
+        for record in records.select(selector(row, slot.group, slot.column), slot.preset)
+    )
 
 
 def _normalised(row: Row, slot: Slot, records: RecordSet, chance: Chance) -> Stat | None:
@@ -239,6 +259,9 @@ def _body(table: BuiltTable) -> list[list[str]]:
             line.append(format_ours(table.cells[i, j], slot.column.metric))
             if table.with_paper:
                 line.append(format_paper(table.cells[i, j]))
+        if table.costs is not None:
+            found = table.costs[i]
+            line.extend(found.cells() if found is not None else [MISSING] * len(COST_HEADERS))
         rows.append(line)
     return rows
 
@@ -259,6 +282,11 @@ def footnotes(table: BuiltTable) -> list[str]:
             "[c x]: chance-normalised cMAP, (cMAP - chance) / (raw cMAP - chance) in %, per seed "
             "against raw's run of that seed (100: raw, 0: chance); chance is the mean "
             "prevalence of the attributes in that seed's private test split."
+        )
+    if table.costs is not None:
+        devices = sorted({d for c in table.costs if c is not None for d in c.devices})
+        notes.append(
+            COST_FOOTNOTE.format(devices=", ".join(devices) or "no device", missing=MISSING)
         )
     if any(not c.paired for c in table.cells.values()):
         notes.append(
@@ -294,6 +322,8 @@ def render_markdown(table: BuiltTable) -> str:
         headers.append(f"{slot.group.title} · {slot.column.label}")
         if table.with_paper:
             headers.append(f"paper {slot.column.paper_dataset} · {slot.column.label}")
+    if table.costs is not None:
+        headers.extend(COST_HEADERS)
     body = tabulate(_body(table), headers, tablefmt="github", disable_numparse=True)
     notes = "\n".join(f"- {n}" for n in footnotes(table))
     return f"**{_caption(table)}**\n\n{body}\n\n{notes}\n"
@@ -326,7 +356,8 @@ def latex_text(text: str) -> str:
 def render_latex(table: BuiltTable, fragment: bool = False) -> str:
     """A booktabs table; a complete document unless `fragment` (needs only booktabs)."""
     per = 2 if table.with_paper else 1
-    n_cols = len(table.slots) * per
+    extra = len(COST_HEADERS) if table.costs is not None else 0
+    n_cols = len(table.slots) * per + extra
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -342,14 +373,20 @@ def render_latex(table: BuiltTable, fragment: bool = False) -> str:
         heads.append(rf"\multicolumn{{{width}}}{{c}}{{{latex_text(group.title)}}}")
         rules.append(rf"\cmidrule(lr){{{start}-{start + width - 1}}}")
         start += width
+    if extra:
+        heads.append(rf"\multicolumn{{{extra}}}{{c}}{{Cost}}")
+        rules.append(rf"\cmidrule(lr){{{start}-{start + extra - 1}}}")
     lines += [" & ".join(heads) + r" \\", " ".join(rules)]
     labels = ["Method"]
     for slot in table.slots:
         label = latex_text(slot.column.label)
         labels.append(rf"\multicolumn{{2}}{{c}}{{{label}}}" if table.with_paper else label)
+    if extra:
+        labels.extend(latex_text(h) for h in COST_HEADERS)
     lines.append(" & ".join(labels) + r" \\")
     if table.with_paper:
-        lines.append(" & ".join(["", *(["ours", "paper"] * len(table.slots))]) + r" \\")
+        ours_paper = ["ours", "paper"] * len(table.slots)
+        lines.append(" & ".join(["", *ours_paper, *[""] * extra]) + r" \\")
     lines.append(r"\midrule")
     for line in _body(table):
         lines.append(" & ".join(latex_text(x) for x in line) + r" \\")
@@ -370,12 +407,14 @@ CSV_FIELDS = (
     "table", "row", "method", "params", "group", "dataset", "preset", "protocol", "column",
     "metric", "source", "mean", "std", "n", "drop", "chance_normalised", "note",
 )  # fmt: skip
+COST_FIELDS = ("parameters", "gflops_per_frame", "fps", "fps_320x240")  # with --cost
 
 
 def render_csv(table: BuiltTable) -> str:
     """Long form: one line per (row, column, source), ours and (with --paper) the paper's."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
+    fields = (*CSV_FIELDS, *(COST_FIELDS if table.costs is not None else ()))
+    writer = csv.DictWriter(out, fields, lineterminator="\n")
     writer.writeheader()
     for (i, j), cell in sorted(table.cells.items()):
         row, slot = table.rows[i], table.slots[j]
@@ -391,10 +430,12 @@ def render_csv(table: BuiltTable) -> str:
             "column": slot.column.label,
             "metric": slot.column.metric,
         }
+        cost = table.costs[i] if table.costs is not None else None
         if cell.ours is not None:
             writer.writerow(
                 {
                     **base,
+                    **(_cost_fields(cost) if cost is not None else {}),
                     "source": "ours",
                     "mean": f"{cell.ours.mean:.6g}",
                     "std": f"{cell.ours.std:.6g}",
@@ -418,6 +459,14 @@ def render_csv(table: BuiltTable) -> str:
                 }
             )
     return out.getvalue()
+
+
+def _cost_fields(cost: RowCost) -> dict[str, str]:
+    values = (
+        str(cost.parameters),
+        *(f"{v:.6g}" for v in (cost.gflops_per_frame, cost.fps, cost.fps_320x240)),
+    )
+    return dict(zip(COST_FIELDS, values, strict=True))
 
 
 RENDERERS = {"md": render_markdown, "latex": render_latex, "csv": render_csv}

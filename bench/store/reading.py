@@ -426,10 +426,11 @@ def record_row(record: Mapping[str, Any], view: RunView) -> dict[str, Any]:
     preset (its label: `tiny[anon_epochs=1]` for `--set` changes), seed, the evaluation models
     (ft_arch, fb_arch, ft_init, fb_init), each metric under its name, `ap.ATTRIBUTE` per
     attribute's average precision (`details.privacy_ap`), `time.STAGE` per timing in seconds,
-    fit_key, data_version and created."""
+    `cost.NAME` per measured cost (`bench.training.cost`), fit_key, data_version and created."""
     details = record.get("details")
     aps = details.get("privacy_ap") if isinstance(details, Mapping) else None
     timings = record.get("timings")
+    cost = record.get("cost") if isinstance(record.get("cost"), Mapping) else None
     row: dict[str, Any] = {
         "key": record["key"],
         "method": view.method,
@@ -442,6 +443,7 @@ def record_row(record: Mapping[str, Any], view: RunView) -> dict[str, Any]:
         **{k: _flat(v) for k, v in sorted(record["metrics"].items())},
         **{f"ap.{k}": _flat(v) for k, v in sorted((aps or {}).items())},
         **{f"time.{k}": _flat(v) for k, v in sorted((timings or {}).items())},
+        **{f"cost.{k}": _flat(v) for k, v in sorted((cost or {}).items())},
         "fit_key": record.get("fit_key"),
         "data_version": record.get("config", {}).get("data_version"),
         "created": record.get("created"),
@@ -455,6 +457,7 @@ def row_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     metrics: set[str] = set()
     aps: set[str] = set()
     times: set[str] = set()
+    costs: set[str] = set()
     fixed = {*HEAD_COLUMNS, *EVALUATION_COLUMNS, *TAIL_COLUMNS}
     for row in rows:
         for column in row:
@@ -464,6 +467,8 @@ def row_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
                 aps.add(column)
             elif column.startswith("time."):
                 times.add(column)
+            elif column.startswith("cost."):
+                costs.add(column)
             elif column not in fixed:
                 metrics.add(column)
     return [
@@ -474,5 +479,6 @@ def row_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
         *sorted(metrics),
         *sorted(aps),
         *sorted(times),
+        *sorted(costs),
         *TAIL_COLUMNS,
     ]
