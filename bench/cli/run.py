@@ -81,18 +81,40 @@ METRIC_LABELS = {
     "privacy_f1": "privacy F1 ↓",
     "raw_privacy_cmap": "cMAP on raw images",
     "raw_privacy_f1": "F1 on raw images",
+    "anonymized_privacy_cmap": "cMAP on fA*(test)",
+    "anonymized_privacy_f1": "F1 on fA*(test)",
+    "reconstruction_psnr": "PSNR of g(fA*(test)), dB",
+    "reconstruction_ssim": "SSIM of g(fA*(test))",
+    "anonymized_psnr": "PSNR of fA*(test), dB",
+    "anonymized_ssim": "SSIM of fA*(test)",
 }
+WIDE = 4  # a protocol with more metrics than this prints one metric per line
+# what the attack's own metrics mean under the inversion protocols
+INVERSION_LABELS = {"privacy_cmap": "cMAP on g(fA*(test)) ↓", "privacy_f1": "F1 on g(fA*(test)) ↓"}
 
 
 def summary_table(outcome: Record, reference: Record | None) -> Table:
     """The protocol's metrics of the run next to the raw reference."""
     columns = PROTOCOLS.get(outcome.data["protocol"]).metrics
+    runs = [outcome] + ([reference] if reference else [])
+    if len(columns) > WIDE:  # e.g. the inversion attack's ten metrics: one per line
+        table = Table(title="Result (test split)")
+        table.add_column("metric")
+        for run in runs:
+            params = params_text(run.data["params"])
+            table.add_column(f"{run.data['method']}\n{params}" if params else run.data["method"],
+                             justify="right", overflow="fold")  # fmt: skip
+        labels = {**METRIC_LABELS, **(INVERSION_LABELS if "reconstruction_psnr" in columns else {})}
+        for c in columns:
+            values = [_fmt(r.metrics[c]) if c in r.metrics else "–" for r in runs]
+            table.add_row(labels.get(c, c), *values)
+        return table
     table = Table(title="Result (test split)")
     table.add_column("method")
     table.add_column("params", overflow="fold")
     for column in columns:
         table.add_column(METRIC_LABELS.get(column, column), justify="right")
-    for row in [outcome] + ([reference] if reference else []):
+    for row in runs:
         rec, m = row.data, row.metrics
         params = params_text(rec["params"]) or "-"
         table.add_row(rec["method"], params, *(_fmt(m[c]) if c in m else "–" for c in columns))

@@ -74,7 +74,12 @@ def write_text(text: str, out: Path | None) -> None:
 
 @user_errors
 def table(
-    number: Annotated[int, typer.Argument(help="The paper's table: 1, 2, 3, 5, 6, 7 or 8.")],
+    number: Annotated[
+        int,
+        typer.Argument(
+            help="The table: 1, 2, 3, 5, 6, 7 or 8 (the paper's), or 9 (the inversion attack, privbench's own)."
+        ),
+    ],
     format_: Annotated[
         str, typer.Option("--format", "-f", help="md, latex (booktabs) or csv (long form).")
     ] = "md",

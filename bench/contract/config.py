@@ -17,6 +17,13 @@ CODE_VERSION = "0.1.0"  # `bench.__version__`; not part of any key (see RESULTS_
 # The meaning of a record: bumped only when what a stored record or fit stands for changes
 # (never for a release), so a new package version reuses every record and fit.
 RESULTS_SCHEMA = 1
+# Metrics that are not fractions, with their ranges; every other metric of a record is a
+# fraction in [0, 1] (`bench.store.results.metric_problem`). PSNR in dB, capped where the
+# images are equal (`bench.training.inversion.PSNR_CAP`).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "reconstruction_psnr": (0.0, 100.0),
+    "anonymized_psnr": (0.0, 100.0),
+}
 # Records and fits made before RESULTS_SCHEMA hashed the package version, then "0.1.0", and
 # the --data-root paths; their keys are recomputed from their stored configs (`legacy_digest`)
 # and served under the new key, never recomputed.
@@ -36,7 +43,7 @@ PRECISIONS = ("bf16", "fp32", "auto")
 # left out of a fixed method's key, so `--set anon_epochs=24` does not recompute raw or blur
 # records), or only by the fresh evaluation models fT' / fB' ("evaluation": left out of a
 # learned fA*'s key, so every protocol and evaluation setting reuses one fitted anonymizer).
-SettingPart = Literal["shared", "anonymizer", "evaluation"]
+SettingPart = Literal["shared", "anonymizer", "evaluation", "attack"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,14 @@ class Preset:
     # fT' / fB' stop once validation has not improved for this many epochs (0: never; the
     # epochs above are the maximum); the best validation epoch is kept either way
     eval_patience: int = setting("evaluation", 0, 10_000)
+    # the inversion attack's reconstruction network g (`--protocol inversion`): a small UNet of
+    # `inversion_depth` levels, `inversion_width` channels at the top, trained with L1; only
+    # the attack protocols read these, so only their keys hold them
+    inversion_width: int = setting("attack", 1, 512)
+    inversion_depth: int = setting("attack", 1, 6)
+    inversion_epochs: int = setting("attack", 1, 10_000)
+    inversion_batch: int = setting("attack", 1, 4096)
+    lr_inversion: float = setting("attack", 0, 10, positive=True)
     weight_decay: float = setting("shared", 0, 1)
     # bf16 autocast everywhere (CPUs with AVX512-BF16 or AMX run it 1.4-2x faster than fp32),
     # fp32, or auto (bf16 on CUDA only); see PRECISIONS
@@ -190,6 +205,11 @@ PRESETS: dict[str, Preset] = {
         privacy_batch=32,
         lr_privacy=2e-3,
         eval_patience=0,  # 8 cut downsample-4x top-1 from 0.608 to 0.467 (docs/runs.md, presets)
+        inversion_width=16,
+        inversion_depth=3,
+        inversion_epochs=30,
+        inversion_batch=32,
+        lr_inversion=5e-3,  # the permutation test of tests/test_inversion.py converges in 15 epochs
         weight_decay=1e-4,
         precision="bf16",
     ),
@@ -228,6 +248,11 @@ PRESETS: dict[str, Preset] = {
         privacy_batch=32,
         lr_privacy=1e-3,
         eval_patience=0,
+        inversion_width=32,
+        inversion_depth=5,
+        inversion_epochs=50,
+        inversion_batch=32,
+        lr_inversion=1e-3,
         weight_decay=1e-4,
         precision="bf16",
     ),
@@ -242,6 +267,8 @@ PRESET_KEYS: tuple[str, ...] = tuple(PRESET_SETTINGS)
 ANONYMIZER_TRAINING_KEYS: tuple[str, ...] = tuple(
     k for k, s in PRESET_SETTINGS.items() if s.part == "anonymizer"
 )
+# read only by the attack protocols (the inversion network): in their keys only
+ATTACK_KEYS: tuple[str, ...] = tuple(k for k, s in PRESET_SETTINGS.items() if s.part == "attack")
 # read only by the fresh fT' / fB': left out of a learned fA*'s key
 EVALUATION_KEYS: tuple[str, ...] = tuple(
     k for k, s in PRESET_SETTINGS.items() if s.part == "evaluation"
@@ -428,6 +455,7 @@ class RunConfig:
     params: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
     trains_anonymizer: bool = True
+    reads_attack_settings: bool = False  # the protocol trains an attack (`ATTACK_KEYS`)
     plugin_source: str = ""  # hash of the --plugin files defining its parts; "" if built in
     data_roots: tuple[tuple[str, str], ...] = ()  # --data-root NAME=DIR (provenance, not key)
     evaluation: EvalModels | None = None  # None: the preset's architectures, from scratch
@@ -451,6 +479,8 @@ class RunConfig:
         preset = dataclasses.asdict(self.preset)
         if not self.trains_anonymizer:
             preset = {k: v for k, v in preset.items() if k not in ANONYMIZER_TRAINING_KEYS}
+        if not self.reads_attack_settings:
+            preset = {k: v for k, v in preset.items() if k not in ATTACK_KEYS}
         out = {
             "method": self.method,
             "params": dict(sorted(self.params)),
@@ -492,8 +522,17 @@ class RunConfig:
 
     @staticmethod
     def fit_preset(preset: dict[str, Any]) -> dict[str, Any]:
-        """A stored preset dict without the fields only the evaluation models read."""
-        return {k: v for k, v in preset.items() if k not in EVALUATION_KEYS}
+        """A stored preset dict without the fields only the evaluation models and the
+        attacks read."""
+        return {k: v for k, v in preset.items() if k not in (*EVALUATION_KEYS, *ATTACK_KEYS)}
+
+    def attack_key(self) -> str:
+        """Identifier of what an attack protocol trains against this cell's fA* (the
+        inversion network g): the cell less its evaluation models, so every fB' reuses it."""
+        config = self.canonical()
+        del config["evaluation"]
+        config["preset"] = {k: v for k, v in config["preset"].items() if k not in EVALUATION_KEYS}
+        return config_digest(config)
 
     def fit_key(self) -> str:
         """Identifier of the learned fA* alone (hash of `fit_config` and the schema)."""

@@ -191,6 +191,8 @@ class RunContext:
     details: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluation: EvalModels | None = None  # fT' / fB' choices; None: the preset's, from scratch
     fit_dir: Path | None = None  # where a learned fA* of this config is stored for reuse
+    # where an attack protocol stores what it trains against fA* (the inversion network)
+    attack_dir: Path | None = None
     fit_config: dict[str, Any] | None = None  # what its key hashes; stored in its log
     # finds people for a region baseline on data without person masks; None otherwise
     persons: PersonFinder | None = None

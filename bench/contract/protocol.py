@@ -19,6 +19,9 @@ class Protocol:
     metrics: ClassVar[tuple[str, ...]] = ("action_top1", "privacy_cmap", "privacy_f1")
     # models it trains after the fit (each one progress bar): fresh fT' and fB'
     evaluation_stages: ClassVar[int] = 2
+    # trains an attack (e.g. the inversion network) from the preset's `attack` settings, which
+    # then enter its cells' keys
+    reads_attack_settings: ClassVar[bool] = False
 
     def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:
         """The values named in `metrics` (fractions), plus any extra the protocol records."""

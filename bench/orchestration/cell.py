@@ -91,6 +91,7 @@ class Cell:
             params=tuple(sorted(values.items())),
             seed=self.seed,
             trains_anonymizer=cls.trainable,
+            reads_attack_settings=protocol_cls.reads_attack_settings,
             plugin_source=plugin_digest(parts),
             data_roots=tuple(sorted((k, str(v)) for k, v in roots.items())),
             evaluation=models,

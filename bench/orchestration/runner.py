@@ -243,6 +243,7 @@ def _compute(
             evaluation=cfg.eval_models,
             fit_dir=store.fit_dir(cfg.fit_key()) if method.trainable else None,
             fit_config=cfg.fit_config() if method.trainable else None,
+            attack_dir=store.attack_dir(cfg.attack_key()) if cfg.reads_attack_settings else None,
             persons=persons,
             sinks=sinks,
             compile=compile_models,

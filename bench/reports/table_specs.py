@@ -17,6 +17,12 @@ from bench.store.reading import Selector
 
 TOP1, CMAP, F1 = "action_top1", "privacy_cmap", "privacy_f1"
 METRIC_HEADERS = {TOP1: "Top-1 (↑%)", CMAP: "cMAP (↓%)", F1: "F1 (↓)"}
+INVERSION_HEADERS = {
+    "anonymized_privacy_cmap": "cMAP on fA*(test) (↓%)",
+    "privacy_cmap": "cMAP after inversion (↓%)",
+    "reconstruction_psnr": "PSNR (dB, ↓)",
+    "reconstruction_ssim": "SSIM (↓)",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class TableSpec:
     caption: str
     rows: tuple[Row, ...]
     groups: tuple[Group, ...]
+    published: bool = True  # False: privbench's own table, the paper has no numbers for it
 
 
 def metric_columns(protocol: str, action: str, privacy: str) -> tuple[Column, ...]:
@@ -76,6 +83,12 @@ def metric_columns(protocol: str, action: str, privacy: str) -> tuple[Column, ..
         Column(METRIC_HEADERS[CMAP], CMAP, protocol, privacy),
         Column(METRIC_HEADERS[F1], F1, protocol, privacy),
     )
+
+
+def inversion_columns(protocol: str, privacy: str) -> tuple[Column, ...]:
+    """The inversion attack's columns (`--protocol inversion`): fB' on fA*(test), fB' on
+    g(fA*(test)), and how close g(fA*(test)) is to the raw test images."""
+    return tuple(Column(label, m, protocol, privacy) for m, label in INVERSION_HEADERS.items())
 
 
 def privacy_columns(
@@ -213,5 +226,17 @@ TABLES: dict[int, TableSpec] = {
         "Privacy leakage with different fB' architectures, initialised from ImageNet",
         (RAW, SPACT, *OURS),
         _privacy_arch_groups("table8", "imagenet"),
+    ),
+    9: TableSpec(
+        9,
+        "Inversion attack: a white-box attacker learns g to undo fA*; a raw-trained fB' scores g(fA*(test)) (privbench's own, not in the paper)",
+        (RAW, *FIXED, VITA, SPACT, OURS[0]),
+        (
+            Group("Synthetic P1", "synthetic", "table9", inversion_columns("inversion", "VISPR1"), "tiny"),
+            Group("Synthetic P2 (novel)", "synthetic", "table9", inversion_columns("inversion-novel", "VISPR2"), "tiny"),
+            Group("VISPR1", "ucf101-vispr1", "table9-paper", inversion_columns("inversion", "VISPR1")),
+            Group("VISPR2", "ucf101-vispr1", "table9-paper", inversion_columns("inversion-novel", "VISPR2")),
+        ),
+        published=False,
     ),
 }  # fmt: skip

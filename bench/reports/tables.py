@@ -122,6 +122,7 @@ def build_table(
     other method (a new baseline, a plug-in) with records under the table's protocols. With
     `chance`, every cMAP cell also gets its chance-normalised value (`reports.chance`); with
     `cost`, every row its anonymizer's cost (`reports.costs`)."""
+    with_paper = with_paper and spec.published  # privbench's own tables have no paper column
     published = paper_table(spec.number) if with_paper else {}
     rows = (*spec.rows, *extra_rows(spec, records))
     protocols = {c.protocol for g in spec.groups for c in g.columns}
@@ -277,6 +278,11 @@ def footnotes(table: BuiltTable) -> list[str]:
         "seeds (raw minus value, as the paper prints it); "
         f"{MISSING} marks a cell with no record.",
     ]
+    if not table.spec.published:
+        notes.append(
+            "privbench's own table: the paper has none like it, so there are no published "
+            "numbers beside ours (see docs/records-and-tables.md)."
+        )
     if any(c.normalised is not None for c in table.cells.values()):
         notes.append(
             "[c x]: chance-normalised cMAP, (cMAP - chance) / (raw cMAP - chance) in %, per seed "

@@ -37,6 +37,13 @@ from bench.store.results import ResultsStore, read_record, resolve_results_dir
 # How the paper prints each metric: percent for top-1 and cMAP, a fraction for F1.
 METRIC_SCALE = {"action_top1": 100.0, "privacy_cmap": 100.0, "privacy_f1": 1.0}
 METRIC_DECIMALS = {"action_top1": 2, "privacy_cmap": 2, "privacy_f1": 3}
+# the inversion attack's (Table 9): cMAP of fB' on fA*(test) in percent, PSNR in dB, SSIM
+for _prefix in ("anonymized_", "raw_"):
+    METRIC_SCALE.update({f"{_prefix}privacy_cmap": 100.0, f"{_prefix}privacy_f1": 1.0})
+    METRIC_DECIMALS.update({f"{_prefix}privacy_cmap": 2, f"{_prefix}privacy_f1": 3})
+for _prefix in ("reconstruction_", "anonymized_"):
+    METRIC_SCALE.update({f"{_prefix}psnr": 1.0, f"{_prefix}ssim": 1.0})
+    METRIC_DECIMALS.update({f"{_prefix}psnr": 2, f"{_prefix}ssim": 3})
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.contract.atomic import atomic_write_text, clean_stale_temps, probe_writable
-from bench.contract.config import config_keys
+from bench.contract.config import METRIC_RANGES, config_keys
 from bench.contract.errors import BenchError
 from bench.contract.locks import Notify, exclusive, holder
 
@@ -100,12 +100,17 @@ def read_record(path: Path) -> dict[str, Any]:
 
 
 def metric_problem(metrics: dict[str, Any]) -> str:
-    """What is wrong with a record's metrics ('' if nothing): each must be a number in [0, 1]."""
+    """What is wrong with a record's metrics ('' if nothing): each must be a finite number
+    in its range: [0, 1] (a fraction) unless `METRIC_RANGES` gives another."""
     for name, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"metric '{name}' is {value!r}, not a number"
-        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-            return f"metric '{name}' is {value}, not a fraction in [0, 1]"
+        low, high = METRIC_RANGES.get(name, (0.0, 1.0))
+        if not math.isfinite(value) or not low <= value <= high:
+            what = (
+                "a fraction in [0, 1]" if (low, high) == (0.0, 1.0) else f"in [{low:g}, {high:g}]"
+            )
+            return f"metric '{name}' is {value}, not {what}"
     return ""
 
 
@@ -145,6 +150,11 @@ class ResultsStore:
     def fit_dir(self, fit_key: str) -> Path:
         """Folder of the learned fA* of `fit_key` (checkpoint and training log)."""
         return self.fits_dir / fit_key
+
+    def attack_dir(self, attack_key: str) -> Path:
+        """Folder of what an attack protocol trained against one cell's fA* (the inversion
+        network g), shared by every evaluation model of that cell."""
+        return self.root / "attacks" / attack_key
 
     def exists(self, key: str, legacy: Sequence[str] = ()) -> bool:
         """Whether a readable record for `key` is stored (a corrupt one does not count), or
