@@ -91,3 +91,5 @@ def test_table_9_shows_the_attack(tmp_path: Path) -> None:
         assert "PSNR (dB, ↓)" in out and "cMAP after inversion (↓%)" in out
         assert "| Obf-WeakBlur" in out and "32.00 ± 0.71" in out and "80.00" in out
         assert "privbench's own table" in out and "paper VISPR1" not in out
+    code, out = cli("figure", "inversion", "--results-dir", str(tmp_path), "--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "inversion-inversion.png").stat().st_size > 0, out

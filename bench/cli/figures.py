@@ -43,7 +43,11 @@ def figure(
     results_dir: ResultsDirOption = None,
     dataset: Annotated[str, typer.Option(help="Whose records to draw.")] = Cell.dataset,
     protocol: Annotated[
-        str, typer.Option(help="pareto / curves / ablation: which protocol's records.")
+        str,
+        typer.Option(
+            help="pareto / curves / ablation: which protocol's records (inversion: "
+            "inversion, the default, or inversion-novel)."
+        ),
     ] = Cell.protocol,
     preset: PresetOption = None,
     out: Annotated[
@@ -62,6 +66,7 @@ def figure(
     if out is None:
         folder = folder / "figures"
         check_folder(folder, "the figure")
+    protocol = spec.protocol_for(protocol)
     drawn = spec.draw(loaded, FigureRequest(dataset, protocol, preset, cache_dir))
     print_notes(loaded)
     formats = ("png", "pdf") if pdf else ("png",)

@@ -5,6 +5,7 @@ as tables are read from `table_specs.TABLES`; adding a figure is one entry here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from matplotlib.figure import Figure
 from bench.contract.errors import BenchError, did_you_mean
 from bench.reports.figures import ablation_figure, curves_figure, pareto_figure
 from bench.reports.frames_figure import frames_figure
+from bench.reports.inversion_figure import inversion_figure
 from bench.store.reading import RecordSet
 
 
@@ -38,6 +40,12 @@ class FigureSpec:
     draw: Callable[[RecordSet, FigureRequest], Figure]
     report: tuple[tuple[str, str], ...]
     per_protocol: bool = True
+    protocols: tuple[str, ...] = ()  # those it draws, the first by default; (): any
+
+    def protocol_for(self, requested: str) -> str:
+        """The protocol drawn when `requested` is asked for: itself where the figure draws
+        it, else the figure's first (`bench figure inversion` with the default --protocol)."""
+        return requested if not self.protocols or requested in self.protocols else self.protocols[0]
 
     def stem(self, protocol: str, dataset: str) -> str:
         """The file name, no suffix: 'pareto-novel', 'frames', 'curves-known-ucf101-vispr1'."""
@@ -76,6 +84,13 @@ FIGURES: dict[str, FigureSpec] = {
             lambda records, r: ablation_figure(records, r.dataset, r.protocol, r.preset),
             (("B and λ ablations (Figure 3, Table 3)", "known"),),
         ),
+        FigureSpec(
+            "inversion",
+            "Table 9 as a picture: fB' cMAP on fA*(test) and after the inversion attack, and PSNR",
+            lambda records, r: inversion_figure(records, r.dataset, r.protocol, r.preset),
+            (("Inversion attack (Table 9)", "inversion"),),
+            protocols=("inversion", "inversion-novel"),
+        ),
     )
 }
 
@@ -92,4 +107,6 @@ def figure_spec(name: str) -> FigureSpec:
 
 def make_figure(name: str, records: RecordSet, request: FigureRequest) -> Figure:
     """The figure `name` drawn from `records`."""
-    return figure_spec(name).draw(records, request)
+    spec = figure_spec(name)
+    protocol = spec.protocol_for(request.protocol)
+    return spec.draw(records, dataclasses.replace(request, protocol=protocol))

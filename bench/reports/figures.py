@@ -36,7 +36,8 @@ from bench.reports.figure_kit import (
     fitted_title,
     nothing_to_draw,
 )
-from bench.reports.table_specs import FIXED, OURS, RAW, SPACT, VITA, Row
+from bench.reports.table_specs import FIXED, OURS, RAW, SPACT, TABLES, VITA, Row
+from bench.reports.tables import extra_rows
 from bench.store.reading import RecordSet, Selector, Stat
 
 PARETO_ROWS: tuple[Row, ...] = (RAW, *FIXED, VITA, SPACT, *OURS)
@@ -75,6 +76,8 @@ def pareto_figure(
     if "action_top1" not in PROTOCOLS.get(protocol).metrics:
         raise BenchError(f"protocol '{protocol}' scores no action top-1; use known or novel")
     preset = records.preset_for(dataset, preset, FALLBACK_PRESET, {protocol})
+    if rows is PARETO_ROWS:  # every method with records shows, plug-ins included
+        rows = (*rows, *extra_rows(TABLES[2 if protocol == "novel" else 1], records))
     points = []
     for row in rows:
         selector = row.selector(protocol, dataset)
