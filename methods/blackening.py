@@ -32,6 +32,7 @@ class Blackening(Method):
     """Black out the person region (rendered person masks, or detected people on real data)."""
 
     description = "black out the person region (rendered masks, or a person detector)"
+    paper = "the blackening baseline of VITA (TPAMI 2020) and SPAct (CVPR 2022)"
     params: ClassVar[dict[str, Param]] = {
         "margin": Param(1, "pixels the person region is grown by", minimum=0, maximum=MAX_MARGIN),
         **DETECTION_PARAMS,

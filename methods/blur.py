@@ -56,6 +56,7 @@ class Blur(Method):
     """Gaussian blur of the person region (or the whole frame); strong and weak presets."""
 
     description = "Gaussian blur (kornia), strong / weak presets, person region or whole frame"
+    paper = "the blurring baselines of VITA (TPAMI 2020) and SPAct (CVPR 2022)"
     params: ClassVar[dict[str, Param]] = {
         "strength": Param("strong", "preset sigma: strong = side/16, weak = side/32",
                           choices=("strong", "weak")),

@@ -23,6 +23,7 @@ class Downsample(Method):
     """Low resolution: area-downsample every frame by `factor`, then resize it back."""
 
     description = "area-downsample each frame by 2x or 4x, then resize back (bilinear)"
+    paper = "the low-resolution baselines of VITA (TPAMI 2020) and SPAct (CVPR 2022)"
     params: ClassVar[dict[str, Param]] = {
         "factor": Param(2, "downsampling factor (Downsample-2x / -4x rows)", choices=(2, 4)),
     }

@@ -29,6 +29,7 @@ class Penalty(SPAct):
     """Penalty-driven minimax anonymizer; B bounds how far fA may move action clips."""
 
     description = "penalty-driven UNet++ anonymizer (the paper's method)"
+    paper = "Aslam & Nasrollahi, Balancing Privacy and Action Performance: A Penalty-Driven Approach to Image Anonymization"
     params: ClassVar[dict[str, Param]] = {
         "B": Param(
             0.3, "RMS budget: degradation of action clips beyond B is penalised", minimum=0.0

@@ -33,6 +33,7 @@ class SPAct(AdversarialMethod):
     """Self-supervised minimax anonymizer: fA fools an NT-Xent budget model, keeps fT's accuracy."""
 
     description = "SPAct-style anonymizer: minimax with a self-supervised NT-Xent budget branch"
+    paper = "Dave, Chen & Shah, SPAct: Self-supervised Privacy Preservation for Action Recognition, CVPR 2022"
     params: ClassVar[dict[str, Param]] = {
         "lr": LR_PARAM,
         "temperature": Param(

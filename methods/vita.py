@@ -193,6 +193,7 @@ class Vita(AdversarialMethod):
     """Adversarial anonymizer against an ensemble of supervised privacy classifiers (VITA)."""
 
     description = "VITA-style anonymizer: minimax against an ensemble of supervised fB models"
+    paper = "Wu et al., Privacy-Preserving Deep Action Recognition: An Adversarial Learning Framework and A New Dataset (VITA), TPAMI 2020"
     params: ClassVar[dict[str, Param]] = {
         "lr": LR_PARAM,
         "budget_weight": Param(0.5, "weight gamma of the budget term (VITA: 0.5)", minimum=0.0),

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "claims": ("claims", "claims", {}),
     "figure": ("figures", "figure", {}),
     "report": ("figures", "report", {}),
+    "leaderboard": ("figures", "leaderboard", {}),
     "fits": ("anonymizers", "fits", EXTRA),
     "anonymize": ("anonymizers", "anonymize", EXTRA),
     "export": ("anonymizers", "export", EXTRA),

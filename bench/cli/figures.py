@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bench.cli.common import (
+    CacheDirOption,
     PluginOption,
     ResultsDirOption,
     console,
@@ -17,6 +18,7 @@ from bench.cli.common import (
 )
 from bench.cli.tables import FramesCacheOption, PresetOption, load_records, print_notes
 from bench.contract.dataset import DATASETS
+from bench.contract.errors import BenchError
 from bench.orchestration.cell import Cell
 from bench.reports.figure_kit import save_figure
 from bench.reports.figure_specs import FIGURES, FigureRequest, figure_spec
@@ -94,3 +96,46 @@ def report(
     path = write_report(loaded, output_folder(out, loaded, "the report"), makers, preset)
     print_notes(loaded)
     console.print(f"wrote {path}")
+
+
+@user_errors
+def leaderboard(
+    out: Annotated[Path, typer.Option(help="Folder for the site (index.html and its pages).")],
+    results_dir: ResultsDirOption = None,
+    chance: Annotated[
+        bool,
+        typer.Option(
+            "--chance/--no-chance",
+            help="Chance-normalised cMAP beside cMAP (synthetic data is rendered or read from "
+            "the cache to find each seed's chance level).",
+        ),
+    ] = True,
+    cache_dir: CacheDirOption = None,
+    plugin: PluginOption = None,
+) -> None:
+    """Write a static leaderboard site from the records: a page per (dataset, protocol,
+    preset) with a sortable table, the action-privacy plane and AP per attribute; offline."""
+    from bench.contract.config import PRESETS
+    from bench.data.cache import ensure_cache_dir, resolve_cache_dir
+    from bench.reports.chance import ChanceLevels
+    from bench.reports.leaderboard import write_site
+
+    load_plugins(plugin)
+    loaded = RecordSet.load(results_dir)
+    for reason in loaded.skipped:
+        console.print(f"[yellow]skipped:[/] {reason}", soft_wrap=True)
+    if not loaded.records:
+        raise BenchError(
+            f"no records in {loaded.root}; run `bench run` or `bench sweep` first, or pass "
+            "--results-dir"
+        )
+    refuse_store_folder(out, loaded.root or Path("results"))
+    check_folder(out, "the leaderboard")
+    levels = None
+    if chance:
+        cache = ensure_cache_dir(resolve_cache_dir(cache_dir))
+        levels = ChanceLevels(PRESETS[Cell.preset], cache)
+    written = write_site(loaded, out, levels)
+    pages = [p for p in written if p.suffix == ".html"]
+    console.print(f"wrote {len(pages)} pages and {len(written) - len(pages)} records under {out}")
+    console.print(f"open {out / 'index.html'}")

@@ -119,6 +119,7 @@ class Method:
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    paper: ClassVar[str] = ""  # where the method comes from (authors, venue), as listings cite it
     params: ClassVar[dict[str, Param]] = {}
     trainable: ClassVar[bool] = False
     # a reference that needs what no real anonymizer has (e.g. the renderer's labels):

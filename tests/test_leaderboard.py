@@ -1,0 +1,72 @@
+"""`bench leaderboard`: the static site built from the records (the page contents here; the
+page in a real browser in tests/test_leaderboard_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import bench
+from bench.orchestration.runner import new_record
+from bench.store.results import ResultsStore
+from tests.conftest import make_record
+from tests.test_cli import bench as cli
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "pixelate.py"
+COST = {"parameters": 91291, "flops_per_frame": 3.1e7, "fps": 1800.0, "fps_320x240": 20.5,
+        "frame_size": 32, "deploy_size": "320x240", "batch_frames": 32, "device": "cpu",
+        "precision": "bf16"}  # fmt: skip
+
+
+def site_store(root: Path) -> ResultsStore:
+    """Two seeds each of raw, weak blur and penalty B = 0.3 (with its cost), and one run of
+    the pixelate plug-in of the method guide."""
+    store = ResultsStore(root)
+    for seed in (0, 1):
+        store.save(make_record("raw", top1=0.97 - seed / 100, cmap=0.88, seed=seed))
+        store.save(make_record("blur", {"strength": "weak"}, top1=0.78, cmap=0.83, seed=seed))
+        penalty = make_record("penalty", {"B": 0.3}, top1=0.8 + seed / 10, cmap=0.7, seed=seed)
+        penalty["cost"] = COST
+        penalty["details"] = {"privacy_ap": {"bag": 0.5 + seed / 10, "text": 0.9}}
+        store.save(penalty)
+    cfg = bench.config("pixelate", plugins=[EXAMPLE], block=8)
+    metrics = {"action_top1": 0.6, "privacy_cmap": 0.65, "privacy_f1": 0.5}
+    store.save(new_record(cfg, metrics))
+    return store
+
+
+def test_leaderboard_site_lists_every_method_offline(tmp_path: Path) -> None:
+    """One page for (synthetic, known, tiny): a row per method setting, the plug-in
+    included, each linked to its records' JSON (copied into the site) and its method's
+    description; the plane's data has one trace per method; nothing is fetched from the web."""
+    site_store(tmp_path / "results")
+    out = tmp_path / "site"
+    code, text = cli("leaderboard", "--out", str(out), "--results-dir", str(tmp_path / "results"),
+                     "--no-chance", "--plugin", str(EXAMPLE))  # fmt: skip
+    assert code == 0, text
+    page = (out / "synthetic-known-tiny.html").read_text()
+    assert 'href="synthetic-known-tiny.html"' in (out / "index.html").read_text()
+    rows = re.findall(r'<a href="methods.html#(\w+)">', page)
+    assert sorted(rows) == ["blur", "penalty", "pixelate", "raw"]
+    for key in re.findall(r'href="records/(\w+)\.json"', page):
+        assert json.loads((out / "records" / f"{key}.json").read_text())["key"] == key
+    assert len(list((out / "records").glob("*.json"))) == 7
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', page, re.S).group(1))
+    assert sorted(t["label"] for t in data["traces"]) == [
+        "blur (strength=weak)", "penalty", "pixelate (block=8)", "raw",  # B = 0.3: its default
+    ]  # fmt: skip
+    assert data["front"]  # the Pareto front of the means
+    assert "91.3k" in page and "(↓ 11.50)" in page  # cost; penalty's drop in top-1 from raw
+    assert "bag" in page and "55.0" in page  # AP per attribute, mean over seeds
+    methods = (out / "methods.html").read_text()
+    assert 'id="pixelate"' in methods and "Dave, Chen &amp; Shah" in methods
+    for html in out.glob("*.html"):
+        assert not re.search(r'(src|href)="(https?:)?//', html.read_text()), html.name
+
+
+def test_leaderboard_without_records_says_what_to_run(tmp_path: Path) -> None:
+    (tmp_path / "records").mkdir()
+    code, text = cli("leaderboard", "--out", str(tmp_path / "site"), "--results-dir",
+                     str(tmp_path), "--no-chance")  # fmt: skip
+    assert code == 2 and "no records" in text and "bench sweep" in text
