@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "datasets": ("listings", "datasets", {}),
     "perf": ("perf", "perf", {}),
     "sweep": ("run", "sweep", {}),
+    "compare": ("compare", "compare", EXTRA),
     "data": ("data", "data_app", {}),
     "table": ("tables", "table", {}),
     "calibrate": ("tables", "calibrate", {}),
