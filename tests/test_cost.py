@@ -81,6 +81,9 @@ def test_a_run_records_its_cost(tmp_path: Path, cache_dir: Path) -> None:
     code, out = bench("table", "1", "--cost", "--results-dir", str(tmp_path))
     assert code == 0, out
     assert "Params" in out and "frames/s (320x240)" in out and "measured by each run on cpu" in out
+    code, out = bench("figure", "pareto", "--cost", "--results-dir", str(tmp_path), "--out",
+                      str(tmp_path / "figures"))  # fmt: skip
+    assert code == 0 and (tmp_path / "figures" / "pareto-known.png").is_file(), out
 
 
 def test_records_cost_backfills_records_without_one(tmp_path: Path, cache_dir: Path) -> None:

@@ -58,6 +58,10 @@ def figure(
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF.")] = False,
     cache_dir: FramesCacheOption = None,
     plugin: PluginOption = None,
+    cost: Annotated[
+        bool,
+        typer.Option("--cost", help="pareto: size each point by its anonymizer's FLOPs per frame."),
+    ] = False,
 ) -> None:
     """Draw one of the paper's figures from the records (PNG, and PDF with --pdf)."""
     spec = figure_spec(name)
@@ -69,7 +73,7 @@ def figure(
         folder = folder / "figures"
         check_folder(folder, "the figure")
     protocol = spec.protocol_for(protocol)
-    drawn = spec.draw(loaded, FigureRequest(dataset, protocol, preset, cache_dir))
+    drawn = spec.draw(loaded, FigureRequest(dataset, protocol, preset, cache_dir, cost))
     print_notes(loaded)
     formats = ("png", "pdf") if pdf else ("png",)
     for path in save_figure(drawn, folder / spec.stem(protocol, dataset), formats):

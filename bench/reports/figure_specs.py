@@ -27,6 +27,7 @@ class FigureRequest:
     protocol: str = "known"
     preset: str | None = None
     cache_dir: Path | None = None
+    cost: bool = False  # pareto: size each point by its anonymizer's cost
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ FIGURES: dict[str, FigureSpec] = {
         FigureSpec(
             "pareto",
             "action top-1 against privacy cMAP, one point per method setting, Pareto front",
-            lambda records, r: pareto_figure(records, r.dataset, r.protocol, r.preset),
+            lambda records, r: pareto_figure(records, r.dataset, r.protocol, r.preset, cost=r.cost),
             (
                 ("Action against privacy, known protocol (Tables 1, 3)", "known"),
                 ("Action against privacy, novel protocol (Table 2)", "novel"),

@@ -15,6 +15,7 @@ and how `bench figure` and `bench report` reach them, is declared in `figure_spe
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from matplotlib.transforms import Bbox
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS
 from bench.contract.protocol import PROTOCOLS
+from bench.reports.costs import RowCost, row_cost
 from bench.reports.figure_kit import (
     CMAP_AXIS,
     FALLBACK_PRESET,
@@ -63,6 +65,15 @@ class _Point:
     row: Row
     cmap: Stat
     top1: Stat
+    size: float | None = None  # marker size by cost (`cost=True`), else the family's
+
+
+def cost_marker_size(cost: RowCost | None) -> float | None:
+    """A marker size that grows with the anonymizer's MFLOP per frame (log scale); None
+    where its records hold no cost."""
+    if cost is None:
+        return None
+    return 5 + 3 * math.log10(1 + cost.gflops_per_frame * 1000)
 
 
 def pareto_figure(
@@ -71,8 +82,10 @@ def pareto_figure(
     protocol: str = "known",
     preset: str | None = None,
     rows: Sequence[Row] = PARETO_ROWS,
+    cost: bool = False,
 ) -> Figure:
-    """Action top-1 against privacy cMAP, one labelled point per setting, and the Pareto front."""
+    """Action top-1 against privacy cMAP, one labelled point per setting, and the Pareto front;
+    with `cost`, each marker sized by its anonymizer's FLOPs per frame."""
     if "action_top1" not in PROTOCOLS.get(protocol).metrics:
         raise BenchError(f"protocol '{protocol}' scores no action top-1; use known or novel")
     preset = records.preset_for(dataset, preset, FALLBACK_PRESET, {protocol})
@@ -84,7 +97,8 @@ def pareto_figure(
         cmap = records.stat(selector, "privacy_cmap", preset)
         top1 = records.stat(selector, "action_top1", preset)
         if cmap is not None and top1 is not None:
-            points.append(_Point(row, cmap, top1))
+            size = cost_marker_size(row_cost(records.select(selector, preset))) if cost else None
+            points.append(_Point(row, cmap, top1, size))
     if not points:
         sweep = SWEEP_OF_PROTOCOL.get(protocol, "table1")
         raise nothing_to_draw("no records of the Pareto settings", dataset, protocol, preset, sweep)
@@ -105,8 +119,9 @@ def pareto_figure(
     )  # fmt: skip
     ax.set_xlabel(f"{CMAP_AXIS}, lower is better ←")
     ax.set_ylabel(f"{TOP1_AXIS}, higher is better ↑")
+    sized = " (marker size: MFLOP per frame, log)" if cost else ""
     ax.set_title(
-        fitted_title(fig, f"Action vs privacy trade-off ({dataset}, {protocol}, {preset})")
+        fitted_title(fig, f"Action vs privacy trade-off ({dataset}, {protocol}, {preset}){sized}")
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
@@ -193,7 +208,7 @@ def _draw_point(ax: Axes, point: _Point, families: set[str]) -> None:
         yerr=y.std if y.n > 1 else None,
         fmt=marker,
         color=color,
-        ms=9 if marker == "*" else 6,
+        ms=point.size or (9 if marker == "*" else 6),
         capsize=3,
         label=None if family in families else label,
         zorder=2,
