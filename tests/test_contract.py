@@ -160,9 +160,7 @@ def test_protocol_declares_itself(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PROTOCOLS.names())
-def test_protocol_reports_its_metrics_in_range(
-    name: str, tmp_path: Path, cache_dir: Path
-) -> None:
+def test_protocol_reports_its_metrics_in_range(name: str, tmp_path: Path, cache_dir: Path) -> None:
     rec = bench.run(
         "raw",
         protocol=name,

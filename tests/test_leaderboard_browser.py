@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_cli import bench as cli
-from tests.test_leaderboard import EXAMPLE, site_store
+from tests.test_leaderboard import mosaic_plugin, site_store
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,10 +23,11 @@ def test_leaderboard_page_in_a_browser(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason='pip install -e ".[browser]"')
     if not Path(CHROMIUM).is_file():
         pytest.fail("Chromium is not installed: apt-get install chromium (Debian's package)")
-    site_store(tmp_path / "results")
+    plugin = mosaic_plugin(tmp_path)
+    site_store(tmp_path / "results", plugin)
     out = tmp_path / "site"
     code, text = cli("leaderboard", "--out", str(out), "--results-dir", str(tmp_path / "results"),
-                     "--no-chance", "--plugin", str(EXAMPLE))  # fmt: skip
+                     "--no-chance", "--plugin", str(plugin))  # fmt: skip
     assert code == 0, text
     shot = Path(os.environ.get("PRIVBENCH_SCREENSHOT") or tmp_path / "leaderboard.png")
     with sync_api.sync_playwright() as playwright:
@@ -40,7 +41,7 @@ def test_leaderboard_page_in_a_browser(tmp_path: Path) -> None:
             lambda r: None if r.url.startswith(("file:", "data:")) else problems.append(r.url),
         )
         page.goto((out / "synthetic-known-tiny.html").as_uri())
-        assert page.locator("svg g.trace").count() == 4  # raw, blur, penalty, pixelate
+        assert page.locator("svg g.trace").count() == 4  # raw, blur, penalty, mosaic
         top1 = page.locator("#leaderboard th", has_text="Top-1")
         column = [h.inner_text() for h in page.locator("#leaderboard th").all()].index(
             top1.inner_text()
