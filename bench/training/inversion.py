@@ -18,7 +18,9 @@ inpainting.
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from torch.utils.data import Dataset
 
 from bench.contract.atomic import WriteError
 from bench.contract.context import RunContext, seed_everything
-from bench.contract.dataset import ImageArray, PrivacyData, to_float_clip
+from bench.contract.dataset import ImageArray, PrivacyData, to_float_clip, to_uint8
 from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.locks import exclusive
 from bench.contract.method import Method
@@ -77,43 +79,54 @@ def _batches(pairs: Pairs, batch: int) -> Iterator[tuple[torch.Tensor, torch.Ten
 
 
 @torch.no_grad()
-def image_quality(
-    images: torch.Tensor, reference: torch.Tensor, batch: int = 64
-) -> tuple[float, float]:
-    """(mean PSNR in dB, mean SSIM) of images (N, 3, H, W) against `reference`, per image."""
-    psnrs, ssims = [], []
-    for start in range(0, len(images), batch):
-        x = images[start : start + batch].float()
-        y = reference[start : start + batch].float()
-        mse = (x - y).pow(2).flatten(1).mean(1)
-        for i in range(len(x)):  # kornia's PSNR is over the whole batch: one image at a time
-            value = PSNR_CAP if mse[i] == 0 else float(kornia.metrics.psnr(x[i], y[i], 1.0))
-            psnrs.append(min(value, PSNR_CAP))
-        ssim = kornia.metrics.ssim(x, y, min(SSIM_WINDOW, _odd(min(x.shape[-2:]))), 1.0)
-        ssims.extend(ssim.flatten(1).mean(1).tolist())
-    return sum(psnrs) / len(psnrs), sum(ssims) / len(ssims)
+def image_scores(images: torch.Tensor, reference: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per image of (N, 3, H, W) against `reference`: PSNR in dB (kornia's, capped at
+    `PSNR_CAP` where equal) and SSIM (kornia's, mean over the image's SSIM map)."""
+    x, y = images.float(), reference.float()
+    mse = (x - y).pow(2).flatten(1).mean(1)
+    psnr = [  # kornia's PSNR is over the whole batch: one image at a time
+        PSNR_CAP if mse[i] == 0 else min(PSNR_CAP, float(kornia.metrics.psnr(x[i], y[i], 1.0)))
+        for i in range(len(x))
+    ]
+    window = min(SSIM_WINDOW, _odd(min(x.shape[-2:])))
+    ssim = kornia.metrics.ssim(x, y, window, 1.0).flatten(1).mean(1).tolist()
+    return psnr, ssim
 
 
 def _odd(n: int) -> int:
     return n if n % 2 else n - 1
 
 
+@dataclass
+class Reconstruction:
+    """g over a split: the reconstructions as uint8 (N, 1, S, S, 3), and the mean PSNR / SSIM
+    against the raw images of the reconstructions (`after`) and of fA*(x) (`before`)."""
+
+    frames: torch.Tensor
+    after: tuple[float, float]
+    before: tuple[float, float]
+
+    def images(self, targets: torch.Tensor) -> ImageArray:
+        """The reconstructions as an image set (stored as uint8, like every anonymized set)."""
+        return ImageArray(TensorFrames(self.frames), targets)
+
+
 @torch.no_grad()
-def reconstruct(g: nn.Module, pairs: Pairs, ctx: RunContext) -> tuple[torch.Tensor, torch.Tensor]:
-    """(g(fA*(x)), x) over a split, float (N, 3, S, S) on the CPU."""
+def reconstruct(g: nn.Module, pairs: Pairs, ctx: RunContext) -> Reconstruction:
+    """g(fA*(x)) over a split, batch by batch (nothing held as float but one batch)."""
     g.eval()
-    outs, raws = [], []
+    frames: list[torch.Tensor] = []
+    scores: dict[str, tuple[list[float], list[float]]] = {"after": ([], []), "before": ([], [])}
     for anon, raw in _batches(pairs, ctx.preset.inversion_batch):
         with ctx.autocast():
-            outs.append(g(to_device(anon, ctx)).float().clamp(0, 1).cpu())
-        raws.append(raw)
-    return torch.cat(outs), torch.cat(raws)
-
-
-def as_images(frames: torch.Tensor, targets: torch.Tensor) -> ImageArray:
-    """Float (N, 3, S, S) images in [0, 1] stored as uint8, like every anonymized set."""
-    pixels = frames.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
-    return ImageArray(TensorFrames(pixels[:, None].contiguous()), targets)
+            out = g(to_device(anon, ctx)).float().clamp(0, 1).cpu()
+        frames.append(to_uint8(out).permute(0, 2, 3, 1)[:, None])
+        for name, images in (("after", out), ("before", anon)):
+            psnr, ssim = image_scores(images, raw)
+            scores[name][0].extend(psnr)
+            scores[name][1].extend(ssim)
+    means = {k: (statistics.fmean(p), statistics.fmean(q)) for k, (p, q) in scores.items()}
+    return Reconstruction(torch.cat(frames).contiguous(), means["after"], means["before"])
 
 
 def trained_inverter(train: Pairs, val: Pairs, ctx: RunContext, folder: Path | None) -> nn.Module:
@@ -161,8 +174,7 @@ def _train(train: Pairs, val: Pairs, ctx: RunContext) -> nn.Module:
         return F.l1_loss(model(anon).float(), raw)
 
     def val_psnr(model: nn.Module) -> float:
-        out, raw = reconstruct(model, val, ctx)
-        return image_quality(out, raw)[0]
+        return reconstruct(model, val, ctx).after[0]
 
     model, _ = fit_and_select(
         ctx, STAGE, build_inverter(ctx), loader, l1, val_psnr, p.inversion_epochs, p.lr_inversion
@@ -185,24 +197,20 @@ def inversion_attack(
         g = trained_inverter(
             Pairs(anon.train, splits.train, size), Pairs(anon.val, splits.val, size), ctx, folder
         )
-        test = Pairs(anon.test, splits.test, size)
-        rebuilt, raw = reconstruct(g, test, ctx)
-        anonymized = torch.stack([test[i][0] for i in range(len(test))])
+        rebuilt = reconstruct(g, Pairs(anon.test, splits.test, size), ctx)
     groups = privacy.test_groups
     scores = {
-        "": privacy_scores(fb, as_images(rebuilt, splits.test.targets), ctx, groups),
+        "": privacy_scores(fb, rebuilt.images(splits.test.targets), ctx, groups),
         "anonymized_": privacy_scores(fb, anon.test, ctx, groups),
         "raw_": privacy_scores(fb, splits.test, ctx, groups),
     }
     for prefix, found in scores.items():
         record_ap(ctx, f"{prefix}privacy_ap", privacy, found["ap"])
-    psnr, ssim = image_quality(rebuilt, raw)
-    floor_psnr, floor_ssim = image_quality(anonymized, raw)
     metrics = {f"{p}privacy_{m}": float(s[m]) for p, s in scores.items() for m in ("cmap", "f1")}
     return {
         **metrics,
-        "reconstruction_psnr": psnr,
-        "reconstruction_ssim": max(0.0, ssim),
-        "anonymized_psnr": floor_psnr,
-        "anonymized_ssim": max(0.0, floor_ssim),
+        "reconstruction_psnr": rebuilt.after[0],
+        "reconstruction_ssim": max(0.0, rebuilt.after[1]),  # a negative mean SSIM counts as 0
+        "anonymized_psnr": rebuilt.before[0],
+        "anonymized_ssim": max(0.0, rebuilt.before[1]),
     }
