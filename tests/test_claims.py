@@ -108,3 +108,17 @@ def test_claims_command_prints_every_claim(tmp_path: Path) -> None:
     assert "| Action rises as B falls" in out and "| held |" in out and "not measured" in out
     code, out = bench("claims", "--results-dir", str(tmp_path), "--format", "yaml")
     assert code == 2 and "must be markdown or text" in out
+
+
+def test_an_undecided_claim_names_only_the_rows_it_lacks(tmp_path: Path) -> None:
+    """With B = 0.3 and SPAct stored but no other B row, the B claims name B = 0.5-0.9 as
+    missing, never the rows that are there."""
+    from bench.store.reading import RecordSet
+
+    stored(tmp_path, *rows("penalty", {"B": 0.3}, 0.9, 0.7), *rows("spact", {}, 0.9, 0.7))
+    found = {c.claim: c for c in claims(RecordSet.load(tmp_path), "tiny")}
+    action = found["Action rises as B falls (B = 0.9 -> 0.3)"]
+    assert action.holds is None
+    assert action.evidence == (
+        "missing records (fewer than two seeds) of Ours (B = 0.5), Ours (B = 0.7), Ours (B = 0.9)"
+    )

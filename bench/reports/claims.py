@@ -136,8 +136,16 @@ def claims(records: RecordSet, preset: str) -> list[Claim]:
     ]
 
 
-def _missing(claim: str, rule: str, rows: Sequence[Row]) -> Claim:
-    return Claim(claim, rule, "missing records of " + ", ".join(r.label for r in rows), None)
+def _missing(cells: Cells, claim: str, rule: str, rows: Sequence[Row]) -> Claim:
+    """A claim that cannot be decided: which of its rows lack records (fewer than two
+    seeds), or, when each has some, that they share fewer than two seeds."""
+    lacking = [r.label for r in rows if len(cells.values(r, TOP1) or cells.values(r, CMAP)) < 2]
+    why = (
+        "missing records (fewer than two seeds) of " + ", ".join(lacking)
+        if lacking
+        else "fewer than two seeds shared by " + ", ".join(r.label for r in rows)
+    )
+    return Claim(claim, rule, why, None)
 
 
 def _action_rises(cells: Cells) -> Claim:
@@ -146,7 +154,7 @@ def _action_rises(cells: Cells) -> Claim:
     means = _means(cells, B_ROWS, TOP1)
     pair = cells.paired(B_ROWS[0], B_ROWS[-1], TOP1)
     if means is None or pair is None:
-        return _missing(claim, rule, B_ROWS)
+        return _missing(cells, claim, rule, B_ROWS)
     values = [s.mean for s in means.values()]
     monotone = all(a >= b for a, b in zip(values, values[1:], strict=False))
     evidence = "; ".join(f"{k}: {_stat_text(s)}" for k, s in means.items())
@@ -159,7 +167,7 @@ def _privacy_constant(cells: Cells) -> Claim:
     rule = f"cMAP means of the four B rows within {CONSTANT_RANGE:g} points"
     means = _means(cells, B_ROWS, CMAP)
     if means is None:
-        return _missing(claim, rule, B_ROWS)
+        return _missing(cells, claim, rule, B_ROWS)
     span = max(s.mean for s in means.values()) - min(s.mean for s in means.values())
     evidence = "; ".join(f"{k}: {_stat_text(s)}" for k, s in means.items())
     evidence += f". Range {span:.1f} points"
@@ -171,7 +179,7 @@ def _lambda_zero(cells: Cells) -> Claim:
     rule = f"paired |difference| from SPAct <= {EQUAL_WITHIN:g} points on top-1 and on cMAP"
     top1, cmap = cells.paired(LAMBDA_0, SPACT, TOP1), cells.paired(LAMBDA_0, SPACT, CMAP)
     if top1 is None or cmap is None:
-        return _missing(claim, rule, (LAMBDA_0, SPACT))
+        return _missing(cells, claim, rule, (LAMBDA_0, SPACT))
     evidence = (
         f"top-1 {_stat_text(cells.stat(LAMBDA_0, TOP1))} vs {_stat_text(cells.stat(SPACT, TOP1))}"
         f", difference {top1.text(' pt')}; cMAP {_stat_text(cells.stat(LAMBDA_0, CMAP))} vs "
@@ -186,7 +194,7 @@ def _best_balance(cells: Cells) -> Claim:
     rule = "B = 0.3 has the highest mean balance (top-1 - cMAP) of the four B rows"
     means = _means(cells, B_ROWS, BALANCE)
     if means is None:
-        return _missing(claim, rule, B_ROWS)
+        return _missing(cells, claim, rule, B_ROWS)
     best = max(means, key=lambda k: means[k].mean)
     evidence = "; ".join(f"{k}: {_stat_text(s)}" for k, s in means.items())
     runner_up = max((r for r in B_ROWS[1:]), key=lambda r: means[r.label].mean)
@@ -207,7 +215,7 @@ def _penalty_beats_learned(cells: Cells) -> Claim:
         top1 = cells.paired(B_ROWS[0], other, TOP1)
         cmap = cells.paired(B_ROWS[0], other, CMAP)
         if top1 is None or cmap is None:
-            return _missing(claim, rule, (B_ROWS[0], other))
+            return _missing(cells, claim, rule, (B_ROWS[0], other))
         parts.append(f"vs {other.label}: top-1 {top1.text(' pt')}, cMAP {cmap.text(' pt')}")
         verdicts.append(top1.mean > 0 and top1.significant and cmap.mean <= EQUAL_WITHIN)
     return Claim(claim, rule, "; ".join(parts), all(verdicts))
@@ -220,7 +228,7 @@ def _differentiable(cells: Cells) -> Claim:
     rule = "paired balance difference > 0"
     pairs = {m: cells.paired(B_ROWS[0], DETACHED, m) for m in (TOP1, CMAP, BALANCE)}
     if any(p is None for p in pairs.values()):
-        return _missing(claim, rule, (B_ROWS[0], DETACHED))
+        return _missing(cells, claim, rule, (B_ROWS[0], DETACHED))
     evidence = "; ".join(
         f"{name}: {p.text(' pt')}"
         for name, p in zip(("top-1", "cMAP", "balance"), pairs.values(), strict=True)
@@ -250,7 +258,7 @@ def _against_fixed(cells: Cells) -> Claim:
             points[row.label] = {TOP1: top1.mean, CMAP: cmap.mean}
     ours_stat = cells.stat(B_ROWS[0], TOP1)
     if ours_stat is None or ours_stat.n < 2 or not any(r.label in points for r in FIXED):
-        return _missing(claim, rule, (B_ROWS[0], *FIXED))
+        return _missing(cells, claim, rule, (B_ROWS[0], *FIXED))
     lines = []
     for row in LEARNED:
         if row.label not in points:
@@ -278,7 +286,7 @@ def _ranks_as_the_paper(cells: Cells) -> Claim:
     for metric in (TOP1, CMAP):
         stats = _means(cells, rows, metric)
         if stats is None:
-            return _missing(claim, rule, rows)
+            return _missing(cells, claim, rule, rows)
         rho = spearman([stats[r.label].mean for r in rows], [paper_value(r, metric) for r in rows])
         found.append(f"{metric}: {rho:+.2f} over {len(rows)} rows")
         held = held and rho >= SPEARMAN_MIN
