@@ -103,9 +103,13 @@ def compare(
     print_standing(RecordSet.load(store.root), method, params, dataset)
 
 
+# the columns `bench compare` prints (the leaderboard site shows every metric)
+SHOWN = ("action_top1", "privacy_cmap", "anonymized_privacy_cmap", "reconstruction_psnr")
+
+
 def print_standing(records: RecordSet, method: str, params: dict[str, Any], dataset: str) -> None:
     """The method's place on each page of the comparison's protocols."""
-    from bench.reports.leaderboard import build_pages
+    from bench.reports.leaderboard import METRIC_TITLES, build_pages
     from bench.reports.standing import hypervolumes, standing
 
     wanted = full_params(method, params, dataset) or {}
@@ -120,14 +124,14 @@ def print_standing(records: RecordSet, method: str, params: dict[str, Any], data
         table = Table(title=f"{page.dataset} / {page.protocol} / {page.preset}")
         table.add_column("method", overflow="fold")
         table.add_column("seeds", justify="right")
-        for metric in page.metrics:
-            table.add_column(metric, justify="right")
+        shown = [m for m in page.metrics if m in SHOWN] or list(page.metrics)
+        for metric in shown:
+            table.add_column(METRIC_TITLES.get(metric, metric), justify="right")
         table.add_column("params", justify="right")
         table.add_column("frames/s 320x240", justify="right")
         for entry in page.entries:
             values = [
-                f"{s.mean:.2f} ± {s.std:.2f}" if (s := entry.stats.get(m)) else "–"
-                for m in page.metrics
+                f"{s.mean:.2f} ± {s.std:.2f}" if (s := entry.stats.get(m)) else "–" for m in shown
             ]
             cost = entry.cost
             label = f"[bold]{escape(entry.label)}[/]" if entry is mine else escape(entry.label)
