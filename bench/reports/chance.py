@@ -15,6 +15,7 @@ chance level is otherwise unknown and the tables leave the normalised value out.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.contract.config import Preset
@@ -22,6 +23,10 @@ from bench.contract.context import quiet_cpu_context
 from bench.contract.dataset import DATASETS, Benchmark
 from bench.contract.errors import BenchError
 from bench.contract.protocol import PROTOCOLS
+from bench.store.reading import RecordSet, Selector, Stat
+
+# (dataset, protocol, seed) -> the chance cMAP in percent, None where unknown
+Chance = Callable[[str, str, int], float | None]
 
 
 def chance_ap(data: Benchmark) -> dict[str, float]:
@@ -40,6 +45,26 @@ def chance_cmap(data: Benchmark) -> float:
 def normalised(cmap: float, raw: float, chance: float) -> float | None:
     """(cMAP - chance) / (raw - chance) in percent; None when raw is not above chance."""
     return None if raw <= chance else 100.0 * (cmap - chance) / (raw - chance)
+
+
+def normalised_stat(
+    records: RecordSet, chosen: Selector, preset: str, chance: Chance
+) -> Stat | None:
+    """Chance-normalised cMAP (%) of the runs `chosen` selects, per seed against raw's run of
+    that seed; None where no seed has raw's run and a known chance level."""
+    raw = {
+        int(r["seed"]): float(r["metrics"]["privacy_cmap"]) * 100
+        for r in records.select(chosen.with_method("raw", {}), preset)
+    }
+    values: dict[int, float] = {}
+    for record in records.select(chosen, preset):
+        seed = int(record["seed"])
+        level = chance(chosen.dataset, chosen.protocol, seed)
+        if seed in raw and level is not None:
+            value = normalised(float(record["metrics"]["privacy_cmap"]) * 100, raw[seed], level)
+            if value is not None:
+                values[seed] = value
+    return Stat.of(values)
 
 
 class ChanceLevels:

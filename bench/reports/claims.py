@@ -91,12 +91,7 @@ class Cells:
 
     def stat(self, row: Row, metric: str) -> Stat | None:
         """Mean and std over seeds; None without runs."""
-        found = self.values(row, metric)
-        if not found:
-            return None
-        values = list(found.values())
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        return Stat(statistics.fmean(values), std, len(values), tuple(sorted(found)))
+        return Stat.of(self.values(row, metric))
 
     def paired(self, a: Row, b: Row, metric: str) -> Paired | None:
         """`a - b` over their shared seeds; None with fewer than two."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,11 @@ from typing import Any
 from bench.contract.atomic import atomic_write_text
 from bench.contract.method import METHODS, params_text
 from bench.contract.protocol import PROTOCOLS
-from bench.reports.chance import normalised
+from bench.reports.chance import Chance, normalised_stat
 from bench.reports.costs import RowCost, fps_text, parameters_text, row_cost
 from bench.reports.figures import pareto_front
 from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
 
-# (dataset, protocol, seed) -> chance cMAP in percent, None where unknown (`reports.chance`)
-Chance = Callable[[str, str, int], float | None]
 SHOWN_METRICS = ("action_top1", "privacy_cmap", "privacy_f1")
 METRIC_TITLES = {
     "action_top1": "Top-1 (%) ↑",
@@ -85,14 +83,6 @@ def _mean_ap(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return {name: statistics.fmean(v) for name, v in sorted(found.items())}
 
 
-def _stat(values: dict[int, float]) -> Stat | None:
-    if not values:
-        return None
-    found = list(values.values())
-    std = statistics.stdev(found) if len(found) > 1 else 0.0
-    return Stat(statistics.fmean(found), std, len(found), tuple(sorted(values)))
-
-
 def build_pages(records: RecordSet, chance: Chance | None = None) -> list[Page]:
     """Every (dataset, protocol, preset) of the records as a page, methods sorted by name."""
     pages = []
@@ -144,27 +134,15 @@ def _entry(
 ) -> Entry:
     stats = {m: s for m in metrics if (s := records.stat(selector, m, preset)) is not None}
     raw_selector = selector.with_method("raw", {})
-    raw_runs = {int(r["seed"]): r for r in records.select(raw_selector, preset)}
     drops = {}
     if selector.method != "raw":
         for metric, stat in stats.items():
             raw = records.stat(raw_selector, metric, preset, stat.seeds)
             if raw is not None and raw.n == stat.n:
                 drops[metric] = raw.mean - stat.mean
-    norm: dict[int, float] = {}
+    norm = None
     if chance is not None and "privacy_cmap" in stats:
-        for record in chosen:
-            seed = int(record["seed"])
-            level = chance(selector.dataset, selector.protocol, seed)
-            reference = raw_runs.get(seed)
-            if level is not None and reference is not None:
-                value = normalised(
-                    float(record["metrics"]["privacy_cmap"]) * 100,
-                    float(reference["metrics"]["privacy_cmap"]) * 100,
-                    level,
-                )
-                if value is not None:
-                    norm[seed] = value
+        norm = normalised_stat(records, selector, preset, chance)
     defaults = full_params(selector.method, {}, selector.dataset) or {}
     changed = {k: v for k, v in selector.params.items() if defaults.get(k) != v}
     shown = params_text(changed, ", ")
@@ -184,7 +162,7 @@ def _entry(
         label,
         stats,
         drops,
-        _stat(norm),
+        norm,
         row_cost(chosen),
         _mean_ap(chosen),
         tuple(str(r["key"]) for r in chosen),

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from tabulate import tabulate
 
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, params_text
-from bench.reports.chance import normalised
+from bench.reports.chance import Chance, normalised_stat
 from bench.reports.costs import FOOTNOTE as COST_FOOTNOTE
 from bench.reports.costs import HEADERS as COST_HEADERS
 from bench.reports.costs import RowCost, row_cost
@@ -23,8 +21,6 @@ from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full
 
 FORMATS = ("md", "latex", "csv")
 MISSING = "–"
-# (dataset, protocol, seed) -> the chance cMAP in percent, None where unknown (`reports.chance`)
-Chance = Callable[[str, str, int], float | None]
 
 
 @dataclass(frozen=True)
@@ -205,24 +201,7 @@ def _row_cost(row: Row, slots: list[Slot], records: RecordSet) -> RowCost | None
 
 def _normalised(row: Row, slot: Slot, records: RecordSet, chance: Chance) -> Stat | None:
     """Chance-normalised cMAP (%) of the cell, per seed against raw's run of that seed."""
-    chosen = selector(row, slot.group, slot.column)
-    raw = {
-        int(r["seed"]): float(r["metrics"]["privacy_cmap"]) * 100
-        for r in records.select(chosen.with_method("raw", {}), slot.preset)
-    }
-    values: dict[int, float] = {}
-    for record in records.select(chosen, slot.preset):
-        seed = int(record["seed"])
-        level = chance(slot.group.dataset, slot.column.protocol, seed)
-        if seed in raw and level is not None:
-            value = normalised(float(record["metrics"]["privacy_cmap"]) * 100, raw[seed], level)
-            if value is not None:
-                values[seed] = value
-    if not values:
-        return None
-    found = list(values.values())
-    std = statistics.stdev(found) if len(found) > 1 else 0.0
-    return Stat(statistics.fmean(found), std, len(found), tuple(sorted(values)))
+    return normalised_stat(records, selector(row, slot.group, slot.column), slot.preset, chance)
 
 
 def format_ours(cell: BuiltCell, metric: str) -> str:

@@ -197,6 +197,15 @@ class Stat:
     n: int
     seeds: tuple[int, ...]
 
+    @classmethod
+    def of(cls, values: Mapping[int, float]) -> Stat | None:
+        """Mean and sample std (0 for one value) of seed -> value; None without values."""
+        if not values:
+            return None
+        found = list(values.values())
+        std = statistics.stdev(found) if len(found) > 1 else 0.0
+        return cls(statistics.fmean(found), std, len(found), tuple(sorted(values)))
+
 
 def stale_data(record: Mapping[str, Any]) -> tuple[str, str] | None:
     """(the record's data version, the dataset's now) when a generated dataset has changed
