@@ -22,7 +22,7 @@ from bench.contract.context import RunContext
 from bench.contract.dataset import DatasetFamily
 from bench.contract.method import Method
 from bench.contract.protocol import PROTOCOLS, Protocol
-from bench.training.fits import fit_or_reuse
+from bench.training.fits import fitted_for_attack
 from bench.training.inversion import inversion_attack
 
 INVERSION_METRICS = (
@@ -44,10 +44,7 @@ class Inversion(Protocol):
 
     def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:
         """Fit (or reuse) fA*; train fB' on raw images and g on (fA*(x), x); score both."""
-        with ctx.stage("data"):
-            data = dataset.load(self.attacked_role, ctx)
-        known = self.attacked_role == "known"
-        fit_or_reuse(method, ctx, lambda: data if known else dataset.load("known", ctx), data)
+        data = fitted_for_attack(method, dataset, self.attacked_role, ctx)
         with ctx.stage("privacy_eval"):
             return inversion_attack(method, data.privacy, ctx, ctx.attack_dir)
 

@@ -17,7 +17,7 @@ from bench.contract.context import RunContext
 from bench.contract.dataset import DatasetFamily
 from bench.contract.method import Method
 from bench.contract.protocol import PROTOCOLS, Protocol
-from bench.training.fits import fit_or_reuse
+from bench.training.fits import fitted_for_attack
 from bench.training.scoring import pretrained_attack
 
 ATTACK_METRICS = ("privacy_cmap", "privacy_f1", "raw_privacy_cmap", "raw_privacy_f1")
@@ -34,10 +34,7 @@ class PretrainedAttack(Protocol):
 
     def run(self, method: Method, dataset: DatasetFamily, ctx: RunContext) -> dict[str, float]:
         """Fit (or reuse) fA*; train fB' on raw images; score it on anonymized test images."""
-        with ctx.stage("data"):
-            data = dataset.load(self.attacked_role, ctx)
-        known = self.attacked_role == "known"
-        fit_or_reuse(method, ctx, lambda: data if known else dataset.load("known", ctx), data)
+        data = fitted_for_attack(method, dataset, self.attacked_role, ctx)
         with ctx.stage("privacy_eval"):
             return pretrained_attack(method, data.privacy, ctx)
 

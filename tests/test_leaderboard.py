@@ -46,16 +46,22 @@ def site_store(root: Path, plugin: Path) -> ResultsStore:
     return store
 
 
-def test_leaderboard_site_lists_every_method_offline(tmp_path: Path) -> None:
-    """One page for (synthetic, known, tiny): a row per method setting, the plug-in
-    included, each linked to its records' JSON (copied into the site) and its method's
-    description; the plane's data has one trace per method; nothing is fetched from the web."""
+def built_site(tmp_path: Path) -> Path:
+    """`bench leaderboard` over `site_store` (chance levels left out); the site's folder."""
     plugin = mosaic_plugin(tmp_path)
     site_store(tmp_path / "results", plugin)
     out = tmp_path / "site"
     code, text = cli("leaderboard", "--out", str(out), "--results-dir", str(tmp_path / "results"),
                      "--no-chance", "--plugin", str(plugin))  # fmt: skip
     assert code == 0, text
+    return out
+
+
+def test_leaderboard_site_lists_every_method_offline(tmp_path: Path) -> None:
+    """One page for (synthetic, known, tiny): a row per method setting, the plug-in
+    included, each linked to its records' JSON (copied into the site) and its method's
+    description; the plane's data has one trace per method; nothing is fetched from the web."""
+    out = built_site(tmp_path)
     page = (out / "synthetic-known-tiny.html").read_text()
     assert 'href="synthetic-known-tiny.html"' in (out / "index.html").read_text()
     rows = re.findall(r'<a href="methods.html#(\w+)">', page)

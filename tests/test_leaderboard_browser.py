@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import bench as cli
-from tests.test_leaderboard import mosaic_plugin, site_store
+from tests.test_leaderboard import built_site
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,12 +22,7 @@ def test_leaderboard_page_in_a_browser(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason='pip install -e ".[browser]"')
     if not Path(CHROMIUM).is_file():
         pytest.fail("Chromium is not installed: apt-get install chromium (Debian's package)")
-    plugin = mosaic_plugin(tmp_path)
-    site_store(tmp_path / "results", plugin)
-    out = tmp_path / "site"
-    code, text = cli("leaderboard", "--out", str(out), "--results-dir", str(tmp_path / "results"),
-                     "--no-chance", "--plugin", str(plugin))  # fmt: skip
-    assert code == 0, text
+    out = built_site(tmp_path)
     shot = Path(os.environ.get("PRIVBENCH_SCREENSHOT") or tmp_path / "leaderboard.png")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -22,7 +22,7 @@ from bench.cli.common import (
     parse_pairs,
     user_errors,
 )
-from bench.cli.run import AllowScratchOption, _run_cells, runnable
+from bench.cli.run import AllowScratchOption, run_cells, runnable
 from bench.contract.config import PRESETS
 from bench.contract.errors import BenchError
 from bench.contract.method import METHODS, params_text
@@ -97,7 +97,7 @@ def compare(
         return
     if todo:
         cache = resolve_cache_dir(cache_dir)
-        failed = _run_cells(runnable(todo, cache, allow_scratch), store, cache, device)
+        failed = run_cells(runnable(todo, cache, allow_scratch), store, cache, device)
         if failed:
             raise BenchError(f"{failed} cell(s) failed; fix them and run the same command again")
     print_standing(RecordSet.load(store.root), method, params, dataset)

@@ -371,7 +371,7 @@ def sweep(
             return
         cache = resolve_cache_dir(cache_dir)
         todo = runnable(todo, cache, allow_scratch)
-        failed = _run_cells(todo, store, cache, device)
+        failed = run_cells(todo, store, cache, device)
         console.print(
             f"sweep {plan.path.name}: ran {len(todo) - failed}, skipped {len(mine) - len(todo)} "
             f"(done), failed {failed}"
@@ -472,7 +472,7 @@ def status_table(name: str, cells: list[PlannedCell], store: ResultsStore, folde
     return table
 
 
-def _run_cells(todo: list[PlannedCell], store: ResultsStore, cache: Path, device: str) -> int:
+def run_cells(todo: list[PlannedCell], store: ResultsStore, cache: Path, device: str) -> int:
     """Run the cells one after the other; how many failed (a preemption stops them all)."""
     failed = 0
     for n, planned in enumerate(todo, 1):

@@ -20,7 +20,7 @@ import torch
 
 from bench.contract.atomic import WriteError, atomic_write, atomic_write_text, clean_stale_temps
 from bench.contract.context import RunContext, seed_everything
-from bench.contract.dataset import Benchmark
+from bench.contract.dataset import Benchmark, DatasetFamily
 from bench.contract.distributed import agree, is_main, main_lock
 from bench.contract.locks import exclusive
 from bench.contract.method import Method
@@ -75,6 +75,18 @@ def fit_or_reuse(
                 if is_main():
                     _save(method, ctx)
     seed_everything(ctx.seed)
+
+
+def fitted_for_attack(
+    method: Method, dataset: DatasetFamily, role: str, ctx: RunContext
+) -> Benchmark:
+    """What an attack protocol scores: the dataset's `role` setting ('known' or 'novel'),
+    with `method` fitted (or its fit reused) on the known sets."""
+    with ctx.stage("data"):
+        data = dataset.load(role, ctx)
+    known = role == "known"
+    fit_or_reuse(method, ctx, lambda: data if known else dataset.load("known", ctx), data)
+    return data
 
 
 def _save(method: Method, ctx: RunContext) -> None:
