@@ -105,3 +105,9 @@ def test_records_cost_backfills_records_without_one(tmp_path: Path, cache_dir: P
     assert "cost added to 0 record(s); 1 had one; 1 skipped" in " ".join(out.split())
     code, out = bench("table", "1", "--cost", "--results-dir", str(tmp_path))
     assert code == 0 and "Params" in out, out
+
+
+def test_records_cost_without_records_says_so(tmp_path: Path) -> None:
+    code, out = bench("records", "cost", "--results-dir", str(tmp_path / "nowhere"))
+    assert code == 2 and "no records in" in out and "--results-dir" in out
+    assert not (tmp_path / "nowhere").exists()

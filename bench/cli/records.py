@@ -140,6 +140,10 @@ def cost(
 
     load_plugins(plugin)
     store = open_store(results_dir)
+    if not store.records_dir.is_dir():
+        raise BenchError(
+            f"no records in {store.root}: pass --results-dir with the results of your runs"
+        )
     store.ensure_writable()
     report = add_costs(
         store, select_device(device), lambda what: console.print(f"measuring {what}")
