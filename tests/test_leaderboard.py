@@ -87,3 +87,24 @@ def test_leaderboard_without_records_says_what_to_run(tmp_path: Path) -> None:
     code, text = cli("leaderboard", "--out", str(tmp_path / "site"), "--results-dir",
                      str(tmp_path), "--no-chance")  # fmt: skip
     assert code == 2 and "no records" in text and "bench sweep" in text
+
+
+def test_inversion_page_shows_no_drop_in_reconstruction_quality(tmp_path: Path) -> None:
+    """On the inversion attack's page privacy cells carry their drop from raw; PSNR does not
+    (raw's PSNR scores g on raw clips, a near-identity, not a reference to fall from)."""
+    store = ResultsStore(tmp_path / "results")
+    for method, params, cmap, psnr in (("raw", {}, 0.85, 59.9), ("blur", {"strength": "weak"},
+                                                                   0.80, 26.5)):  # fmt: skip
+        cfg = bench.config(method, protocol="inversion", **params)
+        metrics = {"privacy_cmap": cmap, "privacy_f1": 0.5, "anonymized_privacy_cmap": 0.6,
+                   "anonymized_privacy_f1": 0.4, "raw_privacy_cmap": 0.85, "raw_privacy_f1": 0.6,
+                   "reconstruction_psnr": psnr, "reconstruction_ssim": 0.9,
+                   "anonymized_psnr": 25.0, "anonymized_ssim": 0.7}  # fmt: skip
+        store.save(new_record(cfg, metrics))
+    out = tmp_path / "site"
+    code, text = cli("leaderboard", "--out", str(out), "--results-dir", str(store.root),
+                     "--no-chance")  # fmt: skip
+    assert code == 0, text
+    page = (out / "synthetic-inversion-tiny.html").read_text()
+    assert "(↓ 5.00)" in page and "26.5" in page  # cMAP after inversion: 85 -> 80
+    assert "33.4" not in page  # no 'drop' of 59.9 - 26.5 dB

@@ -26,6 +26,7 @@ from bench.contract.protocol import PROTOCOLS
 from bench.reports.chance import Chance, normalised_stat
 from bench.reports.costs import RowCost, fps_text, parameters_text, row_cost
 from bench.reports.figures import pareto_front
+from bench.reports.table_specs import RECONSTRUCTION_METRICS
 from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
 
 SHOWN_METRICS = ("action_top1", "privacy_cmap", "privacy_f1")
@@ -137,6 +138,8 @@ def _entry(
     drops = {}
     if selector.method != "raw":
         for metric, stat in stats.items():
+            if metric in RECONSTRUCTION_METRICS:  # raw's is g on raw clips: no reference
+                continue
             raw = records.stat(raw_selector, metric, preset, stat.seeds)
             if raw is not None and raw.n == stat.n:
                 drops[metric] = raw.mean - stat.mean

@@ -178,7 +178,7 @@ def _cell(
         return BuiltCell(None, None, paper)
     chosen = selector(row, slot.group, column)
     ours = records.stat(chosen, column.metric, slot.preset)
-    if ours is None or row.method == "raw":
+    if ours is None or row.method == "raw" or not column.drop:
         return BuiltCell(ours, None, paper)
     reference = chosen.with_method("raw", {})
     raw = records.stat(reference, column.metric, slot.preset, ours.seeds)
