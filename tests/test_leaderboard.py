@@ -90,8 +90,8 @@ def test_leaderboard_without_records_says_what_to_run(tmp_path: Path) -> None:
 
 
 def test_inversion_page_shows_no_drop_in_reconstruction_quality(tmp_path: Path) -> None:
-    """On the inversion attack's page privacy cells carry their drop from raw; PSNR does not
-    (raw's PSNR scores g on raw clips, a near-identity, not a reference to fall from)."""
+    """On the inversion attack's page privacy cells carry their drop from raw; PSNR and the
+    raw-image reference do not (raw's PSNR scores g on raw clips, a near-identity)."""
     store = ResultsStore(tmp_path / "results")
     for method, params, cmap, psnr in (("raw", {}, 0.85, 59.9), ("blur", {"strength": "weak"},
                                                                    0.80, 26.5)):  # fmt: skip
@@ -108,3 +108,5 @@ def test_inversion_page_shows_no_drop_in_reconstruction_quality(tmp_path: Path) 
     page = (out / "synthetic-inversion-tiny.html").read_text()
     assert "(↓ 5.00)" in page and "26.5" in page  # cMAP after inversion: 85 -> 80
     assert "33.4" not in page  # no 'drop' of 59.9 - 26.5 dB
+    # nor of cMAP on raw images (the same fB' on the same images): raw's two 85.00 and blur's
+    assert page.count('<span class="v">85.00</span></td>') == 3

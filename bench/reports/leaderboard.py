@@ -26,7 +26,7 @@ from bench.contract.protocol import PROTOCOLS
 from bench.reports.chance import Chance, normalised_stat
 from bench.reports.costs import RowCost, fps_text, parameters_text, row_cost
 from bench.reports.figures import pareto_front
-from bench.reports.table_specs import RECONSTRUCTION_METRICS
+from bench.reports.table_specs import NO_DROP_METRICS
 from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
 
 SHOWN_METRICS = ("action_top1", "privacy_cmap", "privacy_f1")
@@ -138,7 +138,7 @@ def _entry(
     drops = {}
     if selector.method != "raw":
         for metric, stat in stats.items():
-            if metric in RECONSTRUCTION_METRICS:  # raw's is g on raw clips: no reference
+            if metric in NO_DROP_METRICS:
                 continue
             raw = records.stat(raw_selector, metric, preset, stat.seeds)
             if raw is not None and raw.n == stat.n:
@@ -186,6 +186,8 @@ tr.front td:first-child{font-weight:bold}
 .legend span{cursor:pointer;margin-right:1rem;white-space:nowrap}
 .legend span.off{opacity:.35}
 .note{color:#555;font-size:.85rem}
+.v{white-space:nowrap}
+.wide{overflow-x:auto}
 #tooltip{position:fixed;background:#222;color:#fff;padding:.2rem .4rem;font-size:.8rem;
 border-radius:3px;pointer-events:none;display:none}
 """
@@ -303,11 +305,12 @@ def _cell(stat: Stat | None, metric: str, drop: float | None = None) -> str:
     text = f"{stat.mean:.{digits}f}"
     if stat.n > 1:
         text += f" ± {stat.std:.{digits}f}"
+    text = f'<span class="v">{text}</span>'  # mean ± std on one line, the drop below it
     if drop is not None:
         text += (
-            f' <span class="note">(↓ {drop:.{digits}f})</span>'
+            f'<br><span class="note">(↓ {drop:.{digits}f})</span>'
             if drop >= 0
-            else (f' <span class="note">(↑ {-drop:.{digits}f})</span>')
+            else (f'<br><span class="note">(↑ {-drop:.{digits}f})</span>')
         )
     return f'<td data-v="{stat.mean:.6g}">{text}</td>'
 
@@ -404,12 +407,13 @@ def _page_html(page: Page, pages: Sequence[Page]) -> str:
 <p class="note"><a href="index.html">All leaderboards</a> · <a href="methods.html">Methods</a> · {nav}</p>
 <h1>{e(title)}</h1>
 <p class="note">Mean ± sample std over seeds; (↓ x): the drop from raw data over the same
-seeds; ★: on the Pareto front (higher top-1, lower cMAP). Click a column to sort.
+seeds (none for reference columns: cMAP on raw, and PSNR / SSIM, whose raw row scores g on
+raw images); ★: on the Pareto front (higher top-1, lower cMAP). Click a column to sort.
 Chance-normalised cMAP: (cMAP − chance) / (raw − chance), per seed (100: raw, 0: chance).
 Cost: the anonymizer's parameters, GFLOP per frame at the working size and frames/s of
 anonymize() at 320x240, as each run measured them.</p>
-<table id="leaderboard" class="sortable"><thead><tr>{head}</tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
+<div class="wide"><table id="leaderboard" class="sortable"><thead><tr>{head}</tr></thead>
+<tbody>{"".join(rows)}</tbody></table></div>
 {plane}
 {ap_section}
 <div id="tooltip"></div>

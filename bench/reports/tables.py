@@ -16,7 +16,7 @@ from bench.reports.costs import FOOTNOTE as COST_FOOTNOTE
 from bench.reports.costs import HEADERS as COST_HEADERS
 from bench.reports.costs import RowCost, row_cost
 from bench.reports.published import PaperCell, PaperKey, paper_table, params_key
-from bench.reports.table_specs import TABLES, Column, Group, Row, TableSpec
+from bench.reports.table_specs import NO_DROP_METRICS, TABLES, Column, Group, Row, TableSpec
 from bench.store.reading import METRIC_DECIMALS, RecordSet, Selector, Stat, full_params
 
 FORMATS = ("md", "latex", "csv")
@@ -178,7 +178,7 @@ def _cell(
         return BuiltCell(None, None, paper)
     chosen = selector(row, slot.group, column)
     ours = records.stat(chosen, column.metric, slot.preset)
-    if ours is None or row.method == "raw" or not column.drop:
+    if ours is None or row.method == "raw" or column.metric in NO_DROP_METRICS:
         return BuiltCell(ours, None, paper)
     reference = chosen.with_method("raw", {})
     raw = records.stat(reference, column.metric, slot.preset, ours.seeds)
