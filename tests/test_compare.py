@@ -85,3 +85,27 @@ def test_compare_lists_missing_cells_then_says_where_the_method_stands(tmp_path:
     # against raw's corner (cMAP 88, top-1 0): penalty 18 x 80, posterize 8 x 85, blur 5 x 78
     assert "penalty: 1440.0" in flat and "posterize: 680.0" in flat and "blur: 390.0" in flat
     assert "cMAP 60.00 on fA*(test), 70.00 after the inversion attack" in flat
+
+
+def test_compare_names_the_preset_overrides(tmp_path: Path) -> None:
+    """Cells and pages run with `--set` say so ('tiny[precision=fp32]'), in the cell list and
+    in each page's title, never printed as plain 'tiny' (rich would read '[...]' as markup)."""
+    store = ResultsStore(tmp_path)
+    fp32 = {"precision": "fp32"}
+    for seed in (0, 1, 2):
+        for name, params in (("raw", {}), ("blur", {"strength": "weak"})):
+            for protocol in ("known", "novel", "inversion"):
+                cfg = bench.config(name, protocol=protocol, seed=seed, settings=fp32, **params)
+                metrics = (
+                    {"privacy_cmap": 0.7, "reconstruction_psnr": 28.0, **INVERSION}
+                    if protocol == "inversion"
+                    else {"action_top1": 0.8, "privacy_cmap": 0.75, "privacy_f1": 0.6}
+                )
+                store.save(new_record(cfg, metrics))
+    code, out = cli("compare", "--method", "blur", "--strength", "weak", "--set",
+                    "precision=fp32", "--results-dir", str(tmp_path))  # fmt: skip
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "18 done, 0 to run" in flat
+    assert "blur strength=weak inversion synthetic tiny[precision=fp32] seed=2" in flat
+    assert "synthetic / known / tiny[precision=fp32]" in flat

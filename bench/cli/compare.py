@@ -121,7 +121,7 @@ def print_standing(records: RecordSet, method: str, params: dict[str, Any], data
         mine = next((e for e in page.entries if e.method == method and e.params == changed), None)
         if mine is None:
             continue
-        table = Table(title=f"{page.dataset} / {page.protocol} / {page.preset}")
+        table = Table(title=escape(f"{page.dataset} / {page.protocol} / {page.preset}"))
         table.add_column("method", overflow="fold")
         table.add_column("seeds", justify="right")
         shown = [m for m in page.metrics if m in SHOWN] or list(page.metrics)

@@ -103,14 +103,16 @@ class Cell:
         )
 
     def label(self) -> str:
-        """A short human-readable name: 'penalty B=0.3 known synthetic tiny seed=0'."""
+        """A short human-readable name: 'penalty B=0.3 known synthetic tiny seed=0', with the
+        `--set` overrides after the preset as tables show them: 'tiny[precision=fp32]'."""
         models = " ".join(f"{k}={v}" for k, v in self.evaluation.items() if v != CELL_DEFAULTS[k])
+        overrides = " ".join(f"{k}={v}" for k, v in sorted(self.overrides.items()))
         parts = [
             self.method,
             params_text(self.params),
             self.protocol,
             self.dataset,
-            self.preset,
+            f"{self.preset}[{overrides}]" if overrides else self.preset,
             f"seed={self.seed}",
         ]
         return " ".join(p for p in [*parts, models] if p)
