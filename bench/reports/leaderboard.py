@@ -307,11 +307,8 @@ def _cell(stat: Stat | None, metric: str, drop: float | None = None) -> str:
         text += f" ± {stat.std:.{digits}f}"
     text = f'<span class="v">{text}</span>'  # mean ± std on one line, the drop below it
     if drop is not None:
-        text += (
-            f'<br><span class="note">(↓ {drop:.{digits}f})</span>'
-            if drop >= 0
-            else (f'<br><span class="note">(↑ {-drop:.{digits}f})</span>')
-        )
+        arrow = "↓" if drop >= 0 else "↑"
+        text += f'<br><span class="note">({arrow} {abs(drop):.{digits}f})</span>'
     return f'<td data-v="{stat.mean:.6g}">{text}</td>'
 
 
